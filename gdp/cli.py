@@ -1,0 +1,95 @@
+"""`gdp`: the one command for everything a person runs in this project."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from gdp import db as gdb
+from gdp.settings import REPO_ROOT, MissingSetting, get_settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Growth Data Plane: land provider touches, build person/event/segments, activate."""
+
+
+@main.group("db")
+def db_group() -> None:
+    """The database: DATABASE_URL, or the embedded PostgreSQL under .gdp/."""
+
+
+@db_group.command("url")
+def db_url() -> None:
+    """Print the database URL in use, e.g. psql "$(gdp db url)"."""
+    click.echo(gdb.database_url())
+
+
+@db_group.command("init")
+def db_init() -> None:
+    """Apply supabase/migrations/*.sql in order; already applied files are skipped."""
+    from gdp.migrate import apply_migrations
+
+    url = gdb.database_url()
+    result = apply_migrations(url)
+    for name in result.applied:
+        click.echo(f"applied  {name}")
+    click.echo(f"{len(result.applied)} applied, {len(result.skipped)} already applied ({gdb.redact(url)})")
+
+
+@db_group.command("env")
+def db_env() -> None:
+    """Print `export` lines so plain `dbt` targets the same database: eval "$(gdp db env)"."""
+    url = gdb.database_url()
+    click.echo(f"export DATABASE_URL='{url}'")
+    for name, value in gdb.dbt_env(url).items():
+        click.echo(f"export {name}='{value}'")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="gunicorn workers (default: 2 x cores + 1)")
+def serve(host: str, port: int, workers: int | None) -> None:
+    """Run the ingest app under gunicorn with the production configuration."""
+    from gdp.serve import run_gunicorn
+
+    try:
+        get_settings().require("resend_webhook_secret", "the ingest app verifies Resend webhooks with it")
+        get_settings().require("stripe_webhook_secret", "the ingest app verifies Stripe webhooks with it")
+    except MissingSetting as exc:
+        raise click.ClickException(str(exc)) from None
+    # Resolve the embedded server once here, so workers share one URL instead of each starting it.
+    os.environ["DATABASE_URL"] = gdb.database_url()
+    get_settings.cache_clear()
+    run_gunicorn(host, port, workers)
+
+
+@main.command("refresh")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from all of raw.")
+@click.option("--quiet", is_flag=True, help="Only the summary, not dbt's own progress lines.")
+def refresh(full_refresh: bool, quiet: bool) -> None:
+    """One pipeline cycle against the configured database (dbt build), summarized."""
+    from gdp.pipeline import run_cycle
+
+    result = run_cycle(gdb.database_url(), full_refresh=full_refresh, stream=not quiet)
+    click.echo(result.summary())
+    if not result.ok:
+        sys.exit(1)
+
+
+@main.command("dbt", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def dbt(args: tuple[str, ...]) -> None:
+    """Run any dbt command against the configured database, e.g. gdp dbt test -s event."""
+    from gdp.dbt import dbt_command, dbt_environment
+
+    url = gdb.database_url()
+    os.chdir(REPO_ROOT)
+    os.execve(dbt_command(list(args))[0], dbt_command(list(args)), dbt_environment(url))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Every setting the project reads from the environment, in one place.
+
+Code asks `get_settings()` instead of calling `os.environ` so that the list of
+variables in the README and the variables the code reads cannot drift apart.
+Secrets are kept as plain strings here and must never be logged.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class MissingSetting(RuntimeError):
+    """Raised when a component that needs a variable starts without it."""
+
+    def __init__(self, name: str, purpose: str):
+        super().__init__(f"{name} is not set: {purpose}. Set it in the environment (see README, Configuration).")
+        self.name = name
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = field(default=None, metadata={"env": "DATABASE_URL"})
+    data_dir: Path = field(default=REPO_ROOT / ".gdp", metadata={"env": "GDP_DATA_DIR"})
+    dbt_schema: str = field(default="analytics", metadata={"env": "GDP_DBT_SCHEMA"})
+    max_body_bytes: int = field(default=1024 * 1024, metadata={"env": "GDP_MAX_BODY_BYTES"})
+    db_timeout_s: float = field(default=3.0, metadata={"env": "GDP_DB_TIMEOUT_S"})
+    resend_webhook_secret: str | None = field(default=None, metadata={"env": "RESEND_WEBHOOK_SECRET"})
+    stripe_webhook_secret: str | None = field(default=None, metadata={"env": "STRIPE_WEBHOOK_SECRET"})
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        values = {}
+        for f in fields(cls):
+            raw = _env(f.metadata["env"])
+            if raw is None:
+                continue
+            if f.type in ("int", int):
+                values[f.name] = int(raw)
+            elif f.type in ("float", float):
+                values[f.name] = float(raw)
+            elif f.type in ("Path", Path):
+                values[f.name] = Path(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)
+
+    def require(self, attr: str, purpose: str) -> str:
+        value = getattr(self, attr)
+        if not value:
+            env_name = next(f.metadata["env"] for f in fields(self) if f.name == attr)
+            raise MissingSetting(env_name, purpose)
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

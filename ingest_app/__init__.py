@@ -1,0 +1,34 @@
+"""The ingest app: verify, land raw, answer. Nothing else on the request path."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from gdp.settings import Settings, get_settings
+from ingest_app import db, errors, health
+from ingest_app.webhooks import resend, stripe_events
+
+# Each blueprint names the settings it cannot run without; the app refuses to
+# start when one is missing instead of accepting unverifiable deliveries.
+BLUEPRINTS = [health, resend, stripe_events]
+
+
+def create_app(settings: Settings | None = None, test_config: dict | None = None) -> Flask:
+    settings = settings or get_settings()
+    for module in BLUEPRINTS:
+        for attr, purpose in getattr(module, "REQUIRED_SETTINGS", {}).items():
+            settings.require(attr, purpose)
+
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, GDP_SETTINGS=settings)
+    if test_config:
+        app.config.update(test_config)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    db.init_app(app, settings)
+    errors.init_app(app)
+    for module in BLUEPRINTS:
+        app.register_blueprint(module.bp)
+    return app

@@ -1,0 +1,81 @@
+"""The connection pool and the one way rows land in `raw`.
+
+Landing is `insert ... on conflict do nothing` keyed by the provider's id: the
+answer is 2xx only after the insert has committed, and a redelivery is a no-op.
+When the database cannot be reached within a short timeout the caller gets
+`DatabaseUnavailable`, which the app turns into 503 so the provider retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+from flask import Flask, current_app
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from gdp.db import database_url
+from gdp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(RuntimeError):
+    pass
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    url = app.config.get("DATABASE_URL") or database_url(settings)
+    timeout = settings.db_timeout_s
+    pool = ConnectionPool(
+        url,
+        min_size=1,
+        max_size=app.config.get("DB_POOL_MAX", 8),
+        timeout=timeout,
+        # A connection broken by an outage is found at checkout and replaced,
+        # so the pool recovers without restarting the app.
+        check=ConnectionPool.check_connection,
+        kwargs={"connect_timeout": max(1, int(timeout)), "options": "-c statement_timeout=5000"},
+        open=False,
+        name="ingest",
+    )
+    pool.open(wait=False)
+    app.extensions["gdp_pool"] = pool
+
+
+def pool() -> ConnectionPool:
+    return current_app.extensions["gdp_pool"]
+
+
+def _as_db_value(value: Any) -> Any:
+    return Jsonb(value) if isinstance(value, (dict, list)) else value
+
+
+def land(table: str, key_column: str, row: dict[str, Any]) -> bool:
+    """Insert one raw row; True when it is new, False for a redelivery."""
+    columns = list(row)
+    statement = sql.SQL("insert into raw.{table} ({cols}) values ({vals}) on conflict ({key}) do nothing").format(
+        table=sql.Identifier(table),
+        cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        key=sql.Identifier(key_column),
+    )
+    try:
+        with pool().connection() as conn:
+            cur = conn.execute(statement, [_as_db_value(row[c]) for c in columns])
+            return cur.rowcount == 1
+    except (PoolTimeout, psycopg.OperationalError) as exc:
+        log.warning("database unavailable while landing into raw.%s: %s", table, type(exc).__name__)
+        raise DatabaseUnavailable(str(exc)) from exc
+
+
+def ping() -> bool:
+    try:
+        with pool().connection() as conn:
+            conn.execute("select 1")
+        return True
+    except (PoolTimeout, psycopg.OperationalError):
+        return False

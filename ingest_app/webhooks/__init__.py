@@ -1,0 +1,41 @@
+"""Provider webhook endpoints: one module per provider, each verifies then lands."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import jsonify, request
+
+from ingest_app.errors import Rejected
+
+
+def raw_body() -> bytes:
+    """The exact bytes the provider signed (413 past the size limit)."""
+    return request.get_data(cache=True)
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Rejected(400, "body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise Rejected(400, "body must be a JSON object")
+    return payload
+
+
+def require_field(payload: dict[str, Any], name: str) -> Any:
+    value = payload.get(name)
+    if value in (None, ""):
+        raise Rejected(400, f"missing field {name!r}")
+    return value
+
+
+def audit_headers(*names: str) -> dict[str, str]:
+    """Delivery headers kept with the row; callers never pass signature headers."""
+    return {name: request.headers[name] for name in names if name in request.headers}
+
+
+def stored_response(new: bool, key: str):
+    return jsonify(ok=True, duplicate=not new, id=key), 200

@@ -1,0 +1,47 @@
+"""`POST /webhooks/resend`: Svix-signed Resend events, keyed by `svix-id`."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, request
+from svix.webhooks import Webhook, WebhookVerificationError
+
+from ingest_app import db
+from ingest_app.errors import Rejected
+from ingest_app.webhooks import audit_headers, parse_json_object, raw_body, require_field, stored_response
+
+log = logging.getLogger(__name__)
+bp = Blueprint("resend", __name__)
+REQUIRED_SETTINGS = {"resend_webhook_secret": "the ingest app verifies Resend webhooks with it"}
+SVIX_HEADERS = ("svix-id", "svix-timestamp", "svix-signature")
+
+
+@bp.post("/webhooks/resend")
+def receive():
+    body = raw_body()
+    headers = {name: request.headers.get(name, "") for name in SVIX_HEADERS}
+    missing = [name for name, value in headers.items() if not value]
+    if missing:
+        raise Rejected(400, f"missing header {missing[0]}")
+    secret = current_app.config["GDP_SETTINGS"].resend_webhook_secret
+    try:
+        Webhook(secret).verify(body, headers)
+    except WebhookVerificationError as exc:
+        raise Rejected(401, f"signature verification failed: {exc}") from None
+
+    payload = parse_json_object(body)
+    event_type = require_field(payload, "type")
+    svix_id = headers["svix-id"]
+    new = db.land(
+        "resend_event",
+        "svix_id",
+        {
+            "svix_id": svix_id,
+            "event_type": str(event_type),
+            "headers": audit_headers("svix-id", "svix-timestamp", "User-Agent", "Content-Type"),
+            "payload": payload,
+        },
+    )
+    log.info("resend delivery %s type=%s duplicate=%s", svix_id, event_type, not new)
+    return stored_response(new, svix_id)
