@@ -55,10 +55,10 @@ def db_env() -> None:
 def serve(host: str, port: int, workers: int | None) -> None:
     """Run the ingest app under gunicorn with the production configuration."""
     from gdp.serve import run_gunicorn
+    from ingest_app import check_settings
 
     try:
-        get_settings().require("resend_webhook_secret", "the ingest app verifies Resend webhooks with it")
-        get_settings().require("stripe_webhook_secret", "the ingest app verifies Stripe webhooks with it")
+        check_settings(get_settings())
     except MissingSetting as exc:
         raise click.ClickException(str(exc)) from None
     # Resolve the embedded server once here, so workers share one URL instead of each starting it.
@@ -89,6 +89,10 @@ def dbt(args: tuple[str, ...]) -> None:
     url = gdb.database_url()
     os.chdir(REPO_ROOT)
     os.execve(dbt_command(list(args))[0], dbt_command(list(args)), dbt_environment(url))
+
+
+# Command groups of other areas register here, one line each, e.g.
+# main.add_command(segments_group) from gdp/commands/segments.py.
 
 
 if __name__ == "__main__":

@@ -30,13 +30,37 @@ def _env(name: str, default: str | None = None) -> str | None:
 
 @dataclass(frozen=True)
 class Settings:
+    # Database and layout
     database_url: str | None = field(default=None, metadata={"env": "DATABASE_URL"})
     data_dir: Path = field(default=REPO_ROOT / ".gdp", metadata={"env": "GDP_DATA_DIR"})
     dbt_schema: str = field(default="analytics", metadata={"env": "GDP_DBT_SCHEMA"})
+    # Ingest app
     max_body_bytes: int = field(default=1024 * 1024, metadata={"env": "GDP_MAX_BODY_BYTES"})
     db_timeout_s: float = field(default=3.0, metadata={"env": "GDP_DB_TIMEOUT_S"})
     resend_webhook_secret: str | None = field(default=None, metadata={"env": "RESEND_WEBHOOK_SECRET"})
     stripe_webhook_secret: str | None = field(default=None, metadata={"env": "STRIPE_WEBHOOK_SECRET"})
+    posthog_webhook_secret: str | None = field(default=None, metadata={"env": "POSTHOG_WEBHOOK_SECRET"})
+    cal_webhook_secret: str | None = field(default=None, metadata={"env": "CAL_WEBHOOK_SECRET"})
+    calendly_webhook_signing_key: str | None = field(default=None, metadata={"env": "CALENDLY_WEBHOOK_SIGNING_KEY"})
+    tracking_link_secret: str | None = field(default=None, metadata={"env": "TRACKING_LINK_SECRET"})
+    api_token: str | None = field(default=None, metadata={"env": "GDP_API_TOKEN"})
+    public_base_url: str = field(default="http://127.0.0.1:8000", metadata={"env": "GDP_PUBLIC_BASE_URL"})
+    tracking_domain: str | None = field(default=None, metadata={"env": "TRACKING_DOMAIN"})
+    app_base_url: str = field(default="http://localhost:3000", metadata={"env": "APP_BASE_URL"})
+    # PostHog query API (backfill)
+    posthog_host: str = field(default="https://us.posthog.com", metadata={"env": "POSTHOG_HOST"})
+    posthog_api_key: str | None = field(default=None, metadata={"env": "POSTHOG_API_KEY"})
+    posthog_project_id: str | None = field(default=None, metadata={"env": "POSTHOG_PROJECT_ID"})
+    # Activation providers
+    resend_api_key: str | None = field(default=None, metadata={"env": "RESEND_API_KEY"})
+    resend_api_base: str = field(default="https://api.resend.com", metadata={"env": "RESEND_API_BASE"})
+    email_from: str = field(default="Growth <hello@example.com>", metadata={"env": "GDP_EMAIL_FROM"})
+    meta_access_token: str | None = field(default=None, metadata={"env": "META_ACCESS_TOKEN"})
+    meta_pixel_id: str | None = field(default=None, metadata={"env": "META_PIXEL_ID"})
+    meta_graph_base: str = field(default="https://graph.facebook.com", metadata={"env": "META_GRAPH_BASE"})
+    meta_graph_version: str = field(default="v21.0", metadata={"env": "META_GRAPH_VERSION"})
+    meta_test_event_code: str | None = field(default=None, metadata={"env": "META_TEST_EVENT_CODE"})
+    notify_webhook_url: str | None = field(default=None, metadata={"env": "GDP_NOTIFY_WEBHOOK_URL"})
 
     @classmethod
     def from_env(cls) -> "Settings":

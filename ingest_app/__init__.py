@@ -15,11 +15,16 @@ from ingest_app.webhooks import resend, stripe_events
 BLUEPRINTS = [health, resend, stripe_events]
 
 
-def create_app(settings: Settings | None = None, test_config: dict | None = None) -> Flask:
-    settings = settings or get_settings()
+def check_settings(settings: Settings) -> None:
+    """Raise `MissingSetting`, naming the variable, when an endpoint could not verify its input."""
     for module in BLUEPRINTS:
         for attr, purpose in getattr(module, "REQUIRED_SETTINGS", {}).items():
             settings.require(attr, purpose)
+
+
+def create_app(settings: Settings | None = None, test_config: dict | None = None) -> Flask:
+    settings = settings or get_settings()
+    check_settings(settings)
 
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, GDP_SETTINGS=settings)

@@ -21,6 +21,11 @@ from gdp.settings import Settings
 TEST_SECRETS = {
     "resend_webhook_secret": "whsec_" + "dGVzdC1yZXNlbmQtc2VjcmV0LWZvci1nZHAtdGVzdHM=",
     "stripe_webhook_secret": "whsec_test_stripe_secret_for_gdp_tests",
+    "posthog_webhook_secret": "phs_test_posthog_shared_secret",
+    "cal_webhook_secret": "cal_test_secret",
+    "calendly_webhook_signing_key": "calendly_test_signing_key",
+    "tracking_link_secret": "tls_test_tracking_link_secret",
+    "api_token": "gdp_test_api_token",
 }
 
 
