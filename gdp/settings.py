@@ -61,6 +61,10 @@ class Settings:
     meta_graph_version: str = field(default="v21.0", metadata={"env": "META_GRAPH_VERSION"})
     meta_test_event_code: str | None = field(default=None, metadata={"env": "META_TEST_EVENT_CODE"})
     notify_webhook_url: str | None = field(default=None, metadata={"env": "GDP_NOTIFY_WEBHOOK_URL"})
+    # Orchestration (Dagster)
+    sensor_interval_s: int = field(default=30, metadata={"env": "GDP_SENSOR_INTERVAL_S"})
+    check_quarantine_max: int = field(default=25, metadata={"env": "GDP_CHECK_QUARANTINE_MAX"})
+    check_match_quality_min: float = field(default=6.0, metadata={"env": "GDP_CHECK_MATCH_QUALITY_MIN"})
 
     @classmethod
     def from_env(cls) -> "Settings":
