@@ -91,6 +91,17 @@ def dbt(args: tuple[str, ...]) -> None:
     os.execve(dbt_command(list(args))[0], dbt_command(list(args)), dbt_environment(url))
 
 
+@main.command("demo")
+@click.option("--persons", default=2000, show_default=True, help="How many people to simulate.")
+@click.option("--days", default=14, show_default=True, help="Simulated days of history, ending now.")
+@click.option("--seed", default=7, show_default=True, help="Same seed, same world.")
+def demo(persons: int, days: int, seed: int) -> None:
+    """The main job: embedded DB, real server, simulated funnels, refresh, dry-run activation, report."""
+    from gdp.demo import run_demo
+
+    run_demo(persons, days, seed)
+
+
 # Command groups of other areas register here, one line each, e.g.
 # main.add_command(segments_group) from gdp/commands/segments.py.
 

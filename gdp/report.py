@@ -1,0 +1,114 @@
+"""The demo's report: what landed, what dbt made of it, what activation would do.
+
+Each section is a query over the contract tables; a section whose tables are not
+built yet says so instead of failing, so the report works at every stage of a
+deployment. The same sections render as text and as a self-contained HTML page.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+
+@dataclass
+class Section:
+    title: str
+    columns: list[str]
+    rows: list[tuple]
+    note: str = ""
+    chart: bool = False  # render the last column as bars in HTML
+
+
+@dataclass
+class Report:
+    sections: list[Section] = field(default_factory=list)
+
+    def as_text(self) -> str:
+        out = []
+        for s in self.sections:
+            out.append(f"\n== {s.title} ==")
+            if s.note:
+                out.append(f"   {s.note}")
+            if s.rows:
+                widths = [max(len(str(c)), *(len(_fmt(r[i])) for r in s.rows)) for i, c in enumerate(s.columns)]
+                out.append("   " + "  ".join(str(c).ljust(w) for c, w in zip(s.columns, widths)))
+                for r in s.rows:
+                    out.append("   " + "  ".join(_fmt(v).ljust(w) for v, w in zip(r, widths)))
+        return "\n".join(out)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return "" if value is None else str(value)
+
+
+def _exists(conn: psycopg.Connection, qualified: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (qualified,)).fetchone()[0]
+
+
+def _query(conn, title, columns, query, *, needs: list[str], note: str = "", chart: bool = False) -> Section:
+    missing = [t for t in needs if not _exists(conn, t)]
+    if missing:
+        return Section(title, columns, [], note=f"not built yet: {', '.join(missing)}")
+    return Section(title, columns, conn.execute(query).fetchall(), note=note, chart=chart)
+
+
+def build_report(url: str, settings, send_stats=None) -> Report:
+    a = settings.dbt_schema
+    report = Report()
+    with psycopg.connect(url) as conn:
+        if send_stats is not None:
+            kinds = sorted(set(send_stats.sent) | set(send_stats.accepted))
+            report.sections.append(Section(
+                "Requests sent by the simulator", ["kind", "sent", "accepted", "redeliveries", "failed"],
+                [(k, send_stats.sent[k], send_stats.accepted[k], send_stats.duplicates[k], send_stats.failed[k])
+                 for k in kinds]))
+        raw_tables = [r[0] for r in conn.execute(
+            "select tablename from pg_tables where schemaname = 'raw' order by 1").fetchall()]
+        counts = [(t, conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier("raw", t))).fetchone()[0])
+                  for t in raw_tables]
+        report.sections.append(Section("Raw rows landed", ["table", "rows"], counts, chart=True))
+        report.sections.append(_query(
+            conn, "Events per source and type", ["source", "event_type", "events", "persons"],
+            f"select source, event_type, count(*), count(distinct person_id) from {a}.event group by 1, 2 order by 1, 2",
+            needs=[f"{a}.event"], chart=True))
+        report.sections.append(_query(
+            conn, "Persons", ["persons", "leads", "users", "customers", "anonymous"],
+            f"select count(*), count(*) filter (where is_lead), count(*) filter (where is_user), "
+            f"count(*) filter (where is_customer), count(*) filter (where is_anonymous) from {a}.person",
+            needs=[f"{a}.person"]))
+        report.sections.append(_query(
+            conn, "Subscriptions", ["status", "subscriptions", "mrr_usd"],
+            f"select status, count(*), round(sum(mrr_cents) / 100.0, 2)::float from {a}.subscription group by 1 order by 2 desc",
+            needs=[f"{a}.subscription"]))
+    return report
+
+
+def write_html(report: Report, path: Path) -> Path:
+    parts = ["<!doctype html><meta charset=utf-8><title>Growth Data Plane demo report</title>",
+             "<style>body{font:14px system-ui;margin:2em;max-width:960px}table{border-collapse:collapse;margin:.5em 0 1.5em}"
+             "td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}.bar{background:#4f7cff;height:12px}"
+             "</style><h1>Growth Data Plane — demo report</h1>"]
+    for s in report.sections:
+        parts.append(f"<h2>{html.escape(s.title)}</h2>")
+        if s.note:
+            parts.append(f"<p><em>{html.escape(s.note)}</em></p>")
+        if not s.rows:
+            continue
+        peak = max((r[-1] for r in s.rows if isinstance(r[-1], (int, float))), default=0) or 1
+        parts.append("<table><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in s.columns)
+                     + ("<th></th>" if s.chart else "") + "</tr>")
+        for r in s.rows:
+            cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r)
+            if s.chart and isinstance(r[-1], (int, float)):
+                cells += f"<td><div class=bar style='width:{int(300 * r[-1] / peak)}px'></div></td>"
+            parts.append(f"<tr>{cells}</tr>")
+        parts.append("</table>")
+    path.write_text("\n".join(parts))
+    return path
