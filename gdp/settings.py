@@ -47,6 +47,11 @@ class Settings:
     public_base_url: str = field(default="http://127.0.0.1:8000", metadata={"env": "GDP_PUBLIC_BASE_URL"})
     tracking_domain: str | None = field(default=None, metadata={"env": "TRACKING_DOMAIN"})
     app_base_url: str = field(default="http://localhost:3000", metadata={"env": "APP_BASE_URL"})
+    # Browser API: extra origins (comma-separated, e.g. https://www.example.com) allowed to call
+    # /api/meta/capi and /api/identify with CORS; unset means same-origin only.
+    allowed_origins: str | None = field(default=None, metadata={"env": "GDP_ALLOWED_ORIGINS"})
+    # How many reverse proxies in front of the app to trust for X-Forwarded-For/-Proto/-Host (0 = none).
+    trusted_proxies: int = field(default=0, metadata={"env": "GDP_TRUSTED_PROXIES"})
     # PostHog query API (backfill)
     posthog_host: str = field(default="https://us.posthog.com", metadata={"env": "POSTHOG_HOST"})
     posthog_api_key: str | None = field(default=None, metadata={"env": "POSTHOG_API_KEY"})
@@ -61,10 +66,24 @@ class Settings:
     meta_graph_version: str = field(default="v21.0", metadata={"env": "META_GRAPH_VERSION"})
     meta_test_event_code: str | None = field(default=None, metadata={"env": "META_TEST_EVENT_CODE"})
     notify_webhook_url: str | None = field(default=None, metadata={"env": "GDP_NOTIFY_WEBHOOK_URL"})
+    # Activation behaviour (outbox workers)
+    resend_requests_per_second: float = field(default=2.0, metadata={"env": "RESEND_REQUESTS_PER_SECOND"})
+    resend_batch_size: int = field(default=100, metadata={"env": "RESEND_BATCH_SIZE"})
+    meta_audience_ids: str | None = field(default=None, metadata={"env": "META_AUDIENCE_IDS"})  # name=id,name=id
+    activation_max_attempts: int = field(default=8, metadata={"env": "GDP_ACTIVATION_MAX_ATTEMPTS"})
+    activation_retry_base_s: float = field(default=30.0, metadata={"env": "GDP_ACTIVATION_RETRY_BASE_S"})
+    email_cap_per_day: int = field(default=1, metadata={"env": "GDP_EMAIL_CAP_PER_DAY"})
+    email_cap_per_week: int = field(default=3, metadata={"env": "GDP_EMAIL_CAP_PER_WEEK"})
+    default_deal_owner: str = field(default="sales", metadata={"env": "GDP_DEFAULT_DEAL_OWNER"})
     # Orchestration (Dagster)
     sensor_interval_s: int = field(default=30, metadata={"env": "GDP_SENSOR_INTERVAL_S"})
     check_quarantine_max: int = field(default=25, metadata={"env": "GDP_CHECK_QUARANTINE_MAX"})
     check_match_quality_min: float = field(default=6.0, metadata={"env": "GDP_CHECK_MATCH_QUALITY_MIN"})
+    # Segment ledger blast-radius guard: a cycle that moves more than this share of a segment
+    # (segments of at least min_size members) or more than max persons is held for approval.
+    blast_radius_share: float = field(default=0.5, metadata={"env": "GDP_BLAST_RADIUS_SHARE"})
+    blast_radius_max: int = field(default=1000, metadata={"env": "GDP_BLAST_RADIUS_MAX"})
+    blast_radius_min_size: int = field(default=20, metadata={"env": "GDP_BLAST_RADIUS_MIN_SIZE"})
 
     @classmethod
     def from_env(cls) -> "Settings":
