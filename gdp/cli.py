@@ -105,6 +105,21 @@ def demo(persons: int, days: int, seed: int) -> None:
 # Command groups of other areas register here, one line each, e.g.
 # main.add_command(segments_group) from gdp/commands/segments.py.
 
+from gdp.commands.deals import deal_group, leads_group  # noqa: E402
+from gdp.commands.posthog import posthog_group  # noqa: E402
+from gdp.commands.links import link_command  # noqa: E402
+
+main.add_command(posthog_group)
+main.add_command(deal_group)
+main.add_command(leads_group)
+main.add_command(link_command)
+
+from gdp.commands.dagster import dagster_command  # noqa: E402
+from gdp.commands.latency import latency_command  # noqa: E402
+
+main.add_command(dagster_command)
+main.add_command(latency_command)
+
 
 if __name__ == "__main__":
     main()

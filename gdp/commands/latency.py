@@ -1,0 +1,25 @@
+"""`gdp latency`: p50/p95 from qualification to send, per channel."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import click
+
+from gdp import db as gdb
+
+
+@click.command("latency")
+@click.option("--channel", default=None, help="Only this outbox channel (email, meta_audience, meta_capi, ...).")
+@click.option("--since-hours", default=None, type=float, help="Only sends in the last N hours.")
+@click.option("--cycle", "cycle_id", default=None, help="Only sends of this pipeline cycle (a Dagster run id).")
+@click.option("--include-dry-run", is_flag=True, help="Count dry-run renders as sends (demo, no provider keys).")
+def latency_command(channel: str | None, since_hours: float | None, cycle_id: str | None, include_dry_run: bool) -> None:
+    """Print p50/p95 seconds from a person qualifying to the provider accepting the send."""
+    from gdp.latency import latency
+
+    since = datetime.now(timezone.utc) - timedelta(hours=since_hours) if since_hours else None
+    for report in latency(
+        gdb.database_url(), channel=channel, since=since, cycle_id=cycle_id, include_dry_run=include_dry_run
+    ):
+        click.echo(report.line())
