@@ -1,0 +1,90 @@
+"""`POST /webhooks/posthog`: PostHog's HTTP webhook destination, keyed by event uuid.
+
+PostHog does not sign webhook bodies, so the destination is configured with a
+header `Authorization: Bearer <POSTHOG_WEBHOOK_SECRET>` and that is what is
+checked (in constant time). The body template is configurable in PostHog, so
+every shape it can produce is accepted: the default `{event, person}`, a bare
+event object, a list of either, or `{"batch": [...]}`.
+
+A request lands all of its events or none (one transaction): a batch with one
+bad event is refused whole, so PostHog's retry carries the whole batch again
+rather than a half-landed one. The stored payload is the event object itself
+(plus `person` when the delivery carried one), the same shape the query-API
+backfill stores, so staging reads one shape; `$identify`'s
+`properties.$anon_distinct_id` and `$create_alias`'s `properties.alias` are kept
+as sent because they are the identity edges.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+import psycopg
+from flask import Blueprint, current_app, jsonify, request
+from psycopg_pool import PoolTimeout
+
+from gdp.posthog_events import event_row, insert_rows, normalize_event
+from ingest_app import db
+from ingest_app.errors import Rejected
+from ingest_app.webhooks import audit_headers, raw_body
+
+log = logging.getLogger(__name__)
+bp = Blueprint("posthog", __name__)
+REQUIRED_SETTINGS = {"posthog_webhook_secret": "the ingest app authenticates PostHog webhooks with it"}
+
+
+def _authorized(header: str, secret: str) -> bool:
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    return hmac.compare_digest(token.strip().encode(), secret.encode())
+
+
+def split_items(payload: Any) -> list[Any]:
+    if isinstance(payload, dict) and "batch" in payload:
+        payload = payload["batch"]
+        if not isinstance(payload, list):
+            raise Rejected(400, "'batch' must be a list of events")
+    items = payload if isinstance(payload, list) else [payload]
+    if not items:
+        raise Rejected(400, "no events in the body")
+    return items
+
+
+def _land_all(rows: list[dict[str, Any]]) -> int:
+    # `db.land` commits one row per call; a batch must commit all of its rows or none.
+    try:
+        with db.pool().connection() as conn:
+            with conn.transaction():
+                return insert_rows(conn, rows)
+    except (PoolTimeout, psycopg.OperationalError) as exc:
+        log.warning("database unavailable while landing into raw.posthog_event: %s", type(exc).__name__)
+        raise db.DatabaseUnavailable(str(exc)) from exc
+
+
+@bp.post("/webhooks/posthog")
+def receive():
+    secret = current_app.config["GDP_SETTINGS"].posthog_webhook_secret
+    if not _authorized(request.headers.get("Authorization", ""), secret):
+        raise Rejected(401, "missing or wrong bearer token")
+    body = raw_body()
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Rejected(400, "body is not valid JSON") from None
+    items = split_items(payload)
+    headers = audit_headers("User-Agent", "Content-Type")
+    rows = []
+    for index, item in enumerate(items):
+        try:
+            rows.append(event_row(normalize_event(item), "webhook", headers))
+        except ValueError as exc:
+            where = f"event {index}" if len(items) > 1 else "event"
+            raise Rejected(400, f"{where}: {exc}") from None
+    new = _land_all(rows)
+    log.info("posthog delivery events=%d new=%d", len(rows), new)
+    # `duplicate` is true only when nothing was new, like the single-event endpoints.
+    return jsonify(ok=True, duplicate=new == 0, received=len(rows), new=new, ids=[r["uuid"] for r in rows]), 200

@@ -1,0 +1,1 @@
+"""Local HTTP stand-ins for provider APIs, speaking their wire formats."""
