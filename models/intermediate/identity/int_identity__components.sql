@@ -1,0 +1,40 @@
+{{ config(materialized='table', indexes=[{'columns': ['node_id'], 'unique': true}]) }}
+{#- Connected components of the identity graph (see macros/label_propagation.sql for
+    the method and its cost). component_id = the smallest node_id = the oldest
+    identifier of the component. -#}
+with
+
+nodes as (
+    select node_id from {{ ref('int_identity__nodes') }}
+),
+
+identity_edges as (
+    select * from {{ ref('int_identity__edges') }}
+),
+
+node_keys as (
+    select node_id, identity_key from {{ ref('int_identity__nodes') }}
+),
+
+pairs as (
+    select distinct left_nodes.node_id as a, right_nodes.node_id as b
+    from identity_edges
+    inner join node_keys as left_nodes on left_nodes.identity_key = identity_edges.left_key
+    inner join node_keys as right_nodes on right_nodes.identity_key = identity_edges.right_key
+    where identity_edges.right_key is not null
+),
+
+directed as (
+    select a as src_node_id, b as dst_node_id from pairs
+    union
+    select b, a from pairs
+),
+
+{{ label_propagation('nodes', 'directed', var('identity_label_passes')) }},
+
+final as (
+    select node_id, label as component_id
+    from {{ label_propagation_result(var('identity_label_passes')) }}
+)
+
+select * from final

@@ -1,0 +1,31 @@
+{#- What happened to each outbound email after it left: one row per Resend webhook
+    about a message (sent, delivered, opened, clicked, bounced, complained, ...). -#}
+with
+
+events as (
+    select * from {{ ref('event') }}
+    where source = 'resend'
+      and event_type in (
+          'email_sent', 'email_delivered', 'email_delivery_delayed', 'email_opened', 'email_clicked',
+          'email_bounced', 'email_complained', 'email_failed', 'email_suppressed', 'email_scheduled'
+      )
+),
+
+final as (
+    select
+        event_id as email_event_id,
+        email_id,
+        person_id,
+        event_type,
+        occurred_at,
+        campaign_id,
+        funnel,
+        properties ->> 'to' as to_email,
+        properties ->> 'link' as clicked_link,
+        properties ->> 'bounce_type' as bounce_type,
+        properties -> 'tags' as tags,
+        raw_key as svix_id
+    from events
+)
+
+select * from final
