@@ -120,6 +120,14 @@ from gdp.commands.latency import latency_command  # noqa: E402
 main.add_command(dagster_command)
 main.add_command(latency_command)
 
+from gdp.commands.activate import activate_command  # noqa: E402
+
+main.add_command(activate_command)
+
+from gdp.commands.segments import segments_group  # noqa: E402
+
+main.add_command(segments_group)
+
 
 if __name__ == "__main__":
     main()
