@@ -23,6 +23,7 @@ demo: $(STAMP)
 	$(BIN)/gdp demo
 
 test: $(STAMP)
+	$(BIN)/python -m tests.setup_browser
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

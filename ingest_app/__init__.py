@@ -9,12 +9,12 @@ from flask import Flask
 from gdp.settings import Settings, get_settings
 from ingest_app import db, errors, health
 from ingest_app.webhooks import resend, stripe_events
-from ingest_app import deals_api
+from ingest_app import browser_api, clicks, deals_api
 from ingest_app.webhooks import cal, calendly, posthog
 
 # Each blueprint names the settings it cannot run without; the app refuses to
 # start when one is missing instead of accepting unverifiable deliveries.
-BLUEPRINTS = [health, resend, stripe_events, posthog, cal, calendly, deals_api]
+BLUEPRINTS = [health, resend, stripe_events, posthog, cal, calendly, deals_api, clicks, browser_api]
 
 
 def check_settings(settings: Settings) -> None:
