@@ -47,6 +47,8 @@ def normalize_email(value: Any) -> str:
 
 
 def validate_stage(value: Any) -> str:
+    if value in (None, ""):
+        raise InvalidInput(f"stage is required, one of: {', '.join(STAGES)}")
     stage = value.strip().lower() if isinstance(value, str) else value
     if stage not in STAGES:
         raise InvalidInput(f"stage {value!r} is not one of: {', '.join(STAGES)}")
