@@ -1,0 +1,128 @@
+"""The membership ledger and the activation channels, downstream of the dbt segments.
+
+The ledger asset records this run's transitions under the run id as the cycle id,
+so a retried run (same id) adds nothing. Blocking checks on the ledger (checks.py)
+run before any activation asset, so a failing check stops this run's sends.
+Each activation asset works one channel of activation.outbox once and reports
+what it did, plus p50/p95 qualification → send for its channel.
+"""
+
+
+import dataclasses
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+
+from gdp.settings import get_settings
+from orchestration.dbt_assets import model_keys_in_layer
+from orchestration.resources import MetaResource, NotifierResource, PostgresResource, ResendResource, activation_settings
+
+LEDGER_KEY = AssetKey("membership_ledger")
+
+# Activation asset → outbox channel(s) it works, for its latency figure.
+ACTIVATION_CHANNELS: dict[str, tuple[str, ...]] = {
+    "resend_emails": ("email",),
+    "meta_capi_events": ("meta_capi",),
+    "meta_audiences": ("meta_audience",),
+    "outbound_sequences": ("email", "notify_human", "tag_objection"),
+}
+
+
+def _plain(value: Any) -> Any:
+    """Metadata-friendly form of a result object (dataclass, dict, counter...)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def result_metadata(result: Any) -> dict[str, Any]:
+    plain = _plain(result)
+    metadata: dict[str, Any] = {}
+    if isinstance(plain, dict):
+        for key, value in plain.items():
+            if isinstance(value, bool) or value is None:
+                metadata[key] = MetadataValue.text(str(value))
+            elif isinstance(value, (int, float)):
+                metadata[key] = value
+            elif isinstance(value, str):
+                metadata[key] = MetadataValue.text(value)
+            else:
+                metadata[key] = MetadataValue.json(value)
+    else:
+        metadata["result"] = MetadataValue.text(str(plain))
+    return metadata
+
+
+@asset(
+    key=LEDGER_KEY,
+    deps=model_keys_in_layer("segments"),
+    group_name="activation",
+    kinds={"postgres"},
+    description="Diffs analytics.segment_member against the last recorded membership and appends "
+    "entered/exited/merged transitions to activation.membership_transition (cycle id = run id).",
+)
+def membership_ledger(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
+    from gdp.ledger import record_cycle
+
+    result = record_cycle(postgres.url(), context.run_id, dbt_schema=get_settings().dbt_schema)
+    metadata = result_metadata(result)
+    metadata["cycle_id"] = MetadataValue.text(context.run_id)
+    return MaterializeResult(metadata=metadata)
+
+
+def _latency_metadata(url: str, channels: tuple[str, ...], cycle_id: str) -> dict[str, Any]:
+    from gdp.latency import latency
+
+    metadata: dict[str, Any] = {}
+    for channel in channels:
+        for scope, kwargs in (("cycle", {"cycle_id": cycle_id}), ("all_time", {})):
+            report = latency(url, channel=channel, include_dry_run=True, **kwargs)[0]
+            if report.count:
+                metadata[f"latency_{channel}_{scope}_p50_s"] = round(report.p50_s, 2)
+                metadata[f"latency_{channel}_{scope}_p95_s"] = round(report.p95_s, 2)
+                metadata[f"latency_{channel}_{scope}_n"] = report.count
+    return metadata
+
+
+def activation_asset(name: str, description: str):
+    channels = ACTIVATION_CHANNELS[name]
+
+    @asset(name=name, deps=[LEDGER_KEY], group_name="activation", kinds={"python"}, description=description)
+    def _activation(
+        context: AssetExecutionContext,
+        postgres: PostgresResource,
+        resend: ResendResource,
+        meta: MetaResource,
+        notifier: NotifierResource,
+    ) -> MaterializeResult:
+        from activation.runner import activate
+
+        url = postgres.url()
+        report = activate(url, channels=[name], settings=activation_settings(resend, meta, notifier))
+        metadata = result_metadata(report)
+        metadata.update(_latency_metadata(url, channels, context.run_id))
+        return MaterializeResult(metadata=metadata)
+
+    return _activation
+
+
+resend_emails = activation_asset(
+    "resend_emails", "Emails for segment transitions with an email activation, sent through Resend (idempotent per outbox key)."
+)
+meta_capi_events = activation_asset(
+    "meta_capi_events", "Queued conversion events delivered to Meta's Conversions API in batches of up to 1,000."
+)
+meta_audiences = activation_asset(
+    "meta_audiences", "Custom Audience membership: add on segment entry, remove on exit (only persons this system added)."
+)
+outbound_sequences = activation_asset(
+    "outbound_sequences", "Outbound sequence enrollment and due steps; stop conditions; route-to-human notifications."
+)
+
+ACTIVATION_ASSETS = [resend_emails, meta_capi_events, meta_audiences, outbound_sequences]

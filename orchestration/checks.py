@@ -1,0 +1,338 @@
+"""Asset checks: what an operator must know before (and after) a send leaves.
+
+Blocking checks sit on `membership_ledger`: when one fails with ERROR severity,
+Dagster does not run the activation assets of that run, so nothing is sent:
+- capture completeness: every raw row landed before the run is in `event` or
+  excluded with a recorded reason (the pipeline did not silently drop touches);
+- identity quarantine size: too many quarantined identity components means the
+  identity graph is being polluted (a shared inbox, a bot cookie) and person ids
+  — and so who gets which email — cannot be trusted;
+- blast-radius guard: this cycle's ledger held transitions because a segment
+  moved more than its threshold; someone must look before anything is sent.
+Non-blocking: raw source freshness (each source's dbt `freshness`), and the
+estimated Meta match quality on `meta_capi_events`.
+"""
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetKey,
+    MetadataValue,
+    asset_check,
+)
+from psycopg import sql
+
+from gdp.settings import get_settings
+from orchestration.assets import LEDGER_KEY
+from orchestration.dbt_assets import MANIFEST_PATH, source_freshness_specs
+from orchestration.resources import NotifierResource, PostgresResource
+
+PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+# Estimated Meta match quality. Meta scores Event Match Quality 0–10 per event type
+# and does not publish its weights; it says email, phone, fbc, fbp, external_id, IP
+# and user agent all raise it, email most. These weights are OUR estimate, chosen so
+# an event carrying all seven scores 10 and email alone scores 3. It tracks the
+# direction of Meta's score, not its value: compare with Events Manager.
+MATCH_KEY_WEIGHTS: dict[str, float] = {
+    "em": 3.0,
+    "ph": 1.5,
+    "external_id": 1.0,
+    "fbc": 1.5,
+    "fbp": 1.0,
+    "client_ip_address": 1.0,
+    "client_user_agent": 1.0,
+}
+
+
+def estimate_match_quality(shares: Mapping[str, float]) -> float:
+    """0–10 from the share (0..1) of events carrying each key; see MATCH_KEY_WEIGHTS."""
+    return round(sum(weight * float(shares.get(key, 0.0)) for key, weight in MATCH_KEY_WEIGHTS.items()), 2)
+
+
+def _manifest() -> dict[str, Any]:
+    return json.loads(Path(MANIFEST_PATH).read_text())
+
+
+def model_relation(name: str, manifest: Mapping[str, Any] | None = None) -> sql.Identifier | None:
+    """schema.alias of a dbt model (not relation_name: its database is the parse-time one)."""
+    manifest = manifest or _manifest()
+    for node in manifest.get("nodes", {}).values():
+        if node["resource_type"] == "model" and node["name"] == name:
+            return sql.Identifier(node["schema"], node.get("alias") or name)
+    return None
+
+
+def raw_tables_feeding(model: str, manifest: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
+    """(schema, table) of every raw source upstream of `model` in the dbt graph."""
+    manifest = manifest or _manifest()
+    nodes, sources = manifest.get("nodes", {}), manifest.get("sources", {})
+    start = next((uid for uid, n in nodes.items() if n["resource_type"] == "model" and n["name"] == model), None)
+    if start is None:
+        return []
+    seen, stack, found = set(), [start], set()
+    while stack:
+        uid = stack.pop()
+        if uid in seen:
+            continue
+        seen.add(uid)
+        if uid in sources:
+            props = sources[uid]
+            if props["schema"] == "raw":
+                found.add((props["schema"], props.get("identifier") or props["name"]))
+            continue
+        stack.extend(nodes.get(uid, {}).get("depends_on", {}).get("nodes", []))
+    return sorted(found)
+
+
+def _run_started_at(context: AssetCheckExecutionContext) -> datetime:
+    stats = context.instance.get_run_stats(context.run_id)
+    start = stats.start_time or stats.launch_time
+    return datetime.fromtimestamp(start, tz=timezone.utc) if start else datetime.now(timezone.utc)
+
+
+# --- raw source freshness -------------------------------------------------------------
+
+
+def evaluate_freshness(age_s: float | None, freshness: Mapping[str, Any]) -> tuple[bool, AssetCheckSeverity, str]:
+    """Apply a dbt `freshness` block (warn_after / error_after) to the newest row's age."""
+
+    def limit(key: str) -> float | None:
+        rule = freshness.get(key) or {}
+        if not rule.get("count") or not rule.get("period"):
+            return None
+        return rule["count"] * PERIOD_SECONDS[rule["period"]]
+
+    warn_s, error_s = limit("warn_after"), limit("error_after")
+    if age_s is None:
+        return False, AssetCheckSeverity.WARN, "No row has ever landed in this table."
+    if error_s is not None and age_s > error_s:
+        return False, AssetCheckSeverity.ERROR, f"Newest row is {age_s / 3600:.1f} h old (error after {error_s / 3600:g} h)."
+    if warn_s is not None and age_s > warn_s:
+        return False, AssetCheckSeverity.WARN, f"Newest row is {age_s / 3600:.1f} h old (warn after {warn_s / 3600:g} h)."
+    return True, AssetCheckSeverity.WARN, f"Newest row is {age_s / 3600:.1f} h old."
+
+
+def freshness_check(spec: Mapping[str, Any]):
+    key: AssetKey = spec["key"]
+    loaded_at = spec["loaded_at_field"] or "received_at"
+
+    @asset_check(
+        asset=key,
+        name="freshness",
+        description=f"Age of the newest row by {loaded_at}, against the source's dbt freshness.",
+    )
+    def _freshness(postgres: PostgresResource) -> AssetCheckResult:
+        query = sql.SQL("select extract(epoch from now() - max({col}))::float8, count(*) from {table}").format(
+            col=sql.Identifier(loaded_at), table=sql.Identifier(spec["schema"], spec["table"])
+        )
+        with psycopg.connect(postgres.url(), autocommit=True) as conn:
+            age_s, rows = conn.execute(query).fetchone()
+        passed, severity, description = evaluate_freshness(age_s, spec["freshness"])
+        return AssetCheckResult(
+            passed=passed,
+            severity=severity,
+            description=description,
+            metadata={"rows": rows, "newest_row_age_s": round(age_s, 1) if age_s is not None else -1.0},
+        )
+
+    return _freshness
+
+
+# --- blocking checks on the ledger ------------------------------------------------------
+
+
+@asset_check(
+    asset=LEDGER_KEY,
+    blocking=True,
+    description="Every raw row landed before this run is in `event` or excluded with a recorded reason.",
+)
+def capture_completeness(context: AssetCheckExecutionContext, postgres: PostgresResource) -> AssetCheckResult:
+    manifest = _manifest()
+    tables = raw_tables_feeding("event", manifest)
+    captured_rel = model_relation("int_events__unioned", manifest) or model_relation("event", manifest)
+    if not tables or captured_rel is None:
+        return AssetCheckResult(
+            passed=False, severity=AssetCheckSeverity.ERROR, description="The dbt project has no `event` model fed by raw sources."
+        )
+    cutoff = _run_started_at(context)
+    per_table: dict[str, dict[str, int]] = {}
+    with psycopg.connect(postgres.url(), autocommit=True) as conn:
+        captured = dict(
+            conn.execute(
+                sql.SQL(
+                    "select raw_table, count(distinct landing_id) from {rel} where received_at < %s group by raw_table"
+                ).format(rel=captured_rel),
+                (cutoff,),
+            ).fetchall()
+        )
+        for schema, table in tables:
+            (raw_rows,) = conn.execute(
+                sql.SQL("select count(*) from {t} where received_at < %s").format(t=sql.Identifier(schema, table)),
+                (cutoff,),
+            ).fetchone()
+            per_table[table] = {"raw": raw_rows, "captured": int(captured.get(table, 0))}
+    missing = {t: c["raw"] - c["captured"] for t, c in per_table.items() if c["raw"] > c["captured"]}
+    total_raw = sum(c["raw"] for c in per_table.values())
+    total_captured = sum(min(c["raw"], c["captured"]) for c in per_table.values())
+    share = total_captured / total_raw if total_raw else 1.0
+    return AssetCheckResult(
+        passed=not missing,
+        severity=AssetCheckSeverity.ERROR,
+        description=(
+            "All raw rows are captured." if not missing else "Raw rows missing from event: "
+            + ", ".join(f"{t} {n}" for t, n in sorted(missing.items()))
+        ),
+        metadata={
+            "captured_share": round(share, 6),
+            "raw_rows": total_raw,
+            "per_table": MetadataValue.json(per_table),
+        },
+    )
+
+
+@asset_check(
+    asset=LEDGER_KEY,
+    blocking=True,
+    description="Quarantined identity components (over the size cap) stay under GDP_CHECK_QUARANTINE_MAX.",
+)
+def identity_quarantine_size(postgres: PostgresResource) -> AssetCheckResult:
+    limit = get_settings().check_quarantine_max
+    relation = model_relation("int_identity__quarantine")
+    if relation is None:
+        return AssetCheckResult(
+            passed=False, severity=AssetCheckSeverity.ERROR, description="The dbt project has no identity quarantine model."
+        )
+    with psycopg.connect(postgres.url(), autocommit=True) as conn:
+        components, identifiers = conn.execute(
+            sql.SQL("select count(*), coalesce(sum(component_size), 0) from {}").format(relation)
+        ).fetchone()
+        worst = conn.execute(
+            sql.SQL("select component_size, quarantine_reason from {} order by component_size desc limit 5").format(
+                relation
+            )
+        ).fetchall()
+    return AssetCheckResult(
+        passed=components <= limit,
+        severity=AssetCheckSeverity.ERROR,
+        description=f"{components} quarantined components ({identifiers} identifiers); limit {limit}.",
+        metadata={
+            "quarantined_components": int(components),
+            "quarantined_identifiers": int(identifiers),
+            "limit": limit,
+            "largest": MetadataValue.json([{"size": s, "reason": r} for s, r in worst]),
+        },
+    )
+
+
+@asset_check(
+    asset=LEDGER_KEY,
+    blocking=True,
+    description="No transition of this cycle is held by the blast-radius guard (approve with `gdp segments approve`).",
+)
+def blast_radius_guard(
+    context: AssetCheckExecutionContext, postgres: PostgresResource, notifier: NotifierResource
+) -> AssetCheckResult:
+    cycle_id = context.run_id
+    with psycopg.connect(postgres.url(), autocommit=True) as conn:
+        held_now = conn.execute(
+            "select segment, count(*) from activation.membership_transition"
+            " where cycle_id = %s and is_held and approved_at is null group by segment order by segment",
+            (cycle_id,),
+        ).fetchall()
+        (held_total,) = conn.execute(
+            "select count(*) from activation.membership_transition where is_held and approved_at is null"
+        ).fetchone()
+    held = {segment: n for segment, n in held_now}
+    if held:
+        lines = ", ".join(f"{s} ({n})" for s, n in held.items())
+        notifier.notify(
+            f"Blast-radius guard held transitions in cycle {cycle_id}: {lines}. "
+            f"Nothing was sent in this run. Review, then `gdp segments approve <segment> {cycle_id}`."
+        )
+    return AssetCheckResult(
+        passed=not held,
+        severity=AssetCheckSeverity.ERROR,
+        description=(
+            "No transition held in this cycle."
+            if not held
+            else "Held: " + ", ".join(f"{s} {n}" for s, n in held.items()) + f" — approve with `gdp segments approve <segment> {cycle_id}`."
+        ),
+        metadata={
+            "cycle_id": cycle_id,
+            "held_this_cycle": MetadataValue.json(held),
+            "held_awaiting_approval_all_cycles": int(held_total),
+        },
+    )
+
+
+# --- Meta match quality (after sending) -------------------------------------------------
+
+
+MATCH_QUALITY_SQL = """
+with prepared as (
+    select coalesce(payload -> 'user_data', payload -> 'data' -> 0 -> 'user_data', '{}'::jsonb) as user_data
+    from activation.outbox
+    where channel = 'meta_capi' and payload is not null and created_at > now() - interval '7 days'
+),
+final as (
+    select
+        count(*) as events,
+        {shares}
+    from prepared
+)
+select * from final
+"""
+
+
+@asset_check(
+    asset=AssetKey("meta_capi_events"),
+    description="Estimated Meta match quality (0–10, our estimate; Meta's own score is not published) of "
+    "CAPI events prepared in the last 7 days: share carrying em, ph, external_id, fbp, fbc, IP, user agent.",
+)
+def meta_match_quality(postgres: PostgresResource) -> AssetCheckResult:
+    minimum = get_settings().check_match_quality_min
+    shares_sql = ",\n        ".join(
+        f"coalesce(avg(case when coalesce(user_data ->> '{k}', '') not in ('', '[]') then 1.0 else 0.0 end), 0)::float8 as {k}"
+        for k in MATCH_KEY_WEIGHTS
+    )
+    with psycopg.connect(postgres.url(), autocommit=True) as conn:
+        cur = conn.execute(MATCH_QUALITY_SQL.format(shares=shares_sql))
+        row = cur.fetchone()
+        names = [d.name for d in cur.description]
+    values = dict(zip(names, row))
+    events = int(values.pop("events"))
+    if not events:
+        return AssetCheckResult(passed=True, description="No CAPI events prepared in the last 7 days.", metadata={"events": 0})
+    score = estimate_match_quality(values)
+    return AssetCheckResult(
+        passed=score >= minimum,
+        severity=AssetCheckSeverity.WARN,
+        description=f"Estimated match quality {score}/10 over {events} events (minimum {minimum}). "
+        "An estimate from key coverage: Meta does not publish its Event Match Quality weights.",
+        metadata={
+            "estimated_match_quality": score,
+            "events": events,
+            "key_shares": MetadataValue.json({k: round(v, 4) for k, v in values.items()}),
+            "weights": MetadataValue.json(MATCH_KEY_WEIGHTS),
+        },
+    )
+
+
+def all_checks() -> list:
+    raw_sources = {spec["key"]: spec for spec in source_freshness_specs() if spec["schema"] == "raw"}
+    return [
+        *(freshness_check(spec) for spec in raw_sources.values()),
+        capture_completeness,
+        identity_quarantine_size,
+        blast_radius_guard,
+        meta_match_quality,
+    ]

@@ -1,0 +1,172 @@
+"""The dbt project as Dagster assets: one asset per model, grouped by layer.
+
+Sources become external assets keyed `[schema, table]` (e.g. `raw/resend_event`) so
+the UI draws lineage from each raw table, and so the sensor and the freshness checks
+can name a raw table's asset without knowing how a staging engineer named its
+dbt source. dbt tests surface as asset checks through dagster-dbt.
+"""
+
+
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from gdp.dbt import dbt_environment
+from orchestration.project import dbt_target_dir, gdp_dbt_project, prepare_manifest
+from orchestration.resources import PostgresResource
+
+LAYERS = ("staging", "intermediate", "marts", "segments")
+# Environment keys the dbt subprocess needs to target the configured database.
+DBT_ENV_KEYS = (
+    "GDP_PGHOST",
+    "GDP_PGPORT",
+    "GDP_PGUSER",
+    "GDP_PGPASSWORD",
+    "GDP_PGDATABASE",
+    "GDP_PGSSLMODE",
+    "GDP_DBT_SCHEMA",
+    "DBT_TARGET_PATH",
+)
+
+
+class GdpDbtTranslator(DagsterDbtTranslator):
+    """Groups assets by the layer folder a model lives in; sources by schema/table."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            table = dbt_resource_props.get("identifier") or dbt_resource_props["name"]
+            return AssetKey([dbt_resource_props["schema"], table])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return layer_of(dbt_resource_props)
+
+
+def layer_of(dbt_resource_props: Mapping[str, Any]) -> str:
+    resource_type = dbt_resource_props["resource_type"]
+    if resource_type == "source":
+        return "sources"
+    if resource_type == "seed":
+        return "seeds"
+    fqn = dbt_resource_props.get("fqn") or []
+    folder = fqn[1] if len(fqn) > 2 else ""
+    return folder if folder in LAYERS else "other"
+
+
+class DbtBuildConfig(Config):
+    """Run config an operator can set on a launched run."""
+
+    full_refresh: bool = False
+
+
+def build_dbt_args(full_refresh: bool = False, extra_vars: Mapping[str, Any] | None = None) -> list[str]:
+    """The dbt argv for one refresh; selection is added by dagster-dbt from the run's subset."""
+    args = ["build"]
+    if full_refresh:
+        args.append("--full-refresh")
+    if extra_vars:
+        import json
+
+        args += ["--vars", json.dumps(dict(extra_vars), sort_keys=True)]
+    return args
+
+
+@contextmanager
+def dbt_env_for(url: str) -> Iterator[dict[str, str]]:
+    """Point dbt at `url` for the duration of one invocation.
+
+    DbtCliResource passes the process environment to dbt, and profiles.yml reads
+    GDP_PG* from it; DBT_TARGET_PATH puts each invocation's artifacts under
+    Dagster's own target folder (and lets dagster-dbt reuse its partial parse).
+    Each run executes in its own process, so the change never leaks across runs;
+    the previous values are restored for in-process execution (tests).
+    """
+    env = dbt_environment(url, target_path=dbt_target_dir())
+    wanted = {key: env[key] for key in DBT_ENV_KEYS}
+    saved = {key: os.environ.get(key) for key in wanted}
+    os.environ.update(wanted)
+    try:
+        yield wanted
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+MANIFEST_PATH = prepare_manifest()
+DBT_PROJECT = gdp_dbt_project()
+TRANSLATOR = GdpDbtTranslator()
+
+
+@dbt_assets(manifest=MANIFEST_PATH, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR, name="gdp_dbt")
+def gdp_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource, postgres: PostgresResource):
+    with dbt_env_for(postgres.url()):
+        invocation = dbt.cli(build_dbt_args(config.full_refresh), context=context)
+    yield from invocation.stream()
+    # Artifacts of a green run are not needed again; a failed run keeps them for inspection.
+    if invocation.is_successful():
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+def _manifest() -> dict[str, Any]:
+    import json
+
+    return json.loads(Path(MANIFEST_PATH).read_text())
+
+
+def source_specs(manifest: Mapping[str, Any] | None = None) -> list[AssetSpec]:
+    """External assets for every dbt source, so lineage starts at each raw table."""
+    manifest = manifest or _manifest()
+    specs: dict[AssetKey, AssetSpec] = {}
+    for props in manifest.get("sources", {}).values():
+        key = TRANSLATOR.get_asset_key(props)
+        if key in specs:
+            continue
+        specs[key] = AssetSpec(
+            key=key,
+            group_name="sources",
+            description=props.get("description") or f"{props['schema']}.{props.get('identifier') or props['name']}",
+            metadata={
+                "dagster/table_name": f"{props['schema']}.{props.get('identifier') or props['name']}",
+                "loaded_at_field": props.get("loaded_at_field") or "",
+            },
+            kinds={"postgres"},
+        )
+    return list(specs.values())
+
+
+def model_keys_in_layer(layer: str, manifest: Mapping[str, Any] | None = None) -> list[AssetKey]:
+    manifest = manifest or _manifest()
+    return sorted(
+        (
+            TRANSLATOR.get_asset_key(props)
+            for props in manifest.get("nodes", {}).values()
+            if props["resource_type"] == "model" and layer_of(props) == layer
+        ),
+        key=lambda key: key.to_user_string(),
+    )
+
+
+def source_freshness_specs(manifest: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Each source's declared freshness (from its YAML), for the freshness checks."""
+    manifest = manifest or _manifest()
+    out = []
+    for props in manifest.get("sources", {}).values():
+        out.append(
+            {
+                "key": TRANSLATOR.get_asset_key(props),
+                "schema": props["schema"],
+                "table": props.get("identifier") or props["name"],
+                "loaded_at_field": props.get("loaded_at_field"),
+                "freshness": props.get("freshness") or {},
+            }
+        )
+    return out
