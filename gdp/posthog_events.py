@@ -92,9 +92,10 @@ _INSERT = sql.SQL("insert into raw.posthog_event ({cols}) values ({vals}) on con
 
 def insert_rows(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> int:
     """Insert inside the caller's transaction; returns how many rows were new."""
-    new = 0
+    if not rows:
+        return 0
     with conn.cursor() as cur:
-        for row in rows:
-            cur.execute(_INSERT, [Jsonb(row[c]) if c in _JSON_COLUMNS else row[c] for c in COLUMNS])
-            new += cur.rowcount
-    return new
+        # executemany pipelines the inserts (one round trip per batch, not per row);
+        # its rowcount is the sum over all statements, i.e. the rows that were new.
+        cur.executemany(_INSERT, [[Jsonb(row[c]) if c in _JSON_COLUMNS else row[c] for c in COLUMNS] for row in rows])
+        return cur.rowcount
