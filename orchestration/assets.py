@@ -41,23 +41,30 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def result_metadata(result: Any) -> dict[str, Any]:
-    plain = _plain(result)
-    metadata: dict[str, Any] = {}
-    if isinstance(plain, dict):
-        for key, value in plain.items():
-            if isinstance(value, bool) or value is None:
-                metadata[key] = MetadataValue.text(str(value))
-            elif isinstance(value, (int, float)):
-                metadata[key] = value
-            elif isinstance(value, str):
-                metadata[key] = MetadataValue.text(value)
-            else:
-                metadata[key] = MetadataValue.json(value)
-    else:
-        metadata["result"] = MetadataValue.text(str(plain))
-    return metadata
+def ledger_metadata(result: Any) -> dict[str, Any]:
+    """What the UI shows for a ledger cycle: totals, held segments, per-segment changes."""
+    segments = getattr(result, "segments", {}) or {}
+    return {
+        "cycle_id": MetadataValue.text(str(result.cycle_id)),
+        "already_recorded": MetadataValue.bool(bool(getattr(result, "already_recorded", False))),
+        "entered": int(result.entered),
+        "exited": int(result.exited),
+        "merged": int(result.merged),
+        "held_segments": MetadataValue.json(sorted(name for name, c in segments.items() if c.is_held)),
+        "segments": MetadataValue.json(_plain(segments)),
+    }
 
+
+def activation_metadata(report: Any) -> dict[str, Any]:
+    """Counts by channel/status, dry-run channels and notes from an ActivationReport."""
+    counts = {f"{channel}/{status}": n for (channel, status), n in sorted(report.counts.items())}
+    return {
+        "planned_actions": int(report.planned),
+        "sent": int(report.total(status="sent")),
+        "counts": MetadataValue.json(counts),
+        "dry_run_channels": MetadataValue.json(list(report.dry_run_channels)),
+        "notes": MetadataValue.json(list(report.notes)),
+    }
 
 @asset(
     key=LEDGER_KEY,
@@ -71,9 +78,7 @@ def membership_ledger(context: AssetExecutionContext, postgres: PostgresResource
     from gdp.ledger import record_cycle
 
     result = record_cycle(postgres.url(), context.run_id, dbt_schema=get_settings().dbt_schema)
-    metadata = result_metadata(result)
-    metadata["cycle_id"] = MetadataValue.text(context.run_id)
-    return MaterializeResult(metadata=metadata)
+    return MaterializeResult(metadata=ledger_metadata(result))
 
 
 def _latency_metadata(url: str, channels: tuple[str, ...], cycle_id: str) -> dict[str, Any]:
@@ -105,7 +110,7 @@ def activation_asset(name: str, description: str):
 
         url = postgres.url()
         report = activate(url, channels=[name], settings=activation_settings(resend, meta, notifier))
-        metadata = result_metadata(report)
+        metadata = activation_metadata(report)
         metadata.update(_latency_metadata(url, channels, context.run_id))
         return MaterializeResult(metadata=metadata)
 
