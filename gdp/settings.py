@@ -72,6 +72,7 @@ class Settings:
     meta_audience_ids: str | None = field(default=None, metadata={"env": "META_AUDIENCE_IDS"})  # name=id,name=id
     activation_max_attempts: int = field(default=8, metadata={"env": "GDP_ACTIVATION_MAX_ATTEMPTS"})
     activation_retry_base_s: float = field(default=30.0, metadata={"env": "GDP_ACTIVATION_RETRY_BASE_S"})
+    provider_backoff_s: float = field(default=0.5, metadata={"env": "GDP_PROVIDER_BACKOFF_S"})  # in-call retry pause, doubled each try
     email_cap_per_day: int = field(default=1, metadata={"env": "GDP_EMAIL_CAP_PER_DAY"})
     email_cap_per_week: int = field(default=3, metadata={"env": "GDP_EMAIL_CAP_PER_WEEK"})
     default_deal_owner: str = field(default="sales", metadata={"env": "GDP_DEFAULT_DEAL_OWNER"})

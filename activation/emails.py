@@ -1,0 +1,258 @@
+"""Resend emails from the outbox: prepare (check, cap, render, store), batch, send.
+
+Preparing stores the exact request body in the row before any call; batching
+stores which rows travel together (and under which Idempotency-Key) before any
+call. After that nothing about a request can change, so a crashed or retried
+send repeats the identical request and Resend's idempotency makes it one email.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import namedtuple_row
+from psycopg.types.json import Jsonb
+
+from activation import keys
+from activation.http import ProviderError
+from activation.outbox import Run, finish, retry_later
+from activation.render import TemplateError, default_minter, load_template, render
+from activation.resend import BATCH_LIMIT, ResendClient
+from activation.sources import eligibility, profiles
+
+CHANNEL = "resend_emails"
+_CAP_LOCK = 7_412_100
+PREPARE_CHUNK = 200
+
+
+def preview_dir(run: Run) -> Path:
+    return run.settings.data_dir / "outbox-preview"
+
+
+def _write_preview(run: Run, outbox_key: str, payload: dict) -> None:
+    folder = preview_dir(run)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = keys.tag_value(outbox_key)[:120] + "_" + keys.batch_key([outbox_key])[-8:]
+    head = "\n".join(
+        f"{k}: {v}" for k, v in [("From", payload["from"]), ("To", ", ".join(payload["to"])), ("Subject", payload["subject"]),
+                                  *payload["headers"].items(), ("Tags", json.dumps(payload["tags"]))]
+    )
+    (folder / f"{name}.html").write_text(f"<!--\n{head}\n-->\n{payload['html']}\n")
+    (folder / f"{name}.txt").write_text(f"{head}\n\n{payload['text']}")
+
+
+def build_payload(run: Run, row, person: dict, features: dict, email: str, minter) -> dict:
+    action = row.action or {}
+    funnel = action.get("funnel") or ("outbound" if action.get("sequence") else "newsletter")
+    template = load_template(action.get("template") or "")
+    context = dict((row.action or {}).get("context") or {})
+    rendered = render(template, settings=run.settings, person=person, features=features, context=context,
+                      funnel=funnel, outbox_key=row.outbox_key, minter=minter)
+    tags = {"person_id": row.person_id, "campaign_id": rendered.campaign_id, "funnel": funnel}
+    if row.segment:
+        tags["segment"] = row.segment
+    return {
+        "from": run.settings.email_from,
+        "to": [email],
+        "subject": rendered.subject,
+        "html": rendered.html,
+        "text": rendered.text,
+        "headers": {
+            "List-Unsubscribe": f"<{rendered.unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            # Also keeps Gmail from threading separate campaign emails together.
+            "X-Entity-Ref-ID": row.outbox_key,
+        },
+        "tags": [{"name": name, "value": keys.tag_value(value)} for name, value in tags.items()],
+    }
+
+
+def _record_send(conn: psycopg.Connection, row, payload: dict, status: str, resend_id: str | None, error: str | None = None) -> None:
+    tags = {t["name"]: t["value"] for t in payload["tags"]}
+    conn.execute(
+        """insert into activation.email_send (outbox_key, person_id, email, campaign_id, funnel, segment, template,
+                                               subject, resend_email_id, status, error, qualified_at, tags)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+           on conflict (outbox_key) do update set status = excluded.status, resend_email_id = excluded.resend_email_id,
+               error = excluded.error, sent_at = now()""",
+        (row.outbox_key, row.person_id, payload["to"][0], tags.get("campaign_id", ""), tags.get("funnel", ""), row.segment,
+         (row.action or {}).get("template") or "", payload["subject"], resend_id, status, error, row.qualified_at, Jsonb(tags)),
+    )
+
+
+def prepare(run: Run, dry_run: bool) -> None:
+    """Check eligibility and caps, render and store the request body of every unprepared email."""
+    settings = run.settings
+    minter = default_minter(settings)
+    with psycopg.connect(run.url, row_factory=namedtuple_row) as conn:
+        while True:
+            with conn.transaction():
+                rows = conn.execute(
+                    """select * from activation.outbox
+                       where channel = 'email' and status = 'pending' and payload is null and next_attempt_at <= now()
+                       order by outbox_id limit %s for update skip locked""",
+                    (PREPARE_CHUNK,),
+                ).fetchall()
+                if not rows:
+                    return
+                persons = sorted({r.person_id for r in rows})
+                for person_id in persons:  # sorted, so two workers take per-person cap locks in one order
+                    conn.execute("select pg_advisory_xact_lock(%s, hashtext(%s))", (_CAP_LOCK, person_id))
+                elig = eligibility(conn, run.schema, persons)
+                profs = profiles(conn, run.schema, persons)
+                caps = {
+                    r[0]: [r[1], r[2]]
+                    for r in conn.execute(
+                        """select person_id,
+                                  count(*) filter (where prepared_at > now() - interval '1 day') as today,
+                                  count(*) filter (where prepared_at > now() - interval '7 days') as this_week
+                           from activation.outbox
+                           where channel = 'email' and person_id = any(%s) and prepared_at is not null
+                             and status in ('pending', 'sent', 'dry_run')
+                           group by person_id""",
+                        (persons,),
+                    ).fetchall()
+                }
+                for row in rows:
+                    e = elig[row.person_id]
+                    day, week = caps.setdefault(row.person_id, [0, 0])
+                    if not e.is_contactable:
+                        finish(conn, [row.outbox_id], "skipped_suppressed", error=e.reason or "not contactable")
+                        run.report.add(CHANNEL, "skipped_suppressed")
+                        continue
+                    if day >= settings.email_cap_per_day or week >= settings.email_cap_per_week:
+                        finish(conn, [row.outbox_id], "skipped_cap", error=f"frequency cap reached ({day} today, {week} this week; caps {settings.email_cap_per_day}/day, {settings.email_cap_per_week}/week)")
+                        run.report.add(CHANNEL, "skipped_cap")
+                        continue
+                    person, features = profs[row.person_id]
+                    person = person | {"email": e.email}
+                    try:
+                        payload = build_payload(run, row, person, features, e.email, minter)
+                    except TemplateError as exc:
+                        finish(conn, [row.outbox_id], "failed", error=str(exc))
+                        run.report.add(CHANNEL, "failed")
+                        continue
+                    caps[row.person_id] = [day + 1, week + 1]
+                    conn.execute(
+                        "update activation.outbox set payload = %s, prepared_at = now(), updated_at = now() where outbox_id = %s",
+                        (Jsonb(payload), row.outbox_id),
+                    )
+                    if dry_run:
+                        _write_preview(run, row.outbox_key, payload)
+                        _record_send(conn, row, payload, "dry_run", None)
+                        finish(conn, [row.outbox_id], "dry_run")
+                        run.report.add(CHANNEL, "dry_run")
+            run.progress(f"emails: prepared {len(rows)}")
+
+
+def assign_batches(run: Run, conn: psycopg.Connection) -> None:
+    """Group prepared emails and persist the grouping (and its key) before any call."""
+    size = max(1, min(run.settings.resend_batch_size, BATCH_LIMIT))
+    while True:
+        with conn.transaction():
+            rows = conn.execute(
+                """select outbox_id, outbox_key, person_id from activation.outbox
+                   where channel = 'email' and status = 'pending' and payload is not null and batch_key is null
+                     and next_attempt_at <= now()
+                   order by outbox_id limit %s for update skip locked""",
+                (size,),
+            ).fetchall()
+            if not rows:
+                return
+            elig = eligibility(conn, run.schema, [r.person_id for r in rows])
+            ready = []
+            for r in rows:  # an opt-out since preparing still wins: nothing has been sent yet
+                if elig[r.person_id].is_contactable:
+                    ready.append(r)
+                else:
+                    finish(conn, [r.outbox_id], "skipped_suppressed", error=elig[r.person_id].reason or "not contactable")
+                    run.report.add(CHANNEL, "skipped_suppressed")
+            if len(ready) == 1 or size == 1:
+                conn.execute(
+                    "update activation.outbox set batch_key = outbox_key, send_single = true where outbox_id = any(%s)",
+                    ([r.outbox_id for r in ready],),
+                )
+            elif ready:
+                conn.execute(
+                    "update activation.outbox set batch_key = %s where outbox_id = any(%s)",
+                    (keys.batch_key([r.outbox_key for r in ready]), [r.outbox_id for r in ready]),
+                )
+        if len(rows) < size:
+            return
+
+
+def send_group(run: Run, conn: psycopg.Connection, client: ResendClient, batch_key: str) -> bool:
+    """Send one persisted group; False when another worker holds it or it is not due."""
+    with conn.transaction():
+        rows = conn.execute(
+            """select * from activation.outbox
+               where batch_key = %s and status = 'pending' and next_attempt_at <= now()
+               order by outbox_id for update skip locked""",
+            (batch_key,),
+        ).fetchall()
+        members = conn.execute(
+            "select count(*) from activation.outbox where batch_key = %s and status = 'pending'", (batch_key,)
+        ).fetchone()[0]
+        if not rows or len(rows) != members:
+            return False
+        ids = [r.outbox_id for r in rows]
+        single = len(rows) == 1 and rows[0].send_single
+        try:
+            if single:
+                provider_ids = [client.send(rows[0].payload, rows[0].outbox_key)]
+            else:
+                provider_ids = client.send_batch([r.payload for r in rows], batch_key)
+        except ProviderError as exc:
+            attempts = max(r.attempts for r in rows) + 1
+            if exc.retryable:
+                outcome = retry_later(conn, run.settings, ids, exc, attempts)
+                run.report.add(CHANNEL, "dead" if outcome == "dead" else "retry_scheduled", len(ids))
+            elif not single:
+                # Resend refused the whole batch without sending any of it: send each alone, so
+                # only the bad email fails and its reason is its own.
+                conn.execute(
+                    """update activation.outbox set batch_key = outbox_key, send_single = true, error = %s, updated_at = now()
+                       where outbox_id = any(%s)""",
+                    (f"batch refused, sending singly: {exc}", ids),
+                )
+                run.report.add(CHANNEL, "batch_split", len(ids))
+            else:
+                finish(conn, ids, "failed", error=str(exc), attempts_add=1)
+                _record_send(conn, rows[0], rows[0].payload, "failed", None, str(exc))
+                run.report.add(CHANNEL, "failed")
+            return True
+        for row, provider_id in zip(rows, provider_ids):
+            finish(conn, [row.outbox_id], "sent", provider_id=provider_id, attempts_add=1)
+            _record_send(conn, row, row.payload, "sent", provider_id)
+        run.report.add(CHANNEL, "sent", len(rows))
+    run.progress(f"emails: sent {run.report.total(CHANNEL, 'sent')}")
+    return True
+
+
+def work(run: Run) -> None:
+    dry_run = run.dry_run.get(CHANNEL, False)
+    prepare(run, dry_run)
+    if dry_run:
+        return
+    settings = run.settings
+    client = ResendClient(
+        settings.require("resend_api_key", "sending email through Resend"),
+        settings.resend_api_base,
+        requests_per_second=settings.resend_requests_per_second,
+        backoff_s=settings.provider_backoff_s,
+    )
+    with client, psycopg.connect(run.url, row_factory=namedtuple_row, autocommit=False) as conn:
+        while True:
+            assign_batches(run, conn)
+            with conn.transaction():
+                due = [r[0] for r in conn.execute(
+                    """select batch_key from activation.outbox
+                       where channel = 'email' and status = 'pending' and batch_key is not null and next_attempt_at <= now()
+                       group by batch_key order by min(outbox_id) limit 100"""
+                ).fetchall()]
+            if not due:
+                return
+            if not any([send_group(run, conn, client, key) for key in due]):
+                return

@@ -1,0 +1,146 @@
+"""The outbox: one row per intended action, written before any provider call.
+
+Workers claim due rows with `FOR UPDATE SKIP LOCKED` inside a transaction that
+stays open across the provider call, so two workers never hold the same row,
+and a crash rolls the claim back: the row is still `pending` and the next run
+repeats the call with the same Idempotency-Key, which the provider deduplicates.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from activation.http import ProviderError
+from gdp.settings import Settings
+
+STATUSES = (
+    "pending", "sent", "failed", "dead", "skipped_suppressed", "skipped_cap",
+    "held", "holdout", "dry_run", "expired", "skipped",
+)
+
+
+@dataclass
+class ActivationReport:
+    """What one `activate` run did, by channel and resulting status."""
+
+    counts: Counter = field(default_factory=Counter)
+    planned: int = 0
+    notes: list[str] = field(default_factory=list)
+    dry_run_channels: list[str] = field(default_factory=list)
+
+    def add(self, channel: str, status: str, n: int = 1) -> None:
+        if n:
+            self.counts[(channel, status)] += n
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def total(self, channel: str | None = None, status: str | None = None) -> int:
+        return sum(n for (c, s), n in self.counts.items() if (channel is None or c == channel) and (status is None or s == status))
+
+    def summary(self) -> str:
+        lines = [f"planned {self.planned} action(s) from ledger transitions"]
+        for channel in sorted({c for c, _ in self.counts}):
+            parts = ", ".join(f"{n} {s}" for (c, s), n in sorted(self.counts.items()) if c == channel)
+            lines.append(f"  {channel}: {parts}")
+        if self.dry_run_channels:
+            lines.append(f"dry-run (nothing left this machine): {', '.join(sorted(self.dry_run_channels))}")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+@dataclass
+class Run:
+    """Everything a worker needs for one pass."""
+
+    url: str
+    settings: Settings
+    report: ActivationReport
+    dry_run: dict[str, bool]
+    progress: Callable[[str], None] = lambda message: None
+
+    @property
+    def schema(self) -> str:
+        return self.settings.dbt_schema
+
+
+def insert_action(
+    conn: psycopg.Connection,
+    *,
+    outbox_key: str,
+    channel: str,
+    status: str,
+    segment: str | None = None,
+    person_id: str | None = None,
+    transition_id: int | None = None,
+    transition: str | None = None,
+    step: int = 0,
+    action: dict[str, Any] | None = None,
+    payload: Any = None,
+    error: str | None = None,
+    qualified_at: datetime | None = None,
+    cycle_id: str | None = None,
+    provider_id: str | None = None,
+    next_attempt_at: datetime | None = None,
+) -> bool:
+    """Insert an action once; a `held` row becomes the new status when its transition is approved."""
+    row = conn.execute(
+        """
+        insert into activation.outbox as o (
+            outbox_key, channel, status, segment, person_id, transition_id, transition, step, action,
+            payload, error, qualified_at, cycle_id, provider_id, next_attempt_at,
+            sent_at)
+        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now()),
+                case when %s = 'sent' then now() end)
+        on conflict (outbox_key) do update
+            set status = excluded.status, error = excluded.error, provider_id = excluded.provider_id,
+                sent_at = excluded.sent_at, updated_at = now()
+            where o.status = 'held' and excluded.status <> 'held'
+        returning outbox_id
+        """,
+        (
+            outbox_key, channel, status, segment, person_id, transition_id, transition, step,
+            Jsonb(action or {}), Jsonb(payload) if payload is not None else None, error, qualified_at,
+            cycle_id, provider_id, next_attempt_at, status,
+        ),
+    ).fetchone()
+    return row is not None
+
+
+def retry_later(conn: psycopg.Connection, settings: Settings, ids: list[int], error: ProviderError, attempts: int) -> str:
+    """Schedule a retry with exponential backoff (or the provider's retry-after); dead after max attempts."""
+    if attempts >= settings.activation_max_attempts:
+        conn.execute(
+            "update activation.outbox set status = 'dead', attempts = %s, error = %s, updated_at = now() where outbox_id = any(%s)",
+            (attempts, f"gave up after {attempts} attempts: {error}", ids),
+        )
+        return "dead"
+    delay = error.retry_after if error.retry_after is not None else settings.activation_retry_base_s * 2 ** (attempts - 1)
+    conn.execute(
+        """update activation.outbox set attempts = %s, error = %s, next_attempt_at = now() + %s, updated_at = now()
+           where outbox_id = any(%s)""",
+        (attempts, str(error), timedelta(seconds=delay), ids),
+    )
+    return "retry"
+
+
+def finish(conn: psycopg.Connection, ids: list[int], status: str, *, error: str | None = None, provider_id: str | None = None, attempts_add: int = 0) -> None:
+    conn.execute(
+        """update activation.outbox
+           set status = %s, error = coalesce(%s, error), provider_id = coalesce(%s, provider_id),
+               attempts = attempts + %s, updated_at = now(),
+               sent_at = case when %s in ('sent', 'dry_run') then now() else sent_at end
+           where outbox_id = any(%s)""",
+        (status, error, provider_id, attempts_add, status, ids),
+    )
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
