@@ -25,10 +25,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from gdp.deliveries import Delivery, encode, resend_delivery, stripe_delivery
+from gdp.links import PERSON_COOKIE
 from gdp.settings import Settings
 from gdp.simulate.world import Touch
 
-PERSON_COOKIE = "gdp_pid"
 
 
 @dataclass
@@ -134,7 +134,13 @@ class Sender:
         return self.client.post("/api/meta/capi", content=encode(body),
                                 headers={"Content-Type": "application/json", "Origin": self.base_url,
                                          "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120",
-                                         "Cookie": f"{PERSON_COOKIE}={p['person_id']}"})
+                                         "Cookie": f"{PERSON_COOKIE}={self._person_cookie(p['person_id'])}"})
+
+    def _person_cookie(self, person_id: str) -> str:
+        from gdp.links import person_cookie_value
+
+        secret = self.settings.require("tracking_link_secret", "the simulator signs the person cookie")
+        return person_cookie_value(secret, person_id)
 
     # -- sending ------------------------------------------------------------------------
     def send_all(self, touches: list[Touch], progress: Callable[[int], None] | None = None) -> SendStats:
@@ -206,9 +212,10 @@ class Sender:
                 writer = csv.DictWriter(handle, fieldnames=["email", "name", "company", "owner", "source"])
                 writer.writeheader()
                 writer.writerows(t.payload for t in touches)
-            result = import_leads(self.database_url, path)
+            with psycopg.connect(self.database_url) as conn:
+                result = import_leads(conn, path)
         self.stats.sent["lead"] += len(touches)
-        self.stats.accepted["lead"] += len(touches) - len(getattr(result, "invalid", []))
+        self.stats.accepted["lead"] += len(touches) - len(result.invalid)
 
     def close(self) -> None:
         self.client.close()
