@@ -33,6 +33,18 @@ def stop_enrollments(conn: psycopg.Connection, person_id: str, reason: str) -> i
     return cur.rowcount
 
 
+def move_enrollments(conn: psycopg.Connection, old_id: str, survivor_id: str) -> None:
+    """A merge moves running sequences to the surviving person, unless she already runs the same one."""
+    conn.execute(
+        """update activation.sequence_enrollment e set person_id = %s
+           where e.person_id = %s and e.status = 'active'
+             and not exists (select 1 from activation.sequence_enrollment s
+                             where s.person_id = %s and s.sequence = e.sequence and s.status = 'active')""",
+        (survivor_id, old_id, survivor_id),
+    )
+    stop_enrollments(conn, old_id, f"merged_into:{survivor_id}")
+
+
 def suppress_pending_email(conn: psycopg.Connection, person_id: str, reason: str) -> int:
     cur = conn.execute(
         """update activation.outbox set status = 'skipped_suppressed', error = %s, updated_at = now()
@@ -53,7 +65,7 @@ def enroll(conn: psycopg.Connection, sequence: str, t, first_delay: timedelta) -
     return row[0] if row else None
 
 
-def _plan_one(conn: psycopg.Connection, run: Run, t, seg: SegmentDef, elig: Eligibility) -> int:
+def _plan_one(conn: psycopg.Connection, run: Run, t, seg: SegmentDef, elig: Eligibility, survivor: Eligibility | None = None) -> int:
     held = t.is_held and t.approved_at is None
     entered = t.transition == "entered"
     holdout = entered and keys.is_holdout(t.person_id, t.segment, seg.holdout_share)
@@ -85,6 +97,15 @@ def _plan_one(conn: psycopg.Connection, run: Run, t, seg: SegmentDef, elig: Elig
             status, error = contact_status(opted_out_only=True) if entered else (("held", "transition held") if held else ("pending", None))
             action = {"audience": act.get("audience"), "op": op}
             planned += insert_action(conn, outbox_key=key(f"meta_audience_{op}"), channel="meta_audience", status=status, error=error, action=action, **common)
+            if t.transition == "merged" and t.merged_into_person_id and survivor is not None:
+                # The old id leaves the audience (if this system added it); the survivor takes its place.
+                blocked = survivor.reason in OPTED_OUT
+                planned += insert_action(
+                    conn, outbox_key=keys.outbox_key(t.segment, t.merged_into_person_id, t.transition_id, "meta_audience_add", 0),
+                    channel="meta_audience", status="held" if held else "skipped_suppressed" if blocked else "pending",
+                    error=survivor.reason if blocked else None, action={"audience": act.get("audience"), "op": "add"},
+                    **(common | {"person_id": t.merged_into_person_id}),
+                )
         elif channel == "outbound" and entered:
             sequence = act.get("sequence")
             status, error = contact_status()
@@ -114,8 +135,8 @@ def _plan_one(conn: psycopg.Connection, run: Run, t, seg: SegmentDef, elig: Elig
             suppress_pending_email(conn, t.person_id, f"suppressed by segment {t.segment}")
         elif channel not in ("email", "meta_audience", "outbound", "notify_human", "tag_objection", "stop_sequences", "suppress"):
             run.report.note(f"segment {t.segment}: unknown activation channel {channel!r} ignored")
-    if t.transition == "merged" and not held:
-        stop_enrollments(conn, t.person_id, f"merged_into:{t.merged_into_person_id}")
+    if t.transition == "merged" and not held and t.merged_into_person_id:
+        move_enrollments(conn, t.person_id, t.merged_into_person_id)
     if not held:
         conn.execute("insert into activation.transition_processed (transition_id) values (%s) on conflict do nothing", (t.transition_id,))
     return planned
@@ -145,14 +166,14 @@ def plan_transitions(run: Run) -> int:
                 if not rows:
                     break
                 last_id = rows[-1].transition_id
-                elig = eligibility(conn, run.schema, [r.person_id for r in rows])
+                elig = eligibility(conn, run.schema, [r.person_id for r in rows] + [r.merged_into_person_id for r in rows if r.merged_into_person_id])
                 for t in rows:
                     seg = definitions.get(t.segment)
                     if seg is None:
                         run.report.note(f"segment {t.segment} has no definition in {run.schema}.segment: its transitions are skipped")
                         conn.execute("insert into activation.transition_processed (transition_id) values (%s) on conflict do nothing", (t.transition_id,))
                         continue
-                    total += _plan_one(conn, run, t, seg, elig[t.person_id])
+                    total += _plan_one(conn, run, t, seg, elig[t.person_id], elig.get(t.merged_into_person_id))
             run.progress(f"planned transitions up to id {last_id}")
     run.report.planned += total
     return total

@@ -158,7 +158,8 @@ NUMBER_RE = re.compile(r"\+?[\d\s\-().]{7,}")
 def assert_no_plain_pii(requests: list[dict], emails: list[str], phones: list[str]) -> None:
     """No email address and no phone number (in any spelling) in any request the fake saw, raw or URL-decoded."""
     assert requests, "the fake received nothing, so nothing was checked"
-    wanted = [re.sub(r"\D", "", p).lstrip("0") for p in phones]
+    # The last 8 digits (the subscriber number) catch a phone however it was written or prefixed.
+    wanted = [re.sub(r"\D", "", p)[-8:] for p in phones]
     for r in requests:
         raw = (r["path"] + "?" + r.get("query", "") + "\n" + r["body"].decode("utf-8", "replace"))
         for blob in (raw, unquote_plus(raw)):

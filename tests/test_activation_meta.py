@@ -1,0 +1,169 @@
+"""Meta: conversions delivered in batches with only hashed identifiers; audiences follow segments."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+
+from activation import audiences as audiences_mod
+from activation.runner import activate
+from tests.activation_support import (  # noqa: F401  (fixtures)
+    SCHEMA, act_db, add_person, add_segment, add_transition, assert_no_plain_pii, db, fake_meta, make_settings, query,
+)
+
+EMAIL, PHONE = " Ada.Lovelace@Example.ORG ", "+44 (0)20 7946-0958"
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _capi_row(conn, event_id: str, *, age: timedelta, person_id: str | None = "p1", name: str = "Purchase") -> None:
+    conn.execute(
+        """insert into raw.meta_capi_event (event_id, event_name, event_time, event_source_url, person_id, fbp, fbc,
+               client_ip, client_user_agent, custom_data, payload)
+           values (%s, %s, %s, 'https://app.example.com/checkout', %s, 'fb.1.1700000000000.123', 'fb.1.1700000000000.AbC',
+                   '203.0.113.9', 'Mozilla/5.0', '{"currency": "USD", "value": 29}', '{}')""",
+        (event_id, name, datetime.now(timezone.utc) - age, person_id),
+    )
+
+
+def test_conversions_are_delivered_hashed_with_test_code_and_stale_ones_dropped(db, fake_meta, tmp_path):
+    add_person(db, "p1", EMAIL, phone=PHONE)
+    with psycopg.connect(db, autocommit=True) as conn:
+        _capi_row(conn, "evt-fresh", age=timedelta(hours=1))
+        _capi_row(conn, "evt-stale", age=timedelta(days=8))
+        conn.execute(f"""insert into "{SCHEMA}".event values
+            ('srv-1', 'p1', 'checkout_completed', now() - interval '1 hour', '{{"amount_cents": 4900, "currency": "eur"}}'),
+            ('srv-2', 'p1', 'call_booked', now() - interval '2 hours', '{{}}'),
+            ('srv-old', 'p1', 'subscription_started', now() - interval '9 days', '{{}}'),
+            ('other', 'p1', 'page_viewed', now(), '{{}}')""")
+    settings = make_settings(tmp_path, meta=fake_meta, meta_test_event_code="TEST123")
+
+    report = activate(db, settings=settings, channels=["meta_capi_events"])
+
+    assert report.total("meta_capi_events", "sent") == 3 and report.total("meta_capi_events", "expired") == 1
+    (request,) = fake_meta.requests
+    assert request["path"] == f"/{fake_meta.version}/{fake_meta.pixel_id}/events"
+    params = request["params"]
+    assert params["access_token"] == fake_meta.access_token and params["test_event_code"] == "TEST123"
+    events = {e["event_id"]: e for e in params["data"]}
+    assert set(events) == {"evt-fresh", "srv-1", "srv-2"}
+    fresh = events["evt-fresh"]
+    assert fresh["user_data"]["em"] == sha("ada.lovelace@example.org")
+    assert fresh["user_data"]["ph"] == sha("442079460958")
+    assert fresh["user_data"]["external_id"] == sha("p1")
+    assert fresh["user_data"]["client_ip_address"] == "203.0.113.9" and fresh["user_data"]["fbc"] == "fb.1.1700000000000.AbC"
+    assert fresh["custom_data"] == {"currency": "USD", "value": 29} and fresh["action_source"] == "website"
+    assert events["srv-1"]["event_name"] == "Purchase" and events["srv-1"]["custom_data"] == {"currency": "EUR", "value": 49.0}
+    assert events["srv-2"]["event_name"] == "Schedule" and events["srv-2"]["action_source"] == "system_generated"
+    assert query(db, "select status, error from activation.outbox where outbox_key = 'capi:evt-stale'") == [
+        ("expired", "event_time older than 7 days: Meta refuses the whole request, so it is not sent")]
+    assert_no_plain_pii(fake_meta.requests, [EMAIL], [PHONE])
+
+    activate(db, settings=settings, channels=["meta_capi_events"])
+    assert len(fake_meta.requests) == 1, "delivered events are not sent again"
+
+
+def test_conversions_go_in_requests_of_at_most_1000(db, fake_meta, tmp_path):
+    add_person(db, "p1", "a@example.org")
+    now = datetime.now(timezone.utc)
+    with psycopg.connect(db, autocommit=True) as conn:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into raw.meta_capi_event (event_id, event_name, event_time, person_id, payload) values (%s, 'Lead', %s, 'p1', '{}')",
+                [(f"e{i}", now) for i in range(1500)],
+            )
+    activate(db, settings=make_settings(tmp_path, meta=fake_meta), channels=["meta_capi_events"])
+    assert [len(r["params"]["data"]) for r in fake_meta.requests] == [1000, 500]
+    assert len(fake_meta.events) == 1500
+
+
+def test_meta_5xx_and_429_are_retried_and_a_permanent_error_recorded(db, fake_meta, tmp_path):
+    add_person(db, "p1", "a@example.org")
+    with psycopg.connect(db, autocommit=True) as conn:
+        _capi_row(conn, "evt-1", age=timedelta(minutes=5))
+    settings = make_settings(tmp_path, meta=fake_meta)
+    fake_meta.cue(500)
+    fake_meta.cue(429, retry_after="0")
+    activate(db, settings=settings, channels=["meta_capi_events"])
+    assert len(fake_meta.requests) == 3 and len(fake_meta.events) == 1
+    assert query(db, "select status from activation.outbox") == [("sent",)]
+
+    with psycopg.connect(db, autocommit=True) as conn:
+        _capi_row(conn, "evt-2", age=timedelta(minutes=5))
+    fake_meta.cue(400, body=json.dumps({"error": {"message": "Invalid parameter", "type": "OAuthException", "code": 100,
+                                                  "fbtrace_id": "AbCdEf"}}).encode())
+    activate(db, settings=settings, channels=["meta_capi_events"])
+    assert query(db, "select status, error from activation.outbox where outbox_key = 'capi:evt-2'") == [
+        ("failed", "meta 400 OAuthException#100: Invalid parameter (fbtrace_id AbCdEf)")]
+
+
+def test_audience_follows_the_segment_and_removes_only_whom_it_added(db, fake_meta, tmp_path):
+    add_segment(db, "no_show", [{"channel": "email", "template": "reschedule"}, {"channel": "meta_audience", "audience": "no_show_retarget"}],
+                funnel="outbound")
+    add_person(db, "p1", EMAIL, phone=PHONE)
+    add_person(db, "p2", "bob@example.org", phone="0044 20 7946 0000")
+    add_person(db, "p3", "carol@example.org", contactable=False, reason="complained")
+    add_person(db, "stranger", "stranger@example.org")
+    for p in ("p1", "p2", "p3"):
+        add_transition(db, "no_show", p, cycle="c1")
+    settings = make_settings(tmp_path, meta=fake_meta, meta_audience_ids="no_show_retarget=6001")
+
+    activate(db, settings=settings, channels=["meta_audiences"])
+
+    (add,) = fake_meta.requests
+    assert add["method"] == "POST" and add["path"] == f"/{fake_meta.version}/6001/users"
+    payload = json.loads(add["params"]["payload"])
+    assert payload["schema"] == ["EMAIL", "PHONE", "EXTERN_ID"]
+    assert sorted(payload["data"]) == sorted([
+        [sha("ada.lovelace@example.org"), sha("442079460958"), sha("p1")],
+        [sha("bob@example.org"), sha("442079460000"), sha("p2")],
+    ])
+    assert query(db, "select status, error from activation.outbox where person_id = 'p3' and channel = 'meta_audience'") == [
+        ("skipped_suppressed", "complained")]
+
+    for p in ("p1", "stranger"):
+        add_transition(db, "no_show", p, "exited", cycle="c2")
+    activate(db, settings=settings, channels=["meta_audiences"])
+
+    remove = fake_meta.requests[-1]
+    assert remove["method"] == "DELETE" and json.loads(remove["params"]["payload"])["data"] == [
+        [sha("ada.lovelace@example.org"), sha("442079460958"), sha("p1")]]
+    assert query(db, "select status, error from activation.outbox where person_id = 'stranger'") == [
+        ("skipped", "not added by this system, so never removed")]
+    assert query(db, "select person_id, removed_at is not null from activation.audience_member order by 1") == [("p1", True), ("p2", False)]
+    assert fake_meta.audiences["6001"] == {(sha("bob@example.org"), sha("442079460000"), sha("p2"))}
+    assert_no_plain_pii(fake_meta.requests, [EMAIL, "bob@example.org"], [PHONE, "0044 20 7946 0000"])
+
+
+def test_audience_calls_hold_at_most_the_limit(db, fake_meta, tmp_path, monkeypatch):
+    monkeypatch.setattr(audiences_mod, "AUDIENCE_LIMIT", 3)
+    add_segment(db, "lost", [{"channel": "meta_audience", "audience": "lost"}], funnel="outbound")
+    for i in range(7):
+        add_person(db, f"p{i}", f"p{i}@example.org")
+        add_transition(db, "lost", f"p{i}")
+    activate(db, settings=make_settings(tmp_path, meta=fake_meta, meta_audience_ids="lost=77"), channels=["meta_audiences"])
+    assert [len(json.loads(r["params"]["payload"])["data"]) for r in fake_meta.requests] == [3, 3, 1]
+    assert len(fake_meta.audiences["77"]) == 7
+
+
+def test_audience_without_configured_id_fails_with_a_reason(db, fake_meta, tmp_path):
+    add_segment(db, "lost", [{"channel": "meta_audience", "audience": "lost"}], funnel="outbound")
+    add_person(db, "p1", "p1@example.org")
+    add_transition(db, "lost", "p1")
+    activate(db, settings=make_settings(tmp_path, meta=fake_meta), channels=["meta_audiences"])
+    assert fake_meta.requests == []
+    assert query(db, "select status, error from activation.outbox") == [
+        ("failed", "no Meta audience id for 'lost': add lost=<id> to META_AUDIENCE_IDS")]
+
+
+def test_fake_meta_refuses_unhashed_audience_rows(fake_meta):
+    import httpx
+
+    body = {"access_token": fake_meta.access_token, "payload": json.dumps({"schema": ["EMAIL"], "data": [["ada@example.org"]]})}
+    answer = httpx.post(f"{fake_meta.url}/{fake_meta.version}/1/users", data=body)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == 100
