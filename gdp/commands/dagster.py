@@ -71,8 +71,18 @@ def prepare_home(home: Path) -> Path:
 
 
 def sqlalchemy_url(url: str) -> str:
-    """dagster-postgres speaks SQLAlchemy + psycopg2, which wants `postgresql://` (no `+psycopg`)."""
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+    """The URL with the psycopg2 driver named explicitly.
+
+    dagster-postgres is written for psycopg2 (e.g. it sets statement_timeout in ways
+    psycopg 3's server-side binding rejects), but SQLAlchemy 2.1 maps a bare
+    `postgresql://` to psycopg 3; naming the driver keeps the two in step.
+    """
+    scheme, rest = url.split("://", 1)
+    return f"postgresql+psycopg2://{rest}" if scheme.startswith("postgres") else url
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
@@ -119,6 +129,8 @@ def dagster_command(host: str, port: int) -> None:
         ),
     ]
     click.echo(f"Dagster UI on http://{host}:{port}  (DAGSTER_HOME={home}, data: {gdb.redact(url)})")
+    # SIGTERM (a process manager, `timeout`) stops both children like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)
