@@ -224,3 +224,27 @@ def test_latency_p50_p95_from_the_outbox(conn, database_url):
     assert report.max_s == pytest.approx(100, abs=0.01)
     assert "p95=" in report.line()
     assert latency(database_url, cycle_id="no-such-cycle")[0].count == 0
+
+
+# --- gdp dagster's instance on Postgres --------------------------------------------------
+
+
+def test_gdp_dagster_instance_keeps_runs_in_postgres(tmp_path, server_url, monkeypatch):
+    """The dagster.yaml `gdp dagster` writes gives a working instance on the same server."""
+    from dagster._core.instance.ref import InstanceRef
+
+    from gdp import db as gdb
+    from gdp.commands.dagster import prepare_home, sqlalchemy_url
+
+    name = f"gdp_dagster_test_{uuid.uuid4().hex[:8]}"
+    url = gdb.create_database(server_url, name)
+    try:
+        prepare_home(tmp_path)
+        monkeypatch.setenv("DAGSTER_PG_URL", sqlalchemy_url(url))
+        with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))) as instance:
+            run = create_run_for_test(instance, job_name=REFRESH_AND_ACTIVATE, status=DagsterRunStatus.STARTED)
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))) as again:
+            assert again.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED
+    finally:
+        gdb.drop_database(server_url, name)
