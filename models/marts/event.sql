@@ -1,35 +1,105 @@
-{#- The unified event table: one row per provider event that means something,
-    with its person resolved through identity_link. -#}
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    indexes=[
+        {'columns': ['event_id'], 'unique': true},
+        {'columns': ['identity_key']},
+        {'columns': ['person_id', 'occurred_at']},
+        {'columns': ['event_type', 'occurred_at']},
+    ],
+) }}
+{#-
+  The unified event table, incremental. Each cycle writes two kinds of rows
+  (delete+insert on event_id):
+    1. new raw rows: rows received since the newest received_at already here, minus
+       a lookback (var event_lookback, for transactions that committed late), that
+       are not here yet (anti-join on event_id, so the lookback never duplicates);
+    2. late identification: rows already here whose identity_key now resolves to a
+       different person in identity_link (an anonymous visitor identified, two
+       persons merged). Each event keeps the identifier it named (identity_key), so
+       re-resolving is one hash join of event with identity_link, no raw re-read.
+  auth.users has no arrival column; its few rows are always rechecked by the anti-join.
+  Editing the mapping seeds changes only future rows: run `gdp refresh --full-refresh`.
+-#}
 with
 
-events as (
+unioned as (
     select * from {{ ref('int_events__unioned') }}
-    where excluded_reason is null
 ),
 
 identity_link as (
     select identity_key, person_id from {{ ref('identity_link') }}
 ),
 
-final as (
+new_events as (
+    select * from unioned
+    where excluded_reason is null
+    {%- if is_incremental() %}
+      and (
+          unioned.raw_table = 'auth.users'
+          or unioned.received_at > (
+              select coalesce(max(received_at), '-infinity'::timestamptz) - interval '{{ var("event_lookback") }}'
+              from {{ this }}
+              where raw_table <> 'auth.users'
+          )
+      )
+      and not exists (select 1 from {{ this }} as existing where existing.event_id = unioned.event_id)
+    {%- endif %}
+),
+
+resolved_new as (
     select
-        events.event_id,
+        new_events.event_id,
         identity_link.person_id,
-        events.occurred_at,
-        events.source,
-        events.event_type,
-        events.source_event,
-        events.campaign_id,
-        events.funnel,
-        events.email_id,
-        events.properties,
-        events.identity_key,
-        events.raw_table,
-        events.raw_key,
-        events.landing_id,
-        events.received_at
-    from events
-    left join identity_link on identity_link.identity_key = events.identity_key
+        new_events.occurred_at,
+        new_events.source,
+        new_events.event_type,
+        new_events.source_event,
+        new_events.campaign_id,
+        new_events.funnel,
+        new_events.email_id,
+        new_events.properties,
+        new_events.identity_key,
+        new_events.raw_table,
+        new_events.raw_key,
+        new_events.landing_id,
+        new_events.received_at
+    from new_events
+    left join identity_link on identity_link.identity_key = new_events.identity_key
+),
+
+{% if is_incremental() %}
+re_resolved as (
+    select
+        existing.event_id,
+        identity_link.person_id,
+        existing.occurred_at,
+        existing.source,
+        existing.event_type,
+        existing.source_event,
+        existing.campaign_id,
+        existing.funnel,
+        existing.email_id,
+        existing.properties,
+        existing.identity_key,
+        existing.raw_table,
+        existing.raw_key,
+        existing.landing_id,
+        existing.received_at
+    from {{ this }} as existing
+    left join identity_link on identity_link.identity_key = existing.identity_key
+    where existing.person_id is distinct from identity_link.person_id
+),
+{% endif %}
+
+final as (
+    select * from resolved_new
+    {%- if is_incremental() %}
+    union all
+    select * from re_resolved
+    {%- endif %}
 )
 
 select * from final

@@ -3,7 +3,7 @@
     (plus the PostHog seeds applied in int_events__posthog). -#}
 with
 
-{%- set sources = ['int_events__resend', 'int_events__stripe'] %}
+{%- set sources = ['int_events__resend', 'int_events__stripe', 'int_events__posthog', 'int_events__tracking', 'int_events__meta_capi', 'int_events__bookings', 'int_events__sales', 'int_events__app', 'int_events__activation'] %}
 {% for name in sources %}
 {{ name.replace('int_events__', '') }} as (
     select * from {{ ref(name) }}
@@ -32,7 +32,11 @@ final as (
         unioned.received_at,
         unioned.occurred_at,
         unioned.source_event,
-        case when unioned.excluded_reason is null then coalesce(unioned.event_type, event_type_map.event_type) end as event_type,
+        case when unioned.excluded_reason is null then coalesce(
+            unioned.event_type,
+            event_type_map.event_type,
+            case when unioned.source = 'meta_capi' then 'capi_other' end
+        ) end as event_type,
         unioned.identity_key,
         unioned.campaign_id,
         unioned.funnel,
@@ -40,7 +44,7 @@ final as (
         unioned.properties,
         coalesce(
             unioned.excluded_reason,
-            case when coalesce(unioned.event_type, event_type_map.event_type) is null
+            case when coalesce(unioned.event_type, event_type_map.event_type, case when unioned.source = 'meta_capi' then 'capi_other' end) is null
                 then 'unmapped source event: ' || unioned.source || ' ' || coalesce(unioned.source_event, '(none)')
             end
         ) as excluded_reason

@@ -1,11 +1,17 @@
+{{ config(materialized='table', indexes=[{'columns': ['left_key']}, {'columns': ['right_key']}]) }}
 {#- Every identifier pair some source row proves belongs to one person, plus lone
     sightings (right_key null) so an identifier seen alone still becomes a person.
-    Keys are `type:value` built by the one normalization macro; placeholders come out
-    null and are dropped here, so they never link anyone. -#}
+    Keys are `type:value` built by the one normalization macro (normalize_identifier);
+    placeholders come out null and are dropped here, so they never link anyone.
+    One row per (left_key, right_key) with the first source row that proved it. -#}
 with
 
 resend as (
     select * from {{ ref('stg_resend__events') }}
+),
+
+email_sends as (
+    select * from {{ ref('stg_activation__email_sends') }}
 ),
 
 stripe_customers as (
@@ -24,6 +30,63 @@ stripe_invoices as (
     select * from {{ ref('stg_stripe__invoices') }}
 ),
 
+posthog as (
+    select * from {{ ref('stg_posthog__events') }}
+),
+
+clicks as (
+    select * from {{ ref('stg_tracking__clicks') }}
+),
+
+capi as (
+    select * from {{ ref('stg_meta__capi_events') }}
+),
+
+identify_calls as (
+    select * from {{ ref('stg_app__identify_calls') }}
+),
+
+app_users as (
+    select * from {{ ref('stg_auth__users') }}
+),
+
+cal as (
+    select * from {{ ref('stg_cal__bookings') }}
+),
+
+calendly as (
+    select * from {{ ref('stg_calendly__invitee_events') }}
+),
+
+deals as (
+    select * from {{ ref('stg_deals__events') }}
+),
+
+leads as (
+    select * from {{ ref('stg_deals__leads') }}
+),
+
+identify_keys as (
+    select
+        identify_id,
+        received_at,
+        {{ identity_key('person_id', 'person_id') }} as person_key,
+        {{ identity_key('email', 'email') }} as email_key,
+        {{ identity_key('posthog_distinct_id', 'distinct_id') }} as distinct_key,
+        {{ identity_key('app_user_id', 'app_user_id') }} as app_user_key
+    from identify_calls
+),
+
+posthog_sightings as (
+    {# pre-aggregated: page views are most of PostHog, one sighting per distinct id is enough #}
+    select
+        {{ identity_key('posthog_distinct_id', 'distinct_id') }} as left_key,
+        min(occurred_at) as seen_at,
+        (array_agg(posthog_event_id order by occurred_at, posthog_event_id))[1] as raw_key
+    from posthog
+    group by 1
+),
+
 edges as (
     {# Resend: the tags the system put on the email tie person_id to the recipient. #}
     select
@@ -39,6 +102,12 @@ edges as (
         null, 'resend_event', svix_id, occurred_at
     from resend
     where resend_event_type = 'email.received' or resend_object = 'contact'
+
+    union all
+    {# Emails the system sent: the person it addressed and the address. #}
+    select {{ identity_key('person_id', 'person_id') }}, {{ identity_key('email', 'email') }},
+        'activation.email_send', email_send_id::text, sent_at
+    from email_sends
 
     union all
     select {{ identity_key('stripe_customer', 'customer_id') }}, {{ identity_key('email', 'email') }},
@@ -69,9 +138,87 @@ edges as (
     select {{ identity_key('stripe_customer', 'customer_id') }}, {{ identity_key('email', 'customer_email') }},
         'stripe_event', stripe_event_id, event_created_at
     from stripe_invoices
+
+    union all
+    {# PostHog: identify(personId) = distinct id is the person id, linked to the anonymous id before it. #}
+    select {{ identity_key('posthog_distinct_id', 'distinct_id') }}, {{ identity_key('posthog_distinct_id', 'anon_distinct_id') }},
+        'posthog_event', posthog_event_id, occurred_at
+    from posthog
+    where event_name = '$identify'
+    union all
+    select {{ identity_key('posthog_distinct_id', 'distinct_id') }}, {{ identity_key('person_id', 'distinct_id') }},
+        'posthog_event', posthog_event_id, occurred_at
+    from posthog
+    where event_name = '$identify'
+    union all
+    select {{ identity_key('posthog_distinct_id', 'distinct_id') }}, {{ identity_key('posthog_distinct_id', 'alias_distinct_id') }},
+        'posthog_event', posthog_event_id, occurred_at
+    from posthog
+    where event_name = '$create_alias'
+    union all
+    select {{ identity_key('posthog_distinct_id', 'distinct_id') }}, {{ identity_key('email', 'email') }},
+        'posthog_event', posthog_event_id, occurred_at
+    from posthog
+    where email is not null
+    union all
+    {# The tracked link's redirect carries gdp_click_id to the landing page: click ↔ browser. #}
+    select {{ identity_key('posthog_distinct_id', 'distinct_id') }}, {{ identity_key('click_id', 'click_id') }},
+        'posthog_event', posthog_event_id, occurred_at
+    from posthog
+    where click_id is not null
+    union all
+    select left_key, null, 'posthog_event', raw_key, seen_at
+    from posthog_sightings
+
+    union all
+    {# Clicks: the signed token's person_id ↔ the click (and so the browser that landed). #}
+    select {{ identity_key('person_id', 'person_id') }}, {{ identity_key('click_id', 'click_id') }},
+        'click', click_id, clicked_at
+    from clicks
+    where person_id is not null
+
+    union all
+    select {{ identity_key('person_id', 'person_id') }}, {{ identity_key('fbp', 'fbp') }}, 'meta_capi_event', capi_event_id, occurred_at
+    from capi
+    union all
+    select {{ identity_key('person_id', 'person_id') }}, {{ identity_key('fbc', 'fbc') }}, 'meta_capi_event', capi_event_id, occurred_at
+    from capi
+    where fbc is not null
+
+    union all
+    {# /api/identify: a star around the strongest identifier it reported. #}
+    select coalesce(person_key, email_key, app_user_key, distinct_key), email_key, 'identify_call', identify_id, received_at
+    from identify_keys
+    union all
+    select coalesce(person_key, email_key, app_user_key, distinct_key), app_user_key, 'identify_call', identify_id, received_at
+    from identify_keys
+    union all
+    select coalesce(person_key, email_key, app_user_key, distinct_key), distinct_key, 'identify_call', identify_id, received_at
+    from identify_keys
+
+    union all
+    select {{ identity_key('app_user_id', 'app_user_id') }}, {{ identity_key('email', 'email') }}, 'auth.users', app_user_id, signed_up_at
+    from app_users
+    union all
+    select {{ identity_key('app_user_id', 'app_user_id') }}, {{ identity_key('person_id', 'metadata_person_id') }}, 'auth.users', app_user_id, signed_up_at
+    from app_users
+    where metadata_person_id is not null
+
+    union all
+    select {{ identity_key('email', 'attendee_email') }}, null, 'cal_event', delivery_id, occurred_at
+    from cal
+    union all
+    select {{ identity_key('email', 'invitee_email') }}, {{ identity_key('calendly_invitee', 'invitee_uri') }}, 'calendly_event', delivery_id, occurred_at
+    from calendly
+    union all
+    select {{ identity_key('email', 'email') }}, null, 'deal_event', deal_event_id, occurred_at
+    from deals
+    union all
+    select {{ identity_key('email', 'email') }}, null, 'lead', raw_email, imported_at
+    from leads
 ),
 
-final as (
+cleaned as (
     select
         coalesce(left_key, right_key) as left_key,
         case when left_key is not null and right_key <> left_key then right_key end as right_key,
@@ -80,6 +227,19 @@ final as (
         seen_at
     from edges
     where coalesce(left_key, right_key) is not null
+),
+
+final as (
+    select
+        left_key,
+        right_key,
+        min(seen_at) as first_seen_at,
+        max(seen_at) as last_seen_at,
+        count(*) as proof_count,
+        (array_agg(raw_table order by seen_at, raw_table, raw_key))[1] as raw_table,
+        (array_agg(raw_key order by seen_at, raw_table, raw_key))[1] as raw_key
+    from cleaned
+    group by left_key, right_key
 )
 
 select * from final

@@ -1,0 +1,34 @@
+with
+
+capi as (
+    select * from {{ ref('stg_meta__capi_events') }}
+),
+
+final as (
+    select
+        {{ event_id('meta_capi', 'capi_event_id') }} as event_id,
+        'meta_capi' as source,
+        'meta_capi_event' as raw_table,
+        capi_event_id as raw_key,
+        landing_id,
+        received_at,
+        occurred_at,
+        event_name as source_event,
+        cast(null as text) as event_type,
+        coalesce({{ identity_key('person_id', 'person_id') }}, {{ identity_key('fbp', 'fbp') }}) as identity_key,
+        cast(null as text) as campaign_id,
+        cast(null as text) as funnel,
+        cast(null as text) as email_id,
+        jsonb_strip_nulls(jsonb_build_object(
+            'event_name', event_name,
+            'meta_event_id', capi_event_id,
+            'url', event_source_url,
+            'action_source', action_source,
+            'value', value,
+            'currency', currency
+        )) as properties,
+        cast(null as text) as excluded_reason
+    from capi
+)
+
+select * from final

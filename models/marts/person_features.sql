@@ -1,0 +1,176 @@
+{{ config(indexes=[{'columns': ['person_id'], 'unique': true}]) }}
+{#- One row per person with what segments ask about. Windows (1/7/30 days) are
+    measured back from as_of_at (var `as_of_at`, else now()). One grouped pass over
+    `event` plus small per-person rollups of email_message, subscription and deal:
+    linear in events, so it is rebuilt every cycle. -#}
+with
+
+persons as (
+    select * from {{ ref('person') }}
+),
+
+events as (
+    select * from {{ ref('event') }}
+    where person_id is not null
+),
+
+email_messages as (
+    select * from {{ ref('email_message') }}
+    where person_id is not null
+),
+
+subscriptions as (
+    select * from {{ ref('subscription') }}
+    where person_id is not null
+),
+
+deals as (
+    select * from {{ ref('deal') }}
+    where person_id is not null
+),
+
+as_of as (
+    select {{ as_of() }} as as_of_at
+),
+
+event_rollup as (
+    select
+        events.person_id,
+        min(events.occurred_at) as first_event_at,
+        max(events.occurred_at) as last_seen_at,
+        min(events.occurred_at) filter (where events.event_type = 'signed_up') as signup_at,
+        min(events.occurred_at) filter (where events.event_type = 'activated') as activated_at,
+        max(events.occurred_at) filter (where events.source in ('posthog', 'app') or events.event_type in ('feature_used', 'activated', 'signed_up')) as last_active_at,
+        count(*) filter (where events.event_type in ('feature_used', 'activated') and events.occurred_at > as_of.as_of_at - interval '1 day') as usage_events_1d,
+        count(*) filter (where events.event_type in ('feature_used', 'activated') and events.occurred_at > as_of.as_of_at - interval '7 days') as usage_events_7d,
+        count(*) filter (where events.event_type in ('feature_used', 'activated') and events.occurred_at > as_of.as_of_at - interval '30 days') as usage_events_30d,
+        count(*) filter (where events.event_type = 'pricing_viewed' and events.occurred_at > as_of.as_of_at - interval '7 days') as pricing_views_7d,
+        count(*) filter (where events.event_type = 'pricing_viewed' and events.occurred_at > as_of.as_of_at - interval '30 days') as pricing_views_30d,
+        count(*) filter (where events.event_type = 'offer_page_viewed' and events.occurred_at > as_of.as_of_at - interval '7 days') as offer_page_visits_7d,
+        count(*) filter (where events.event_type = 'offer_page_viewed' and events.occurred_at > as_of.as_of_at - interval '30 days') as offer_page_visits_30d,
+        count(*) filter (where events.event_type = 'offer_page_viewed') as offer_page_visits_total,
+        max(events.occurred_at) filter (where events.event_type = 'checkout_started') as last_checkout_started_at,
+        max(events.occurred_at) filter (where events.event_type in ('checkout_completed', 'purchased')) as last_checkout_completed_at,
+        count(*) filter (where events.event_type = 'link_clicked' and events.occurred_at > as_of.as_of_at - interval '30 days') as link_clicks_30d,
+        max(events.occurred_at) filter (where events.event_type in ('link_clicked', 'email_clicked')) as last_clicked_at,
+        bool_or(events.event_type = 'email_bounced') as is_bounced,
+        bool_or(events.event_type = 'email_complained') as is_complained,
+        bool_or(events.event_type = 'email_unsubscribed') as is_unsubscribed,
+        min(events.occurred_at) filter (where events.event_type = 'call_booked') as first_call_booked_at,
+        max(events.occurred_at) filter (where events.event_type = 'call_booked') as last_call_booked_at,
+        max(events.occurred_at) filter (where events.event_type = 'call_canceled') as last_call_canceled_at,
+        max(events.occurred_at) filter (where events.event_type = 'no_show') as last_no_show_at,
+        max(events.occurred_at) filter (where events.event_type = 'meeting_ended') as last_meeting_ended_at,
+        max(events.occurred_at) filter (where events.event_type = 'replied_positive') as last_replied_positive_at,
+        max(events.occurred_at) filter (where events.event_type = 'replied_negative') as last_replied_negative_at,
+        max(events.occurred_at) filter (where events.event_type = 'email_received') as last_email_reply_at
+    from events
+    cross join as_of
+    group by events.person_id
+),
+
+email_rollup as (
+    select
+        email_messages.person_id,
+        count(*) filter (where not email_messages.is_dry_run and email_messages.sent_at > as_of.as_of_at - interval '30 days') as emails_sent_30d,
+        count(*) filter (where email_messages.first_opened_at > as_of.as_of_at - interval '30 days') as emails_opened_30d,
+        count(*) filter (where email_messages.first_clicked_at > as_of.as_of_at - interval '30 days') as emails_clicked_30d,
+        max(email_messages.sent_at) filter (where not email_messages.is_dry_run) as last_email_sent_at,
+        max(email_messages.first_clicked_at) as last_email_clicked_at,
+        bool_or(email_messages.bounce_type = 'Permanent' or email_messages.bounced_at is not null) as has_bounced_message,
+        bool_or(email_messages.complained_at is not null) as has_complained_message
+    from email_messages
+    cross join as_of
+    group by email_messages.person_id
+),
+
+subscription_rollup as (
+    select
+        person_id,
+        bool_or(is_paying) as is_paying,
+        sum(mrr_cents) as mrr_cents,
+        (array_agg(plan order by is_paying desc, mrr_cents desc, updated_at desc))[1] as plan,
+        (array_agg(status order by is_paying desc, mrr_cents desc, updated_at desc))[1] as subscription_status,
+        min(started_at) as first_subscribed_at
+    from subscriptions
+    group by person_id
+),
+
+deal_rollup as (
+    select distinct on (person_id)
+        person_id,
+        deal_id,
+        current_stage as outbound_stage,
+        owner as deal_owner,
+        objection_tags,
+        updated_at as deal_updated_at
+    from deals
+    order by person_id, updated_at desc, deal_id
+),
+
+final as (
+    select
+        persons.person_id,
+        persons.email,
+        persons.is_lead,
+        persons.is_user,
+        persons.is_customer,
+        persons.is_anonymous,
+        persons.first_funnel,
+        persons.first_seen_at,
+        greatest(event_rollup.last_seen_at, persons.last_identified_at) as last_seen_at,
+        event_rollup.signup_at,
+        event_rollup.activated_at,
+        event_rollup.last_active_at,
+        coalesce(event_rollup.usage_events_1d, 0) as usage_events_1d,
+        coalesce(event_rollup.usage_events_7d, 0) as usage_events_7d,
+        coalesce(event_rollup.usage_events_30d, 0) as usage_events_30d,
+        coalesce(event_rollup.pricing_views_7d, 0) as pricing_views_7d,
+        coalesce(event_rollup.pricing_views_30d, 0) as pricing_views_30d,
+        event_rollup.last_checkout_started_at,
+        event_rollup.last_checkout_completed_at,
+        coalesce(subscription_rollup.is_paying, false) as is_paying,
+        subscription_rollup.plan,
+        subscription_rollup.subscription_status,
+        coalesce(subscription_rollup.mrr_cents, 0) as mrr_cents,
+        subscription_rollup.first_subscribed_at,
+        coalesce(email_rollup.emails_sent_30d, 0) as emails_sent_30d,
+        coalesce(email_rollup.emails_opened_30d, 0) as emails_opened_30d,
+        coalesce(email_rollup.emails_clicked_30d, 0) as emails_clicked_30d,
+        email_rollup.last_email_sent_at,
+        email_rollup.last_email_clicked_at,
+        coalesce(event_rollup.link_clicks_30d, 0) as link_clicks_30d,
+        event_rollup.last_clicked_at,
+        coalesce(event_rollup.is_bounced, false) or coalesce(email_rollup.has_bounced_message, false) as is_bounced,
+        coalesce(event_rollup.is_complained, false) or coalesce(email_rollup.has_complained_message, false) as is_complained,
+        coalesce(event_rollup.is_unsubscribed, false) as is_unsubscribed,
+        coalesce(event_rollup.offer_page_visits_7d, 0) as offer_page_visits_7d,
+        coalesce(event_rollup.offer_page_visits_30d, 0) as offer_page_visits_30d,
+        coalesce(event_rollup.offer_page_visits_total, 0) as offer_page_visits_total,
+        deal_rollup.deal_id,
+        deal_rollup.outbound_stage,
+        deal_rollup.deal_owner,
+        coalesce(deal_rollup.objection_tags, array[]::text[]) as objection_tags,
+        event_rollup.last_replied_positive_at,
+        event_rollup.last_replied_negative_at,
+        event_rollup.last_email_reply_at,
+        event_rollup.first_call_booked_at,
+        event_rollup.last_call_booked_at,
+        (event_rollup.last_call_booked_at is not null
+            and (event_rollup.last_call_canceled_at is null or event_rollup.last_call_canceled_at < event_rollup.last_call_booked_at)
+        ) or coalesce(deal_rollup.outbound_stage = 'booked', false) as has_booked_call,
+        (event_rollup.last_no_show_at is not null
+            and (event_rollup.last_call_booked_at is null or event_rollup.last_no_show_at >= event_rollup.last_call_booked_at)
+        ) or coalesce(deal_rollup.outbound_stage = 'no_show', false) as is_no_show,
+        event_rollup.last_no_show_at,
+        event_rollup.last_meeting_ended_at,
+        as_of.as_of_at
+    from persons
+    cross join as_of
+    left join event_rollup on event_rollup.person_id = persons.person_id
+    left join email_rollup on email_rollup.person_id = persons.person_id
+    left join subscription_rollup on subscription_rollup.person_id = persons.person_id
+    left join deal_rollup on deal_rollup.person_id = persons.person_id
+)
+
+select * from final

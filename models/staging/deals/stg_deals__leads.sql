@@ -1,0 +1,21 @@
+with
+
+source as (
+    select * from {{ source('deals', 'lead') }}
+),
+
+final as (
+    select
+        email as raw_email,
+        {{ normalize_identifier('email', 'email') }} as email,
+        landing_id,
+        received_at,
+        imported_at,
+        nullif(btrim(name), '') as lead_name,
+        nullif(btrim(company), '') as company,
+        nullif(btrim(owner), '') as owner,
+        nullif(btrim(source), '') as lead_source
+    from source
+)
+
+select * from final
