@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import multiprocessing
+import re
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+# Tracked-link tokens carry person and email ids: the access log shows the route only.
+_TOKEN_PATH = re.compile(r"^/c/[^/?]+")
+
+
+class RedactingLogger(Logger):
+    """Gunicorn's logger, with /c/<token> paths logged as /c/<redacted>."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["U"] = _TOKEN_PATH.sub("/c/<redacted>", atoms.get("U", ""))
+        return atoms
 
 
 class _Gunicorn(BaseApplication):
@@ -36,9 +50,10 @@ def gunicorn_options(host: str, port: int, workers: int | None) -> dict:
         "max_requests": 20000,
         "max_requests_jitter": 2000,
         "accesslog": "-",
-        # The access log never carries query strings (tracked links hold tokens).
+        # The access log never carries query strings or link tokens (see RedactingLogger).
         "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
         "errorlog": "-",
+        "logger_class": RedactingLogger,
         "preload_app": False,
     }
 
