@@ -1,9 +1,14 @@
-"""`python -m activation [channel ...]`: one activation pass (what `gdp activate` runs)."""
+"""`python -m activation [channel ...]`: one activation pass (what `gdp activate` runs), progress on stderr."""
 
 import sys
+import time
 
 from activation.runner import activate
 
 if __name__ == "__main__":
-    report = activate(channels=sys.argv[1:] or None)
+    started = time.monotonic()
+    report = activate(
+        channels=sys.argv[1:] or None,
+        progress=lambda message: print(f"[{time.monotonic() - started:6.2f}s] {message}", file=sys.stderr, flush=True),
+    )
     print(report.summary())

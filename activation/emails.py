@@ -147,40 +147,42 @@ def prepare(run: Run, dry_run: bool) -> None:
             run.progress(f"emails: prepared {len(rows)}")
 
 
-def assign_batches(run: Run, conn: psycopg.Connection) -> None:
-    """Group prepared emails and persist the grouping (and its key) before any call."""
+def assign_group(run: Run, conn: psycopg.Connection) -> bool:
+    """Group the next prepared emails and persist the grouping (and its key) before any call.
+
+    One group at a time, so concurrent workers each take their own group and a
+    restarted worker first finishes the groups a crash left behind.
+    """
     size = max(1, min(run.settings.resend_batch_size, BATCH_LIMIT))
-    while True:
-        with conn.transaction():
-            rows = conn.execute(
-                """select outbox_id, outbox_key, person_id from activation.outbox
-                   where channel = 'email' and status = 'pending' and payload is not null and batch_key is null
-                     and next_attempt_at <= now()
-                   order by outbox_id limit %s for update skip locked""",
-                (size,),
-            ).fetchall()
-            if not rows:
-                return
-            elig = eligibility(conn, run.schema, [r.person_id for r in rows])
-            ready = []
-            for r in rows:  # an opt-out since preparing still wins: nothing has been sent yet
-                if elig[r.person_id].is_contactable:
-                    ready.append(r)
-                else:
-                    finish(conn, [r.outbox_id], "skipped_suppressed", error=elig[r.person_id].reason or "not contactable")
-                    run.report.add(CHANNEL, "skipped_suppressed")
-            if len(ready) == 1 or size == 1:
-                conn.execute(
-                    "update activation.outbox set batch_key = outbox_key, send_single = true where outbox_id = any(%s)",
-                    ([r.outbox_id for r in ready],),
-                )
-            elif ready:
-                conn.execute(
-                    "update activation.outbox set batch_key = %s where outbox_id = any(%s)",
-                    (keys.batch_key([r.outbox_key for r in ready]), [r.outbox_id for r in ready]),
-                )
-        if len(rows) < size:
-            return
+    with conn.transaction():
+        rows = conn.execute(
+            """select outbox_id, outbox_key, person_id from activation.outbox
+               where channel = 'email' and status = 'pending' and payload is not null and batch_key is null
+                 and next_attempt_at <= now()
+               order by outbox_id limit %s for update skip locked""",
+            (size,),
+        ).fetchall()
+        if not rows:
+            return False
+        elig = eligibility(conn, run.schema, [r.person_id for r in rows])
+        ready = []
+        for r in rows:  # an opt-out since preparing still wins: nothing has been sent yet
+            if elig[r.person_id].is_contactable:
+                ready.append(r)
+            else:
+                finish(conn, [r.outbox_id], "skipped_suppressed", error=elig[r.person_id].reason or "not contactable")
+                run.report.add(CHANNEL, "skipped_suppressed")
+        if len(ready) == 1 or size == 1:
+            conn.execute(
+                "update activation.outbox set batch_key = outbox_key, send_single = true where outbox_id = any(%s)",
+                ([r.outbox_id for r in ready],),
+            )
+        elif ready:
+            conn.execute(
+                "update activation.outbox set batch_key = %s where outbox_id = any(%s)",
+                (keys.batch_key([r.outbox_key for r in ready]), [r.outbox_id for r in ready]),
+            )
+    return True
 
 
 def send_group(run: Run, conn: psycopg.Connection, client: ResendClient, batch_key: str) -> bool:
@@ -245,7 +247,7 @@ def work(run: Run) -> None:
     )
     with client, psycopg.connect(run.url, row_factory=namedtuple_row, autocommit=False) as conn:
         while True:
-            assign_batches(run, conn)
+            assign_group(run, conn)
             with conn.transaction():
                 due = [r[0] for r in conn.execute(
                     """select batch_key from activation.outbox

@@ -196,7 +196,10 @@ class FakeResend:
                 for name, value in extra.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client was killed mid-request (crash test): Resend would not notice either
 
             do_POST = do_GET = do_DELETE = _serve
 
