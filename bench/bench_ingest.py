@@ -1,0 +1,212 @@
+"""Ingest throughput: signed Resend webhooks per second through `gdp serve`.
+
+    .venv/bin/python -m bench.bench_ingest [--duration 20] [--connections 16] [--workers N]
+
+Starts the real ingest app under gunicorn (`gdp serve`'s production options) on a
+fresh database, pre-signs enough unique Svix deliveries for the run (each its own
+`svix-id`, so every request must land a row), and drives them with Debian's `wrk`
+(installed with apt-get when missing) from a Lua script that replays the signed
+requests. In the same run the bare yardstick (bench/bare_ingest_app.py: insert the
+body, nothing else) is measured the same way. Prints requests/s, p50/p99 latency,
+the ratio real/bare, and checks zero loss: rows landed == 2xx answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import psycopg
+from svix.webhooks import Webhook
+
+from bench.bench_clicks import free_port, server_env
+from gdp import db as gdb
+from gdp.migrate import apply_migrations
+from gdp.settings import REPO_ROOT, Settings
+
+RESEND_SECRET = "whsec_" + base64.b64encode(b"bench-resend-secret-0123456789ab").decode()
+
+# wrk runs `setup` once per thread in the main state, then `init` inside each thread:
+# every thread loads its own slice of the pre-signed requests and replays it.
+LUA = r"""
+local next_index = 0
+function setup(thread)
+  thread:set("thread_index", next_index)
+  next_index = next_index + 1
+end
+
+local requests = {}
+local counter = 0
+function init(args)
+  local path, threads = args[1], tonumber(args[2])
+  local i = 0
+  for line in io.lines(path) do
+    if i % threads == thread_index then
+      local id, ts, sig, body = line:match("([^\t]+)\t([^\t]+)\t([^\t]+)\t(.*)")
+      requests[#requests + 1] = wrk.format("POST", "/webhooks/resend", {
+        ["Content-Type"] = "application/json",
+        ["svix-id"] = id, ["svix-timestamp"] = ts, ["svix-signature"] = sig,
+      }, body)
+    end
+    i = i + 1
+  end
+end
+
+function request()
+  counter = counter + 1
+  return requests[((counter - 1) % #requests) + 1]
+end
+"""
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("installing wrk (Debian package) ...", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    return shutil.which("wrk") or "wrk"
+
+
+def sign_requests(path: Path, count: int) -> None:
+    """Unique signed deliveries, one per line: svix-id, timestamp, signature, body."""
+    webhook = Webhook(RESEND_SECRET)
+    now = datetime.now(timezone.utc)
+    with path.open("w") as handle:
+        for i in range(count):
+            msg_id = f"msg_bench_{uuid.uuid4().hex}"
+            body = json.dumps({"type": "email.opened", "created_at": now.isoformat(), "data": {
+                "email_id": str(uuid.uuid4()), "to": [f"reader{i}@example.com"], "subject": "Weekly digest",
+                "tags": {"person_id": str(uuid.uuid4()), "campaign_id": "weekly_digest", "funnel": "newsletter"}}},
+                separators=(",", ":"))
+            handle.write(f"{msg_id}\t{int(now.timestamp())}\t{webhook.sign(msg_id, now, body)}\t{body}\n")
+
+
+def start(cmd: list[str], env: dict, port: int, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"server on port {port} did not start; see {log}")
+
+
+def run_wrk(wrk: str, port: int, signed: Path, duration: int, connections: int, threads: int, workdir: Path) -> dict:
+    script = workdir / "replay.lua"
+    script.write_text(LUA)
+    out = subprocess.run(
+        [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency", "-s", str(script),
+         f"http://127.0.0.1:{port}", "--", str(signed), str(threads)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return parse_wrk(out)
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(out: str) -> dict:
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "requests": requests,
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": sum(map(int, socket_errors.groups())) if socket_errors else 0,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": _ms(re.search(r"50%\s+(\S+)", out).group(1)),
+        "p99_ms": _ms(re.search(r"99%\s+(\S+)", out).group(1)),
+    }
+
+
+def run(duration: int = 20, connections: int = 16, workers: int | None = None) -> dict:
+    wrk = ensure_wrk()
+    settings = Settings.from_env()
+    server_url = gdb.database_url(settings)
+    name = f"gdp_bench_ingest_{uuid.uuid4().hex[:8]}"
+    url = gdb.create_database(server_url, name)
+    workdir = Path(tempfile.mkdtemp(prefix="gdp-bench-ingest-"))
+    workers = workers or (os.cpu_count() or 1) * 2 + 1
+    threads = 2
+    try:
+        apply_migrations(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("create table bench_bare_landing (id bigserial primary key, body text)")
+        env = server_env(url)
+        env["RESEND_WEBHOOK_SECRET"] = RESEND_SECRET
+
+        # Enough unique deliveries that no request repeats: generous upper bound on throughput.
+        count = duration * 4000
+        signed = workdir / "signed.tsv"
+        print(f"signing {count} unique Resend deliveries ...", flush=True)
+        sign_requests(signed, count)
+
+        results = {}
+        for label, cmd in (
+            ("gdp", [sys.executable, "-m", "gdp.cli", "serve", "--port", "{port}", "--workers", str(workers)]),
+            ("bare", [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", "4",
+                      "-b", "127.0.0.1:{port}", "bench.bare_ingest_app:app"]),
+        ):
+            port = free_port()
+            proc = start([c.replace("{port}", str(port)) for c in cmd], env, port, workdir / f"{label}.log")
+            try:
+                print(f"wrk: {label} app, {duration}s, {connections} connections, {workers} workers", flush=True)
+                results[label] = run_wrk(wrk, port, signed, duration, connections, threads, workdir)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=20)
+
+        with psycopg.connect(url) as conn:
+            landed = conn.execute("select count(*) from raw.resend_event").fetchone()[0]
+        gdp = results["gdp"]
+        accepted = gdp["requests"] - gdp["non_2xx"] - gdp["socket_errors"]
+        figures = {
+            "scale": f"{duration}s of signed Resend webhooks, {connections} connections, {workers} gunicorn workers",
+            "ingest_rps": round(gdp["rps"], 1),
+            "ingest_p50_ms": round(gdp["p50_ms"], 2),
+            "ingest_p99_ms": round(gdp["p99_ms"], 2),
+            "bare_rps": round(results["bare"]["rps"], 1),
+            "ingest_ratio_vs_bare": round(gdp["rps"] / results["bare"]["rps"], 3),
+            "ingest_requests": gdp["requests"],
+            "ingest_non_2xx": gdp["non_2xx"],
+            "ingest_rows_landed": landed,
+            "ingest_rows_lost": max(0, accepted - landed),
+        }
+        return figures
+    finally:
+        gdb.drop_database(server_url, name)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args(argv)
+    figures = run(args.duration, args.connections, args.workers)
+    print(json.dumps(figures, indent=2))
+    return figures
+
+
+if __name__ == "__main__":
+    main()
