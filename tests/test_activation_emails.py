@@ -297,3 +297,39 @@ def test_rate_limiter_spaces_calls_at_the_configured_rate():
     for _ in range(5):
         limiter.wait()
     assert clock["t"] == 2.0 and slept == [0.5, 0.5, 0.5, 0.5]
+
+
+def test_unpaced_client_meets_resends_rate_limit_and_still_sends_each_once(db, fake_resend, tmp_path):
+    _email_setup(db)
+    add_people(db, 4)
+    add_transitions(db, "new_signup_no_activation_24h", [f"p{i:05d}" for i in range(4)])
+    fake_resend.rate_limit_per_s = 2
+
+    report = activate(db, settings=make_settings(tmp_path, resend=fake_resend, resend_batch_size=1), channels=["resend_emails"])
+
+    assert report.total("resend_emails", "sent") == 4
+    assert len(fake_resend.requests) > 4, "the fake answered 429 at least once"
+    first_429 = next(i for i, r in enumerate(fake_resend.requests) if i >= 2)
+    retry = fake_resend.requests[first_429 + 1]
+    assert retry["headers"]["idempotency-key"] == fake_resend.requests[first_429]["headers"]["idempotency-key"]
+    assert retry["at"] - fake_resend.requests[first_429]["at"] >= 0.9, "waited retry-after: 1"
+    assert set(fake_resend.deliveries_by_ref().values()) == {1} and len(fake_resend.delivered) == 4
+
+
+def test_fake_resend_checks_auth_tags_and_idempotency_like_resend(fake_resend):
+    import httpx
+
+    email = {"from": "a@example.com", "to": ["b@example.org"], "subject": "s", "text": "t", "tags": [{"name": "person_id", "value": "p1"}]}
+    auth = {"Authorization": f"Bearer {fake_resend.api_key}"}
+    assert httpx.post(f"{fake_resend.url}/emails", json=email).json()["name"] == "missing_api_key"
+    assert httpx.post(f"{fake_resend.url}/emails", json=email, headers={"Authorization": "Bearer nope"}).status_code == 403
+    bad = email | {"tags": [{"name": "email", "value": "b@example.org"}]}
+    refused = httpx.post(f"{fake_resend.url}/emails", json=bad, headers=auth)
+    assert refused.status_code == 400 and refused.json()["name"] == "validation_error"
+    first = httpx.post(f"{fake_resend.url}/emails", json=email, headers=auth | {"Idempotency-Key": "k1"}).json()
+    again = httpx.post(f"{fake_resend.url}/emails", json=email, headers=auth | {"Idempotency-Key": "k1"}).json()
+    assert first == again and len(fake_resend.delivered) == 1
+    other = httpx.post(f"{fake_resend.url}/emails", json=email | {"subject": "x"}, headers=auth | {"Idempotency-Key": "k1"})
+    assert other.status_code == 409 and other.json()["name"] == "invalid_idempotent_request"
+    garbage = httpx.post(f"{fake_resend.url}/emails", content=b"{nope", headers=auth | {"Content-Type": "application/json"})
+    assert garbage.status_code == 400

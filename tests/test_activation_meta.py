@@ -167,3 +167,16 @@ def test_fake_meta_refuses_unhashed_audience_rows(fake_meta):
     body = {"access_token": fake_meta.access_token, "payload": json.dumps({"schema": ["EMAIL"], "data": [["ada@example.org"]]})}
     answer = httpx.post(f"{fake_meta.url}/{fake_meta.version}/1/users", data=body)
     assert answer.status_code == 400 and answer.json()["error"]["code"] == 100
+
+
+def test_pii_scan_catches_a_leak():
+    import pytest
+
+    leak = [{"path": "/v21.0/1/events", "query": "", "body": b'{"user_data": {"ph": "+1 (415) 555-0100"}}'}]
+    with pytest.raises(AssertionError, match="phone"):
+        assert_no_plain_pii(leak, [], ["+1 415 555 0100"])
+    leak = [{"path": "/v21.0/1/users", "query": "", "body": b"payload=%7B%22data%22%3A+%5B%5B%22Ada%40Example.org%22%5D%5D%7D"}]
+    with pytest.raises(AssertionError, match="email"):
+        assert_no_plain_pii(leak, [], [])
+    hashed = [{"path": "/v21.0/1/users", "query": "", "body": json.dumps({"data": [[sha("ada@example.org"), sha("14155550100")]]}).encode()}]
+    assert_no_plain_pii(hashed, ["ada@example.org"], ["+1 415 555 0100"])
