@@ -1,0 +1,26 @@
+{#- The person's current deal is at stage replied_negative (no interest / an
+    objection). The objection is tagged and a slow drip answers it.
+    qualified_at = when the deal first reached it. -#}
+with
+
+person_features as (
+    select * from {{ ref('person_features') }}
+),
+
+deals as (
+    select * from {{ ref('deal') }}
+),
+
+final as (
+    select
+        person_features.person_id,
+        coalesce(deals.replied_negative_at, deals.updated_at) as qualified_at,
+        deals.deal_id,
+        deals.objections as objection,
+        deals.objection_tags
+    from person_features
+    join deals on deals.deal_id = person_features.deal_id
+    where deals.current_stage = 'replied_negative'
+)
+
+select * from final
