@@ -122,8 +122,11 @@ def prepare(run: Run, dry_run: bool) -> None:
                         finish(conn, [row.outbox_id], "skipped_suppressed", error=e.reason or "not contactable")
                         run.report.add(CHANNEL, "skipped_suppressed")
                         continue
-                    if day >= settings.email_cap_per_day or week >= settings.email_cap_per_week:
-                        finish(conn, [row.outbox_id], "skipped_cap", error=f"frequency cap reached ({day} today, {week} this week; caps {settings.email_cap_per_day}/day, {settings.email_cap_per_week}/week)")
+                    # dbt's caps (vars on contact_eligibility) win; the settings cover a model without them.
+                    cap_day = e.cap_per_day if e.cap_per_day is not None else settings.email_cap_per_day
+                    cap_week = e.cap_per_week if e.cap_per_week is not None else settings.email_cap_per_week
+                    if day >= cap_day or week >= cap_week:
+                        finish(conn, [row.outbox_id], "skipped_cap", error=f"frequency cap reached ({day} today, {week} this week; caps {cap_day}/day, {cap_week}/week)")
                         run.report.add(CHANNEL, "skipped_cap")
                         continue
                     person, features = profs[row.person_id]

@@ -30,6 +30,8 @@ class Eligibility:
     email: str | None
     is_contactable: bool
     reason: str | None
+    cap_per_day: int | None = None  # dbt vars email_cap_per_day / _per_week, when the model carries them
+    cap_per_week: int | None = None
 
 
 def relation_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
@@ -69,10 +71,18 @@ def eligibility(conn: psycopg.Connection, schema: str, person_ids: Iterable[str]
         return {}
     if not relation_exists(conn, schema, "contact_eligibility"):
         return {p: Eligibility(p, None, False, "eligibility_unavailable") for p in ids}
+    cols = columns(conn, schema, "contact_eligibility")
+    caps = [
+        sql.SQL("{} as {}").format(sql.Identifier(c) if c in cols else sql.SQL("null::integer"), sql.Identifier(c))
+        for c in ("email_cap_per_day", "email_cap_per_week")
+    ]
     query = sql.SQL(
-        "select person_id, email, is_contactable, suppression_reason from {} where person_id = any(%s)"
-    ).format(sql.Identifier(schema, "contact_eligibility"))
-    found = {r[0]: Eligibility(r[0], r[1], bool(r[2]) and bool(r[1]), r[3] or (None if r[1] else "no_email")) for r in conn.execute(query, (ids,)).fetchall()}
+        "select person_id, email, is_contactable, suppression_reason, {}, {} from {} where person_id = any(%s)"
+    ).format(*caps, sql.Identifier(schema, "contact_eligibility"))
+    found = {
+        r[0]: Eligibility(r[0], r[1], bool(r[2]) and bool(r[1]), r[3] or (None if r[1] else "no_email"), r[4], r[5])
+        for r in conn.execute(query, (ids,)).fetchall()
+    }
     return {p: found.get(p, Eligibility(p, None, False, "unknown_person")) for p in ids}
 
 

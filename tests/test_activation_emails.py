@@ -333,3 +333,20 @@ def test_fake_resend_checks_auth_tags_and_idempotency_like_resend(fake_resend):
     assert other.status_code == 409 and other.json()["name"] == "invalid_idempotent_request"
     garbage = httpx.post(f"{fake_resend.url}/emails", content=b"{nope", headers=auth | {"Content-Type": "application/json"})
     assert garbage.status_code == 400
+
+
+def test_caps_configured_in_dbt_win_over_the_settings(db, fake_resend, tmp_path):
+    for seg, template in (("seg_a", "use_case_pack"), ("seg_b", "save_your_work"), ("seg_c", "your_first_win")):
+        add_segment(db, seg, [{"channel": "email", "template": template}])
+    add_person(db, "p1", "a@example.org")
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(f"alter table {SCHEMA}.contact_eligibility add column email_cap_per_day integer, add column email_cap_per_week integer")
+        conn.execute(f"update {SCHEMA}.contact_eligibility set email_cap_per_day = 2, email_cap_per_week = 3")
+    for seg in ("seg_a", "seg_b", "seg_c"):
+        add_transition(db, seg, "p1")
+
+    activate(db, settings=make_settings(tmp_path, resend=fake_resend, email_cap_per_day=1), channels=["resend_emails"])
+
+    assert dict(query(db, "select segment, status from activation.outbox")) == {"seg_a": "sent", "seg_b": "sent", "seg_c": "skipped_cap"}
+    assert query(db, "select error from activation.outbox where status = 'skipped_cap'") == [
+        ("frequency cap reached (2 today, 2 this week; caps 2/day, 3/week)",)]
