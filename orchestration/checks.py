@@ -94,7 +94,7 @@ def raw_tables_feeding(model: str, manifest: Mapping[str, Any] | None = None) ->
 
 
 def _run_started_at(context: AssetCheckExecutionContext) -> datetime:
-    stats = context.instance.get_run_stats(context.run_id)
+    stats = context.instance.get_run_stats(context.run.run_id)
     start = stats.start_time or stats.launch_time
     return datetime.fromtimestamp(start, tz=timezone.utc) if start else datetime.now(timezone.utc)
 
@@ -241,7 +241,7 @@ def identity_quarantine_size(postgres: PostgresResource) -> AssetCheckResult:
 def blast_radius_guard(
     context: AssetCheckExecutionContext, postgres: PostgresResource, notifier: NotifierResource
 ) -> AssetCheckResult:
-    cycle_id = context.run_id
+    cycle_id = context.run.run_id
     with psycopg.connect(postgres.url(), autocommit=True) as conn:
         held_now = conn.execute(
             "select segment, count(*) from activation.membership_transition"
@@ -279,7 +279,7 @@ def blast_radius_guard(
 
 MATCH_QUALITY_SQL = """
 with prepared as (
-    select coalesce(payload -> 'user_data', payload -> 'data' -> 0 -> 'user_data', '{}'::jsonb) as user_data
+    select coalesce(payload -> 'user_data', payload -> 'data' -> 0 -> 'user_data', '{{}}'::jsonb) as user_data
     from activation.outbox
     where channel = 'meta_capi' and payload is not null and created_at > now() - interval '7 days'
 ),

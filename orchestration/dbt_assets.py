@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from gdp.dbt import dbt_environment
 from orchestration.project import dbt_target_dir, gdp_dbt_project, prepare_manifest
@@ -66,8 +66,13 @@ class DbtBuildConfig(Config):
 
 
 def build_dbt_args(full_refresh: bool = False, extra_vars: Mapping[str, Any] | None = None) -> list[str]:
-    """The dbt argv for one refresh; selection is added by dagster-dbt from the run's subset."""
-    args = ["build"]
+    """The dbt argv for one refresh; selection is added by dagster-dbt from the run's subset.
+
+    Unit tests are excluded: they run on fixture rows, not on the data, so they
+    prove the SQL (in CI, `make test`) and would only lengthen every cycle here.
+    Data tests still run and surface as asset checks.
+    """
+    args = ["build", "--exclude-resource-type", "unit_test"]
     if full_refresh:
         args.append("--full-refresh")
     if extra_vars:
@@ -103,7 +108,7 @@ def dbt_env_for(url: str) -> Iterator[dict[str, str]]:
 
 MANIFEST_PATH = prepare_manifest()
 DBT_PROJECT = gdp_dbt_project()
-TRANSLATOR = GdpDbtTranslator()
+TRANSLATOR = GdpDbtTranslator(DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
 
 
 @dbt_assets(manifest=MANIFEST_PATH, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR, name="gdp_dbt")

@@ -11,12 +11,12 @@ records messages in memory.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import httpx
 from dagster import ConfigurableResource, EnvVar
 from dagster_dbt import DbtCliResource
-from pydantic import PrivateAttr
 
 from gdp import db as gdb
 from gdp.dbt import dbt_command
@@ -79,17 +79,23 @@ class NotifierResource(ConfigurableResource):
 
 
 class FakeNotifierResource(NotifierResource):
-    """Keeps notifications in memory; for tests."""
+    """Appends notifications to a file instead of posting them; for tests.
 
-    _sent: list[str] = PrivateAttr(default_factory=list)
+    A file, not a list in memory: Dagster re-creates resources for each run (and
+    each run may be another process), so the test reads what the run wrote.
+    """
+
+    sink_path: str
 
     def notify(self, text: str) -> bool:
-        self._sent.append(text)
+        with open(self.sink_path, "a", encoding="utf-8") as sink:
+            sink.write(text.replace("\n", " ") + "\n")
         return True
 
     @property
     def sent(self) -> list[str]:
-        return self._sent
+        path = Path(self.sink_path)
+        return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
 def activation_settings(*resources: Any, base: Settings | None = None) -> Settings:

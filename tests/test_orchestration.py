@@ -89,9 +89,10 @@ def test_blocking_checks_sit_on_the_ledger():
 
 
 def test_build_dbt_args():
-    assert build_dbt_args() == ["build"]
-    assert build_dbt_args(full_refresh=True) == ["build", "--full-refresh"]
-    assert build_dbt_args(extra_vars={"b": 2, "a": 1}) == ["build", "--vars", '{"a": 1, "b": 2}']
+    base = ["build", "--exclude-resource-type", "unit_test"]
+    assert build_dbt_args() == base
+    assert build_dbt_args(full_refresh=True) == [*base, "--full-refresh"]
+    assert build_dbt_args(extra_vars={"b": 2, "a": 1}) == [*base, "--vars", '{"a": 1, "b": 2}']
 
 
 @pytest.mark.parametrize(
