@@ -67,7 +67,7 @@ def test_graph_runs_from_raw_sources_through_segments_to_each_activation():
     upstream = {key.to_user_string() for key in ancestors(AssetKey("resend_emails"))}
     assert {"raw/resend_event", "event", "segment_member"} <= upstream
 
-    groups = {graph.get(AssetKey(k)).group_name for k in ("raw/resend_event", "stg_resend__events", "event", "segment_member")}
+    groups = {graph.get(AssetKey.from_user_string(k)).group_name for k in ("raw/resend_event", "stg_resend__events", "event", "segment_member")}
     assert groups == {"sources", "staging", "marts", "segments"}
     assert any(graph.get(key).group_name == "intermediate" for key in graph.get_all_asset_keys())
 
