@@ -58,6 +58,8 @@ def _server_env(settings: Settings, url: str, port: int) -> dict[str, str]:
             env[f.metadata["env"]] = str(value)
     env["DATABASE_URL"] = url
     env["GDP_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    # The simulator sends every simulated person's clicks and CAPI posts from this machine.
+    env.setdefault("GDP_RATE_LIMIT_EXEMPT", "127.0.0.1,::1")
     return env
 
 

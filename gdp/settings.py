@@ -52,6 +52,15 @@ class Settings:
     allowed_origins: str | None = field(default=None, metadata={"env": "GDP_ALLOWED_ORIGINS"})
     # How many reverse proxies in front of the app to trust for X-Forwarded-For/-Proto/-Host (0 = none).
     trusted_proxies: int = field(default=0, metadata={"env": "GDP_TRUSTED_PROXIES"})
+    # Per-IP rate limits of the public browser endpoints (requests per minute per IP and worker;
+    # 0 = unlimited), the burst in seconds' worth of that rate, and IPs/CIDRs never limited
+    # (see ingest_app/ratelimit.py).
+    rate_limit_clicks_per_min: int = field(default=600, metadata={"env": "GDP_RATE_LIMIT_CLICKS_PER_MIN"})
+    rate_limit_capi_per_min: int = field(default=120, metadata={"env": "GDP_RATE_LIMIT_CAPI_PER_MIN"})
+    rate_limit_identify_per_min: int = field(default=60, metadata={"env": "GDP_RATE_LIMIT_IDENTIFY_PER_MIN"})
+    rate_limit_snippet_per_min: int = field(default=300, metadata={"env": "GDP_RATE_LIMIT_SNIPPET_PER_MIN"})
+    rate_limit_burst_s: float = field(default=10.0, metadata={"env": "GDP_RATE_LIMIT_BURST_S"})
+    rate_limit_exempt: str | None = field(default=None, metadata={"env": "GDP_RATE_LIMIT_EXEMPT"})
     # PostHog query API (backfill)
     posthog_host: str = field(default="https://us.posthog.com", metadata={"env": "POSTHOG_HOST"})
     posthog_api_key: str | None = field(default=None, metadata={"env": "POSTHOG_API_KEY"})

@@ -11,10 +11,11 @@ from ingest_app import db, errors, health
 from ingest_app.webhooks import resend, stripe_events
 from ingest_app import browser_api, clicks, deals_api
 from ingest_app.webhooks import cal, calendly, posthog
+from ingest_app import openapi, ratelimit
 
 # Each blueprint names the settings it cannot run without; the app refuses to
 # start when one is missing instead of accepting unverifiable deliveries.
-BLUEPRINTS = [health, resend, stripe_events, posthog, cal, calendly, deals_api, clicks, browser_api]
+BLUEPRINTS = [health, resend, stripe_events, posthog, cal, calendly, deals_api, clicks, browser_api, openapi]
 
 
 def check_settings(settings: Settings) -> None:
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         app.config.update(test_config)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    ratelimit.init_app(app, settings)
     db.init_app(app, settings)
     errors.init_app(app)
     for module in BLUEPRINTS:
