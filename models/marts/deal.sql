@@ -24,7 +24,8 @@ per_deal as (
         (array_agg(stage order by occurred_at desc, landing_id desc))[1] as current_stage,
         (array_agg(owner order by occurred_at desc, landing_id desc) filter (where owner is not null))[1] as owner,
         (array_agg(amount_cents order by occurred_at desc, landing_id desc) filter (where amount_cents is not null))[1] as amount_cents,
-        coalesce(array_agg(distinct objection) filter (where objection is not null), array[]::text[]) as objection_tags,
+        coalesce(jsonb_agg(distinct objection) filter (where objection is not null), '[]'::jsonb) as objection_tags,
+        string_agg(distinct objection, ', ') as objections,
         {%- for stage in ['lead', 'contacted', 'replied_positive', 'replied_negative', 'booked', 'no_show', 'proposal_sent', 'won', 'lost'] %}
         min(occurred_at) filter (where stage = '{{ stage }}') as {{ stage }}_at,
         {%- endfor %}
@@ -46,6 +47,7 @@ final as (
         per_deal.current_stage = 'lost' as is_lost,
         per_deal.owner,
         per_deal.objection_tags,
+        per_deal.objections,
         per_deal.amount_cents,
         per_deal.lead_at,
         per_deal.contacted_at,

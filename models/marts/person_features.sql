@@ -103,6 +103,7 @@ deal_rollup as (
         current_stage as outbound_stage,
         owner as deal_owner,
         objection_tags,
+        objections,
         updated_at as deal_updated_at
     from deals
     order by person_id, updated_at desc, deal_id
@@ -150,7 +151,8 @@ final as (
         deal_rollup.deal_id,
         deal_rollup.outbound_stage,
         deal_rollup.deal_owner,
-        coalesce(deal_rollup.objection_tags, array[]::text[]) as objection_tags,
+        coalesce(deal_rollup.objection_tags, '[]'::jsonb) as objection_tags,
+        deal_rollup.objections,
         event_rollup.last_replied_positive_at,
         event_rollup.last_replied_negative_at,
         event_rollup.last_email_reply_at,

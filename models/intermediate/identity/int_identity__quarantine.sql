@@ -23,7 +23,7 @@ final as (
         sized.component_size,
         'component of ' || sized.component_size || ' identifiers exceeds identity_max_component_size = '
             || {{ var('identity_max_component_size') }} as quarantine_reason,
-        (array_agg(nodes.identity_key order by nodes.sighting_count desc, nodes.identity_key))[1:5] as busiest_identity_keys
+        to_jsonb((array_agg(nodes.identity_key order by nodes.sighting_count desc, nodes.identity_key))[1:5]) as busiest_identity_keys
     from sized
     inner join components on components.component_id = sized.component_id
     inner join nodes on nodes.node_id = components.node_id

@@ -1,0 +1,24 @@
+{#- Label propagation ran enough passes (var identity_label_passes): no edge joins two
+    different components. A failure names the edges; raise the var. -#}
+with
+
+edges as (
+    select * from {{ ref('int_identity__edges') }}
+    where right_key is not null
+),
+
+nodes as (
+    select identity_key, node_id from {{ ref('int_identity__nodes') }}
+),
+
+components as (
+    select * from {{ ref('int_identity__components') }}
+)
+
+select edges.left_key, edges.right_key, left_component.component_id as left_component, right_component.component_id as right_component
+from edges
+inner join nodes as left_node on left_node.identity_key = edges.left_key
+inner join nodes as right_node on right_node.identity_key = edges.right_key
+inner join components as left_component on left_component.node_id = left_node.node_id
+inner join components as right_component on right_component.node_id = right_node.node_id
+where left_component.component_id <> right_component.component_id
