@@ -263,3 +263,27 @@ def test_person_features(cycles):
     assert ada["emails_sent_30d"] == 2  # em_ada_1 and em_work_1; the dry run is not counted
     assert ada["emails_clicked_30d"] == 1 and ada["link_clicks_30d"] == 1
     assert not ada["is_bounced"] and not ada["is_paying"] and ada["mrr_cents"] == 0
+
+
+def test_person_explain_shows_identifiers_and_the_rows_that_joined_them(cycles, monkeypatch):
+    from click.testing import CliRunner
+
+    from gdp.cli import main
+    from gdp.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", cycles["url"])
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["person", "explain", " Ada.Work@Example.org "])
+        missing = CliRunner().invoke(main, ["person", "explain", "nobody@example.org"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.startswith("person p_ada ")
+    assert "person_id:p_adawork  [alias]" in out
+    assert "email:ada.work@example.org" in out
+    # the edge that merged the two persons, with the raw row that proved it
+    assert "via identify_call:" in out and "via resend_event:msg_w2" in out
+    assert "email_opened" in out
+    assert missing.exit_code == 1 and "no identifier 'email:nobody@example.org'" in missing.output
