@@ -69,17 +69,23 @@ def build_payload(run: Run, row, person: dict, features: dict, email: str, minte
     }
 
 
-def _record_send(conn: psycopg.Connection, row, payload: dict, status: str, resend_id: str | None, error: str | None = None) -> None:
+_RECORD_SEND = """
+    insert into activation.email_send (outbox_key, person_id, email, campaign_id, funnel, segment, template,
+                                       subject, resend_email_id, status, error, qualified_at, tags)
+    values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    on conflict (outbox_key) do update set status = excluded.status, resend_email_id = excluded.resend_email_id,
+        error = excluded.error, sent_at = now()
+"""
+
+
+def _send_params(row, payload: dict, status: str, resend_id: str | None, error: str | None = None) -> tuple:
     tags = {t["name"]: t["value"] for t in payload["tags"]}
-    conn.execute(
-        """insert into activation.email_send (outbox_key, person_id, email, campaign_id, funnel, segment, template,
-                                               subject, resend_email_id, status, error, qualified_at, tags)
-           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-           on conflict (outbox_key) do update set status = excluded.status, resend_email_id = excluded.resend_email_id,
-               error = excluded.error, sent_at = now()""",
-        (row.outbox_key, row.person_id, payload["to"][0], tags.get("campaign_id", ""), tags.get("funnel", ""), row.segment,
-         (row.action or {}).get("template") or "", payload["subject"], resend_id, status, error, row.qualified_at, Jsonb(tags)),
-    )
+    return (row.outbox_key, row.person_id, payload["to"][0], tags.get("campaign_id", ""), tags.get("funnel", ""), row.segment,
+            (row.action or {}).get("template") or "", payload["subject"], resend_id, status, error, row.qualified_at, Jsonb(tags))
+
+
+def _record_send(conn: psycopg.Connection, row, payload: dict, status: str, resend_id: str | None, error: str | None = None) -> None:
+    conn.execute(_RECORD_SEND, _send_params(row, payload, status, resend_id, error))
 
 
 def prepare(run: Run, dry_run: bool) -> None:
@@ -228,9 +234,13 @@ def send_group(run: Run, conn: psycopg.Connection, client: ResendClient, batch_k
                 _record_send(conn, rows[0], rows[0].payload, "failed", None, str(exc))
                 run.report.add(CHANNEL, "failed")
             return True
-        for row, provider_id in zip(rows, provider_ids):
-            finish(conn, [row.outbox_id], "sent", provider_id=provider_id, attempts_add=1)
-            _record_send(conn, row, row.payload, "sent", provider_id)
+        with conn.cursor() as cur:
+            cur.executemany(
+                """update activation.outbox set status = 'sent', provider_id = %s, attempts = attempts + 1,
+                       updated_at = now(), sent_at = now() where outbox_id = %s""",
+                [(provider_id, row.outbox_id) for row, provider_id in zip(rows, provider_ids)],
+            )
+            cur.executemany(_RECORD_SEND, [_send_params(row, row.payload, "sent", pid) for row, pid in zip(rows, provider_ids)])
         run.report.add(CHANNEL, "sent", len(rows))
     run.progress(f"emails: sent {run.report.total(CHANNEL, 'sent')}")
     return True

@@ -31,6 +31,12 @@ _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 _ENV = SandboxedEnvironment(undefined=ChainableUndefined, autoescape=False, keep_trailing_newline=False)
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str):
+    """Parsing a template costs more than rendering it; each source is compiled once per process."""
+    return _ENV.from_string(source)
+
+
 class TemplateError(ValueError):
     pass
 
@@ -130,8 +136,8 @@ def render(
         "campaign_id": template.campaign_id,
     }
     try:
-        subject = " ".join(_ENV.from_string(template.subject).render(variables).split())
-        body = _ENV.from_string(template.body).render(variables).strip()
+        subject = " ".join(_compiled(template.subject).render(variables).split())
+        body = _compiled(template.body).render(variables).strip()
     except Exception as exc:  # a template bug must name the template, not crash the run anonymously
         raise TemplateError(f"template {template.name!r} failed to render: {exc}") from exc
     links = {url: minter(person_id, template.campaign_id, funnel, url, email_id=outbox_key) for url in dict.fromkeys(m.group(2) for m in _LINK.finditer(body))}
