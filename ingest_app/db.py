@@ -70,6 +70,15 @@ def land(table: str, key_column: str, row: dict[str, Any]) -> bool:
     except (PoolTimeout, psycopg.OperationalError) as exc:
         log.warning("database unavailable while landing into raw.%s: %s", table, type(exc).__name__)
         raise DatabaseUnavailable(str(exc)) from exc
+    except psycopg.DataError as exc:
+        raise unstorable(exc) from None
+
+
+def unstorable(exc: psycopg.DataError) -> Exception:
+    """A 400 for input Postgres refuses (e.g. `\\u0000` in JSON): a retry would fail the same way."""
+    from ingest_app.errors import Rejected
+
+    return Rejected(400, f"payload cannot be stored: {exc.diag.message_primary or type(exc).__name__}")
 
 
 def ping() -> bool:

@@ -187,7 +187,8 @@ _REDIRECT = {"description": "Redirect to the link's destination (or APP_BASE_URL
 
 def _click_operation() -> dict[str, Any]:
     return {"summary": "Tracked link: lands a raw.click row for a valid token, then redirects.",
-            "responses": {"302": _REDIRECT, "429": _RATE_LIMITED}}
+            "responses": {"302": _REDIRECT, "429": _RATE_LIMITED,
+                          "404": _error("A path no route matches (e.g. a token with a line break).")}}
 
 
 SPEC: dict[str, Any] = {

@@ -63,6 +63,8 @@ def _land_all(rows: list[dict[str, Any]]) -> int:
     except (PoolTimeout, psycopg.OperationalError) as exc:
         log.warning("database unavailable while landing into raw.posthog_event: %s", type(exc).__name__)
         raise db.DatabaseUnavailable(str(exc)) from exc
+    except psycopg.DataError as exc:
+        raise db.unstorable(exc) from None
 
 
 @bp.post("/webhooks/posthog")

@@ -26,6 +26,10 @@ def receive():
         raise Rejected(400, f"missing header {missing[0]}")
     secret = current_app.config["GDP_SETTINGS"].resend_webhook_secret
     try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Rejected(400, "body is not UTF-8") from None
+    try:
         Webhook(secret).verify(body, headers)
     except WebhookVerificationError as exc:
         raise Rejected(401, f"signature verification failed: {exc}") from None

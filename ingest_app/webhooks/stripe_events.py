@@ -34,6 +34,9 @@ def receive():
         raise Rejected(401, f"signature verification failed: {exc.user_message or exc}") from None
     except ValueError:
         raise Rejected(400, "body is not valid JSON") from None
+    except (AttributeError, TypeError):
+        # The signature verified, but the library cannot build an event from a JSON non-object.
+        raise Rejected(400, "body must be a JSON object") from None
 
     payload = parse_json_object(body)
     event_id = require_field(payload, "id")
