@@ -47,6 +47,9 @@ class Person:
     funnel: str
     anon_distinct_id: str
     touches: list[Touch] = field(default_factory=list)
+    open_rate: float = 0.5
+    click_rate: float = 0.35
+    identified_in_browser: bool = False  # gdp.js has called posthog.identify for this person
 
 
 class World:
@@ -136,10 +139,10 @@ class World:
             last = self._moment(delivered, 24)
             self._resend(person, last, "email.complained", data)
             return email_id, last
-        if self.rng.random() < 0.5:
+        if self.rng.random() < person.open_rate:
             last = self._moment(delivered, 30)
             self._resend(person, last, "email.opened", data)
-            if self.rng.random() < 0.35:
+            if self.rng.random() < person.click_rate:
                 url = f"https://app.example.com/{'offer' if person.funnel == 'outbound' else 'blog/launch'}"
                 last = self._moment(last, 0.5)
                 click = {"ipAddress": "203.0.113.7", "link": url, "timestamp": last.isoformat(), "userAgent": "Mozilla/5.0"}
@@ -148,7 +151,7 @@ class World:
                     Touch(last, "click", {"person_id": person.person_id, "campaign_id": campaign,
                                           "funnel": person.funnel, "url": url, "email_id": email_id})
                 )
-                self._pageview(person, self._moment(last, 0.02), url)
+                self._land_from_click(person, self._moment(last, 0.01), url)
         return email_id, last
 
     def _resend(self, person: Person, at: datetime, event_type: str, data: dict[str, Any]) -> None:
@@ -173,16 +176,27 @@ class World:
     def _pageview(self, person: Person, at: datetime, url: str, distinct_id: str | None = None) -> None:
         self._posthog(person, at, "$pageview", {"$current_url": url}, distinct_id or person.anon_distinct_id)
 
+    def _land_from_click(self, person: Person, at: datetime, url: str) -> None:
+        """The tracked link set the person cookie; gdp.js on the landing page identifies once."""
+        if not person.identified_in_browser:
+            self._posthog(person, at, "$identify", {"$anon_distinct_id": person.anon_distinct_id},
+                          person.person_id)
+            person.identified_in_browser = True
+        self._pageview(person, self._moment(at, 0.01), url, person.person_id)
+
     def _newsletter_journey(self, person: Person, start: datetime) -> None:
         at = start
-        for _ in range(self.rng.randint(1, 4)):
+        clicky = self.rng.random() < 0.06  # reads and clicks everything, barely uses the product
+        if clicky:
+            person.open_rate, person.click_rate = 0.95, 0.9
+        for _ in range(self.rng.randint(5, 6) if clicky else self.rng.randint(1, 4)):
             campaign = self.rng.choice(CAMPAIGNS["newsletter"])
             _, at = self._email(person, at, campaign, subject=f"{campaign.replace('_', ' ').title()}")
             at = self._moment(at, 48)
-        if self.rng.random() < 0.45:
-            self._signup_and_use(person, self._moment(at, 24))
+        if clicky or self.rng.random() < 0.45:
+            self._signup_and_use(person, self._moment(at, 24), light_user=clicky)
 
-    def _signup_and_use(self, person: Person, at: datetime) -> None:
+    def _signup_and_use(self, person: Person, at: datetime, *, light_user: bool = False) -> None:
         user_id = self._uuid()
         person.touches.append(
             Touch(at, "auth_user", {"id": user_id, "email": person.email.strip().lower(), "created_at": at.isoformat(),
@@ -203,7 +217,7 @@ class World:
         if self.rng.random() < 0.7:
             at = self._moment(at, 30)
             self._posthog(person, at, "project_created", {}, person.person_id)
-            for _ in range(self.rng.randint(0, 25)):
+            for _ in range(self.rng.randint(0, 1) if light_user else self.rng.randint(0, 25)):
                 at_use = self._moment(at, 24 * 7)
                 self._posthog(person, at_use, "feature_used", {"feature": self.rng.choice(["export", "share", "edit"])},
                               person.person_id)
@@ -301,11 +315,12 @@ class World:
             at = last
         for _ in range(self.rng.choice([0, 1, 2, 3]) if clicked else 0):
             at = self._moment(at, 24)
-            self._pageview(person, at, "https://example.com/offer")
+            self._pageview(person, at, "https://example.com/offer", person.person_id)
         roll = self.rng.random()
         if roll < 0.15:
             self._reply(person, self._moment(at, 24), positive=True)
-            self._booking(person, self._moment(at, 48))
+            if self.rng.random() < 0.6:  # the rest are still waiting for a human to follow up
+                self._booking(person, self._moment(at, 48))
         elif roll < 0.22:
             self._reply(person, self._moment(at, 24), positive=False)
 
@@ -329,11 +344,11 @@ class World:
                    "attendees": [{"email": email, "name": person.name, "timeZone": "UTC"}],
                    "organizer": {"email": "sam@example.com", "name": "Sam"}}
         use_cal = self.rng.random() < 0.5
+        invitee = f"https://api.calendly.com/scheduled_events/{uid}/invitees/{self._uuid()}"
         if use_cal:
             person.touches.append(Touch(at, "cal", {"triggerEvent": "BOOKING_CREATED", "createdAt": at.isoformat(),
                                                     "payload": booking}))
         else:
-            invitee = f"https://api.calendly.com/scheduled_events/{uid}/invitees/{self._uuid()}"
             person.touches.append(Touch(at, "calendly", {"event": "invitee.created", "created_at": at.isoformat(),
                                                          "payload": {"email": email, "name": person.name,
                                                                      "uri": invitee, "status": "active",
@@ -355,7 +370,9 @@ class World:
             else:
                 person.touches.append(Touch(later, "calendly", {"event": "invitee_no_show.created",
                                                                 "created_at": later.isoformat(),
-                                                                "payload": {"email": email, "invitee": email}}))
+                                                                "payload": {"uri": f"https://api.calendly.com/invitee_no_shows/{self._uuid()}",
+                                                                            "invitee": invitee, "email": email,
+                                                                            "created_at": later.isoformat()}}))
             person.touches.append(Touch(later, "deal", {"email": email, "stage": "no_show", "occurred_at": later.isoformat()}))
         else:
             if use_cal:
