@@ -84,10 +84,99 @@ def build_report(url: str, settings, send_stats=None) -> Report:
             f"count(*) filter (where is_customer), count(*) filter (where is_anonymous) from {a}.person",
             needs=[f"{a}.person"]))
         report.sections.append(_query(
-            conn, "Subscriptions", ["status", "subscriptions", "mrr_usd"],
-            f"select status, count(*), round(sum(mrr_cents) / 100.0, 2)::float from {a}.subscription group by 1 order by 2 desc",
-            needs=[f"{a}.subscription"]))
+            conn, "Identity: merges and quarantine", ["identifiers", "aliases (merged ids)", "quarantined components",
+                                                      "quarantined identifiers"],
+            f"select count(*), count(*) filter (where is_alias), "
+            f"count(distinct component_id) filter (where is_quarantined), count(*) filter (where is_quarantined) "
+            f"from {a}.identity_link",
+            needs=[f"{a}.identity_link"]))
+        report.sections.append(_query(
+            conn, "Capture completeness (every raw row is an event or excluded with a reason)",
+            ["raw table", "raw rows", "events", "excluded", "missing", "captured %"],
+            f"select raw_table, raw_rows, event_rows, excluded_rows, missing_rows, captured_pct::float "
+            f"from {a}.capture_completeness order by raw_table",
+            needs=[f"{a}.capture_completeness"]))
+        report.sections.append(_segments(conn, a))
+        report.sections.append(_query(
+            conn, "Activations by channel", ["channel", "status", "actions"],
+            "select channel, status, count(*) from activation.outbox group by 1, 2 order by 1, 2",
+            needs=["activation.outbox"], chart=True))
+        report.sections.append(_query(
+            conn, f"Attribution by campaign (last touch, {_window(conn, a)})",
+            ["campaign", "conversions", "checkouts", "subscriptions", "deals won", "revenue_usd"],
+            f"select coalesce(last_touch_campaign_id, '(unattributed)'), count(*), "
+            f"count(*) filter (where conversion_type = 'checkout_completed'), "
+            f"count(*) filter (where conversion_type = 'subscription_started'), "
+            f"count(*) filter (where conversion_type = 'deal_won'), "
+            f"round(coalesce(sum(revenue_cents), 0) / 100.0, 2)::float "
+            f"from {a}.attribution group by 1 order by 6 desc, 2 desc",
+            needs=[f"{a}.attribution"], chart=True))
+        report.sections.append(_query(
+            conn, "Attribution by campaign (first touch)", ["campaign", "conversions", "revenue_usd"],
+            f"select coalesce(first_touch_campaign_id, '(unattributed)'), count(*), "
+            f"round(coalesce(sum(revenue_cents), 0) / 100.0, 2)::float "
+            f"from {a}.attribution group by 1 order by 3 desc, 2 desc",
+            needs=[f"{a}.attribution"], chart=True))
+        report.sections.append(_match_quality(conn))
+        report.sections.append(_latency(url))
     return report
+
+
+def _window(conn, a: str) -> str:
+    if not _exists(conn, f"{a}.attribution"):
+        return "window unknown"
+    row = conn.execute(f"select max(attribution_window_days) from {a}.attribution").fetchone()
+    return f"{row[0]}-day window" if row and row[0] else "no conversions yet"
+
+
+def _segments(conn, a: str) -> Section:
+    """Size per segment, last cycle's moves, and for an empty one the rule nobody met."""
+    columns = ["segment", "funnel", "members", "entered", "exited", "note"]
+    if not (_exists(conn, f"{a}.segment") and _exists(conn, f"{a}.segment_member")):
+        return Section("Segments", columns, [], note="not built yet")
+    ledger = _exists(conn, "activation.membership_transition")
+    moves = (
+        "left join (select segment, count(*) filter (where transition = 'entered') as entered, "
+        "count(*) filter (where transition = 'exited') as exited from activation.membership_transition "
+        "where cycle_id = (select cycle_id from activation.pipeline_cycle where status = 'succeeded' "
+        "order by started_at desc limit 1) group by 1) moves using (segment)"
+        if ledger else "left join (select null::text as segment, 0 as entered, 0 as exited) moves using (segment)"
+    )
+    rows = conn.execute(
+        f"select s.segment, s.funnel, count(m.person_id), coalesce(max(moves.entered), 0), "
+        f"coalesce(max(moves.exited), 0), s.description "
+        f"from {a}.segment s left join {a}.segment_member m using (segment) {moves} "
+        f"group by s.segment, s.funnel, s.description order by s.funnel, s.segment"
+    ).fetchall()
+    shown = [
+        (seg, funnel, n, entered, exited, "" if n else f"empty: nobody meets '{(desc or '').strip()[:160]}'")
+        for seg, funnel, n, entered, exited, desc in rows
+    ]
+    empty = sum(1 for r in shown if not r[2])
+    return Section("Segments", columns, shown, note=f"{len(shown)} segments, {empty} empty", chart=False)
+
+
+def _match_quality(conn) -> Section:
+    from gdp.match_quality import measure
+
+    if not _exists(conn, "activation.outbox"):
+        return Section("Estimated Meta match quality", [], [], note="not built yet")
+    m = measure(conn)
+    rows = [(key, f"{share * 100:.0f} %") for key, share in m.shares.items()]
+    return Section(
+        "Estimated Meta match quality", ["key", "share of CAPI events carrying it"], rows,
+        note=f"{m.score}/10 over {m.events} events (our estimate from key coverage; Meta does not publish its weights)",
+    )
+
+
+def _latency(url: str) -> Section:
+    from gdp.latency import latency
+
+    rows = [(r.channel, r.count, r.p50_s, r.p95_s, r.max_s) for r in latency(url, include_dry_run=True)]
+    return Section("Qualification → send latency (seconds, dry-run included)", ["channel", "n", "p50", "p95", "max"],
+                   rows, note="from activation.outbox: qualifying event time to provider acceptance (or dry-run). "
+                   "In the demo the history is simulated days back, so this measures the backfill, not the "
+                   "live path: `make bench` measures that.")
 
 
 def write_html(report: Report, path: Path) -> Path:

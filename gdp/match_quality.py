@@ -1,0 +1,64 @@
+"""Estimated Meta match quality of the CAPI events activation prepared.
+
+Meta scores Event Match Quality 0–10 per event type and does not publish its
+weights; it says email, phone, fbc, fbp, external_id, IP and user agent all
+raise it, email most. The weights below are OUR estimate, chosen so an event
+carrying all seven scores 10 and email alone scores 3. The figure tracks the
+direction of Meta's score, not its value: compare with Events Manager.
+Used by the Dagster asset check and the demo report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+MATCH_KEY_WEIGHTS: dict[str, float] = {
+    "em": 3.0,
+    "ph": 1.5,
+    "external_id": 1.0,
+    "fbc": 1.5,
+    "fbp": 1.0,
+    "client_ip_address": 1.0,
+    "client_user_agent": 1.0,
+}
+
+_PREPARED = """
+with prepared as (
+    select coalesce(payload -> 'user_data', payload -> 'data' -> 0 -> 'user_data', '{{}}'::jsonb) as user_data
+    from activation.outbox
+    where channel = 'meta_capi' and payload is not null and created_at > now() - interval '7 days'
+)
+select count(*) as events, {shares} from prepared
+"""
+
+
+@dataclass(frozen=True)
+class MatchQuality:
+    events: int
+    shares: dict[str, float]
+    score: float
+
+
+def estimate_match_quality(shares: Mapping[str, float]) -> float:
+    """0–10 from the share (0..1) of events carrying each key; see MATCH_KEY_WEIGHTS."""
+    return round(sum(weight * float(shares.get(key, 0.0)) for key, weight in MATCH_KEY_WEIGHTS.items()), 2)
+
+
+def measure(conn: psycopg.Connection) -> MatchQuality:
+    """Key coverage over CAPI events prepared in the last 7 days, and its estimate."""
+    shares = sql.SQL(",\n    ").join(
+        sql.SQL(
+            "coalesce(avg(case when coalesce(user_data ->> {key}, '') not in ('', '[]') then 1.0 else 0.0 end), 0)"
+            "::float8 as {name}"
+        ).format(key=sql.Literal(key), name=sql.Identifier(key))
+        for key in MATCH_KEY_WEIGHTS
+    )
+    cur = conn.execute(sql.SQL(_PREPARED.replace("{{}}", "{{}}")).format(shares=shares))
+    row = cur.fetchone()
+    values = dict(zip([d.name for d in cur.description], row))
+    events = int(values.pop("events"))
+    return MatchQuality(events, values, estimate_match_quality(values) if events else 0.0)
