@@ -84,9 +84,9 @@ def build_report(url: str, settings, send_stats=None) -> Report:
             f"count(*) filter (where is_customer), count(*) filter (where is_anonymous) from {a}.person",
             needs=[f"{a}.person"]))
         report.sections.append(_query(
-            conn, "Identity: merges and quarantine", ["identifiers", "aliases (merged ids)", "quarantined components",
+            conn, "Identity: merges and quarantine", ["identifiers", "merged person ids (aliases)", "quarantined components",
                                                       "quarantined identifiers"],
-            f"select count(*), count(*) filter (where is_alias), "
+            f"select count(*), count(*) filter (where link_type = 'alias'), "
             f"count(distinct component_id) filter (where is_quarantined), count(*) filter (where is_quarantined) "
             f"from {a}.identity_link",
             needs=[f"{a}.identity_link"]))
