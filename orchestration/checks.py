@@ -2,8 +2,8 @@
 
 Blocking checks sit on `membership_ledger`: when one fails with ERROR severity,
 Dagster does not run the activation assets of that run, so nothing is sent:
-- capture completeness: every raw row landed before the run is in `event` or
-  excluded with a recorded reason (the pipeline did not silently drop touches);
+- capture completeness: every raw row in dbt's `capture_completeness` mart is in
+  `event` or excluded with a recorded reason (no touch silently dropped);
 - identity quarantine size: too many quarantined identity components means the
   identity graph is being polluted (a shared inbox, a bot cookie) and person ids
   — and so who gets which email — cannot be trusted;
@@ -15,7 +15,6 @@ estimated Meta match quality on `meta_capi_events`.
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -69,34 +68,6 @@ def model_relation(name: str, manifest: Mapping[str, Any] | None = None) -> sql.
         if node["resource_type"] == "model" and node["name"] == name:
             return sql.Identifier(node["schema"], node.get("alias") or name)
     return None
-
-
-def raw_tables_feeding(model: str, manifest: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
-    """(schema, table) of every raw source upstream of `model` in the dbt graph."""
-    manifest = manifest or _manifest()
-    nodes, sources = manifest.get("nodes", {}), manifest.get("sources", {})
-    start = next((uid for uid, n in nodes.items() if n["resource_type"] == "model" and n["name"] == model), None)
-    if start is None:
-        return []
-    seen, stack, found = set(), [start], set()
-    while stack:
-        uid = stack.pop()
-        if uid in seen:
-            continue
-        seen.add(uid)
-        if uid in sources:
-            props = sources[uid]
-            if props["schema"] == "raw":
-                found.add((props["schema"], props.get("identifier") or props["name"]))
-            continue
-        stack.extend(nodes.get(uid, {}).get("depends_on", {}).get("nodes", []))
-    return sorted(found)
-
-
-def _run_started_at(context: AssetCheckExecutionContext) -> datetime:
-    stats = context.instance.get_run_stats(context.run.run_id)
-    start = stats.start_time or stats.launch_time
-    return datetime.fromtimestamp(start, tz=timezone.utc) if start else datetime.now(timezone.utc)
 
 
 # --- raw source freshness -------------------------------------------------------------
@@ -153,49 +124,37 @@ def freshness_check(spec: Mapping[str, Any]):
 @asset_check(
     asset=LEDGER_KEY,
     blocking=True,
-    description="Every raw row landed before this run is in `event` or excluded with a recorded reason.",
+    description="Every raw row is in `event` or excluded with a recorded reason (dbt's capture_completeness mart).",
 )
-def capture_completeness(context: AssetCheckExecutionContext, postgres: PostgresResource) -> AssetCheckResult:
-    manifest = _manifest()
-    tables = raw_tables_feeding("event", manifest)
-    captured_rel = model_relation("int_events__unioned", manifest) or model_relation("event", manifest)
-    if not tables or captured_rel is None:
+def capture_completeness(postgres: PostgresResource) -> AssetCheckResult:
+    relation = model_relation("capture_completeness")
+    if relation is None:
         return AssetCheckResult(
-            passed=False, severity=AssetCheckSeverity.ERROR, description="The dbt project has no `event` model fed by raw sources."
+            passed=False, severity=AssetCheckSeverity.ERROR, description="The dbt project has no capture_completeness model."
         )
-    cutoff = _run_started_at(context)
-    per_table: dict[str, dict[str, int]] = {}
     with psycopg.connect(postgres.url(), autocommit=True) as conn:
-        captured = dict(
-            conn.execute(
-                sql.SQL(
-                    "select raw_table, count(distinct landing_id) from {rel} where received_at < %s group by raw_table"
-                ).format(rel=captured_rel),
-                (cutoff,),
-            ).fetchall()
-        )
-        for schema, table in tables:
-            (raw_rows,) = conn.execute(
-                sql.SQL("select count(*) from {t} where received_at < %s").format(t=sql.Identifier(schema, table)),
-                (cutoff,),
-            ).fetchone()
-            per_table[table] = {"raw": raw_rows, "captured": int(captured.get(table, 0))}
-    missing = {t: c["raw"] - c["captured"] for t, c in per_table.items() if c["raw"] > c["captured"]}
+        rows = conn.execute(
+            sql.SQL(
+                "select raw_table, raw_rows, event_rows, excluded_rows, missing_rows, excluded_reasons"
+                " from {} order by raw_table"
+            ).format(relation)
+        ).fetchall()
+    per_table = {
+        table: {"raw": raw, "event": ev, "excluded": ex, "missing": miss, "excluded_reasons": reasons}
+        for table, raw, ev, ex, miss, reasons in rows
+    }
+    missing = {t: c["missing"] for t, c in per_table.items() if c["missing"]}
     total_raw = sum(c["raw"] for c in per_table.values())
-    total_captured = sum(min(c["raw"], c["captured"]) for c in per_table.values())
-    share = total_captured / total_raw if total_raw else 1.0
+    share = (total_raw - sum(missing.values())) / total_raw if total_raw else 1.0
     return AssetCheckResult(
         passed=not missing,
         severity=AssetCheckSeverity.ERROR,
         description=(
-            "All raw rows are captured." if not missing else "Raw rows missing from event: "
-            + ", ".join(f"{t} {n}" for t, n in sorted(missing.items()))
+            f"All {total_raw} raw rows are in event or excluded with a reason."
+            if not missing
+            else "Raw rows missing from event: " + ", ".join(f"{t} {n}" for t, n in sorted(missing.items()))
         ),
-        metadata={
-            "captured_share": round(share, 6),
-            "raw_rows": total_raw,
-            "per_table": MetadataValue.json(per_table),
-        },
+        metadata={"captured_share": round(share, 6), "raw_rows": int(total_raw), "per_table": MetadataValue.json(per_table)},
     )
 
 
