@@ -50,6 +50,7 @@ def test_sigkill_twenty_times_then_every_email_exactly_once(db, fake_resend, tmp
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     kills = killed_mid_work = 0
+    exits = []
     for i in range(KILLS):
         before = len(fake_resend.requests)
         proc = spawn(1 if i % 2 else 10)
@@ -64,6 +65,8 @@ def test_sigkill_twenty_times_then_every_email_exactly_once(db, fake_resend, tmp
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
+        if proc.returncode != -signal.SIGKILL:
+            exits.append((i, proc.returncode, proc.stderr.read().decode()[-1500:]))
         pending = query(db, "select count(*) from activation.outbox where status = 'pending'")[0][0]
         killed_mid_work += pending > 0
         proc.stderr.close()
@@ -75,7 +78,7 @@ def test_sigkill_twenty_times_then_every_email_exactly_once(db, fake_resend, tmp
 
     counts = fake_resend.deliveries_by_ref()
     expected = {k for (k,) in query(db, "select outbox_key from activation.outbox")}
-    assert kills == KILLS and killed_mid_work == KILLS, f"{kills} kills, {killed_mid_work} with work left"
+    assert kills == KILLS and killed_mid_work == KILLS, f"{kills} kills, {killed_mid_work} with work left, ended alone: {exits}"
     assert set(counts) == expected, "an email is missing (or unknown)"
     duplicates = {k: n for k, n in counts.items() if n != 1}
     assert duplicates == {}, f"sent more than once: {list(duplicates.items())[:5]}"
