@@ -132,6 +132,10 @@ main.add_command(segments_group)
 from gdp.commands.person import person_group  # noqa: E402
 
 main.add_command(person_group)
+from gdp.commands.forget import person_group  # noqa: E402
+
+main.add_command(person_group)
+
 
 if __name__ == "__main__":
     main()

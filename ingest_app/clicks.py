@@ -130,6 +130,8 @@ def redirect_url(destination: str, click_id: str, carried: dict[str, str]) -> st
 def _land(row: dict) -> bool:
     try:
         with db.pool().connection(timeout=CLICK_DB_TIMEOUT_S) as conn:
+            if db.is_forgotten(conn, row):
+                return False
             conn.execute(_INSERT, [Jsonb(row[c]) if isinstance(row[c], dict) else row[c] for c in _COLUMNS])
         return True
     except (PoolTimeout, psycopg.Error) as exc:

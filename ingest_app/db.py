@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gdp.db import database_url
+from gdp.forget import landing_hashes, tombstoned
 from gdp.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ def land(table: str, key_column: str, row: dict[str, Any]) -> bool:
     )
     try:
         with pool().connection() as conn:
+            if is_forgotten(conn, row):
+                log.info("delivery for raw.%s dropped: it names a forgotten person", table)
+                return False
             cur = conn.execute(statement, [_as_db_value(row[c]) for c in columns])
             return cur.rowcount == 1
     except (PoolTimeout, psycopg.OperationalError) as exc:
@@ -79,6 +83,22 @@ def unstorable(exc: psycopg.DataError) -> Exception:
     from ingest_app.errors import Rejected
 
     return Rejected(400, f"payload cannot be stored: {exc.diag.message_primary or type(exc).__name__}")
+
+
+def is_forgotten(conn: psycopg.Connection, row: dict[str, Any]) -> bool:
+    """True when the row names an identifier `gdp person forget` tombstoned.
+
+    Such a delivery is answered like a redelivery (200, nothing stored): the
+    provider stops retrying and the person does not come back. See gdp/forget.py.
+    """
+    return bool(tombstoned(conn, landing_hashes(row)))
+
+
+def without_forgotten(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows that name no forgotten person, with one lookup for the whole batch."""
+    per_row = [set(landing_hashes(r)) for r in rows]
+    dead = tombstoned(conn, sorted(set().union(*per_row))) if rows else set()
+    return [r for r, hashes in zip(rows, per_row) if not hashes & dead]
 
 
 def ping() -> bool:

@@ -59,7 +59,8 @@ def _land_all(rows: list[dict[str, Any]]) -> int:
     try:
         with db.pool().connection() as conn:
             with conn.transaction():
-                return insert_rows(conn, rows)
+                # Events naming a forgotten person are acknowledged but not stored (gdp/forget.py).
+                return insert_rows(conn, db.without_forgotten(conn, rows))
     except (PoolTimeout, psycopg.OperationalError) as exc:
         log.warning("database unavailable while landing into raw.posthog_event: %s", type(exc).__name__)
         raise db.DatabaseUnavailable(str(exc)) from exc
