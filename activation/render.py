@@ -24,6 +24,7 @@ import yaml
 from jinja2 import ChainableUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from gdp.links import unsubscribe_url as signed_unsubscribe_url
 from gdp.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -77,15 +78,11 @@ def load_template(name: str, directory: Path = TEMPLATES_DIR) -> Template:
     return Template(name, str(spec["subject"]), str(spec["body"]), str(spec.get("campaign_id") or name))
 
 
-def unsubscribe_token(settings: Settings, person_id: str, campaign_id: str) -> str:
-    """An HMAC over (person, campaign) so an unsubscribe link cannot be forged for someone else."""
-    secret = (settings.tracking_link_secret or "gdp-unsigned").encode()
-    mac = hmac.new(secret, f"{person_id}\x1f{campaign_id}".encode(), hashlib.sha256).hexdigest()[:32]
-    return mac
-
-
 def unsubscribe_url(settings: Settings, person_id: str, campaign_id: str) -> str:
-    query = urlencode({"p": person_id, "c": campaign_id, "t": unsubscribe_token(settings, person_id, campaign_id)})
+    """Signed when TRACKING_LINK_SECRET is set (always, where the ingest app runs); a bare demo gets a plain link."""
+    if settings.tracking_link_secret:
+        return signed_unsubscribe_url(settings, person_id, campaign_id)
+    query = urlencode({"p": person_id, "c": campaign_id})
     return f"{settings.public_base_url.rstrip('/')}/unsubscribe?{query}"
 
 

@@ -29,7 +29,7 @@ import hmac
 import re
 import zlib
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from gdp.settings import Settings
 
@@ -196,3 +196,23 @@ def read_person_cookie(secret: str, value: str | None) -> str | None:
         return None
     expected = person_cookie_value(secret, person_id).rpartition(".")[2]
     return person_id if hmac.compare_digest(mac.encode(), expected.encode()) else None
+
+
+_UNSUBSCRIBE_LABEL = b"gdp-unsubscribe\x00"
+
+
+def unsubscribe_token(secret: str, person_id: str, campaign_id: str) -> str:
+    """A MAC over (person, campaign) so an unsubscribe link cannot be forged for someone else."""
+    return _b64encode(_mac(secret, _UNSUBSCRIBE_LABEL, f"{person_id}\x1f{campaign_id}".encode()))
+
+
+def unsubscribe_url(settings: Settings, person_id: str, campaign_id: str) -> str:
+    """The link in every email's footer and `List-Unsubscribe` header (served by ingest_app.unsubscribe)."""
+    secret = settings.require("tracking_link_secret", "unsubscribe links are signed with it")
+    query = urlencode({"p": person_id, "c": campaign_id, "t": unsubscribe_token(secret, person_id, campaign_id)})
+    return f"{settings.public_base_url.rstrip('/')}/unsubscribe?{query}"
+
+
+def verify_unsubscribe(secret: str, person_id: str, campaign_id: str, token: str) -> bool:
+    expected = unsubscribe_token(secret, person_id, campaign_id)
+    return hmac.compare_digest(token.encode(), expected.encode())

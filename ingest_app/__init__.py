@@ -12,10 +12,11 @@ from ingest_app.webhooks import resend, stripe_events
 from ingest_app import browser_api, clicks, deals_api
 from ingest_app.webhooks import cal, calendly, posthog
 from ingest_app import openapi, ratelimit
+from ingest_app import unsubscribe
 
 # Each blueprint names the settings it cannot run without; the app refuses to
 # start when one is missing instead of accepting unverifiable deliveries.
-BLUEPRINTS = [health, resend, stripe_events, posthog, cal, calendly, deals_api, clicks, browser_api, openapi]
+BLUEPRINTS = [health, resend, stripe_events, posthog, cal, calendly, deals_api, clicks, browser_api, unsubscribe, openapi]
 
 
 def check_settings(settings: Settings) -> None:

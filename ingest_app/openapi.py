@@ -244,6 +244,25 @@ SPEC: dict[str, Any] = {
             "responses": {"200": {"description": "File.", "content": {"text/javascript": {"schema": {"type": "string"}}}},
                           "404": _error("No such file.")},
         }},
+        "/unsubscribe": {
+            "parameters": [
+                {"name": "p", "in": "query", "required": True, "schema": {"type": "string"}, "description": "person_id"},
+                {"name": "c", "in": "query", "required": True, "schema": {"type": "string"}, "description": "campaign_id"},
+                {"name": "t", "in": "query", "required": True, "schema": {"type": "string"},
+                 "description": "MAC over (p, c) with TRACKING_LINK_SECRET."},
+            ],
+            "get": {"summary": "Confirmation page with one button (a GET never unsubscribes: scanners prefetch).",
+                    "responses": {"200": {"description": "Page.", "content": {"text/html": {"schema": {"type": "string"}}}},
+                                  "400": {"description": "Link incomplete or altered.",
+                                          "content": {"text/html": {"schema": {"type": "string"}}}}}},
+            "post": {"summary": "Unsubscribe (the page's button, or RFC 8058 one-click `List-Unsubscribe=One-Click`).",
+                     "requestBody": {"required": False, "content": {"application/x-www-form-urlencoded": {
+                         "schema": {"type": "object", "properties": {"List-Unsubscribe": {"type": "string"}}}}}},
+                     "responses": {"200": {"description": "Recorded (or already recorded).",
+                                           "content": {"text/html": {"schema": {"type": "string"}}}},
+                                   "400": _error("Link incomplete or altered; nothing stored."),
+                                   "503": _error("Database unavailable; retry.")}},
+        },
         "/api/meta/capi": {
             "post": {
                 "summary": "Meta Conversions API relay: the Pixel's event, landed for server-side delivery.",

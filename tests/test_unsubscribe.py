@@ -1,0 +1,49 @@
+"""Unsubscribe links: signed per person and campaign, GET is harmless, POST records once."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from gdp.links import unsubscribe_url
+
+
+def _path(settings, person="p_unsub", campaign="weekly_digest"):
+    parts = urlsplit(unsubscribe_url(settings, person, campaign))
+    return f"{parts.path}?{parts.query}"
+
+
+def _count(conn):
+    return conn.execute("select count(*) from raw.unsubscribe").fetchone()[0]
+
+
+def test_get_shows_a_button_and_stores_nothing(client, clean_raw, settings):
+    response = client.get(_path(settings))
+    assert response.status_code == 200
+    assert b"<form method=post" in response.data and b"Unsubscribe</button>" in response.data
+    assert _count(clean_raw) == 0
+
+
+def test_page_button_and_one_click_record_once(client, clean_raw, settings):
+    path = _path(settings)
+    assert client.post(path).status_code == 200
+    one_click = client.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert one_click.status_code == 200 and b"You are unsubscribed" in one_click.data
+    rows = clean_raw.execute("select person_id, campaign_id, method from raw.unsubscribe").fetchall()
+    assert rows == [("p_unsub", "weekly_digest", "page")]
+
+
+def test_altered_or_cut_links_are_refused(client, clean_raw, settings):
+    path = _path(settings)
+    other_person = path.replace("p=p_unsub", "p=p_someone_else")
+    assert client.post(other_person).status_code == 400
+    assert client.get(other_person).status_code == 400
+    assert client.post(path.split("&t=")[0]).status_code == 400
+    assert _count(clean_raw) == 0
+
+
+def test_activation_emails_carry_a_link_this_endpoint_accepts(client, clean_raw, settings):
+    from activation.render import unsubscribe_url as email_unsubscribe_url
+
+    parts = urlsplit(email_unsubscribe_url(settings, "p_from_email", "product_tips"))
+    assert client.post(f"{parts.path}?{parts.query}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert clean_raw.execute("select method from raw.unsubscribe").fetchone() == ("one_click",)
