@@ -12,7 +12,7 @@ REFRESH_AND_ACTIVATE = "refresh_and_activate"
 
 refresh_and_activate_job = define_asset_job(
     REFRESH_AND_ACTIVATE,
-    selection=AssetSelection.all(),
+    selection=AssetSelection.all() | AssetSelection.all_asset_checks(),
     executor_def=in_process_executor,
     description="dbt build (raw → staging → marts → segments), the membership ledger, then every activation channel.",
 )

@@ -249,3 +249,27 @@ def test_gdp_dagster_instance_keeps_runs_in_postgres(tmp_path, server_url, monke
             assert again.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED
     finally:
         gdb.drop_database(server_url, name)
+
+
+def test_gdp_latency_command_prints_p50_p95(conn, database_url, monkeypatch):
+    from click.testing import CliRunner
+
+    from gdp.cli import main
+    from gdp.settings import get_settings
+
+    cycle = f"cycle-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(timezone.utc)
+    conn.execute(
+        "insert into activation.outbox (outbox_key, channel, status, qualified_at, sent_at, cycle_id)"
+        " values (%s, 'email', 'sent', %s, %s, %s)",
+        (f"cli-{cycle}", now - timedelta(seconds=12), now, cycle),
+    )
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["latency", "--cycle", cycle])
+    finally:
+        monkeypatch.delenv("DATABASE_URL")
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "email" in result.output and "p50=    12.0s" in result.output and "p95=    12.0s" in result.output

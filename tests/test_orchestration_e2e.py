@@ -92,6 +92,8 @@ def test_job_runs_raw_to_event_to_segment_to_outbox_and_sends_once(world):
         assert checks[("membership_ledger", "capture_completeness")] is True
         assert checks[("membership_ledger", "identity_quarantine_size")] is True
         assert checks[("membership_ledger", "blast_radius_guard")] is True
+        assert checks[("raw/resend_event", "freshness")] is True  # rows just landed
+        assert ("meta_capi_events", "meta_match_quality") in checks
 
         with psycopg.connect(url, autocommit=True) as conn:
             assert conn.execute(
