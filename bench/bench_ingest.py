@@ -205,6 +205,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     figures = run(args.duration, args.connections, args.workers)
     print(json.dumps(figures, indent=2))
+    print("RESULT " + json.dumps(figures))
     return figures
 
 

@@ -102,6 +102,15 @@ def demo(persons: int, days: int, seed: int) -> None:
     run_demo(persons, days, seed)
 
 
+@main.command("bench", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench(args: tuple[str, ...]) -> None:
+    """Run the benchmarks and write bench/results/latest.json (see `gdp bench --help` of bench/run_all.py)."""
+    import subprocess
+
+    sys.exit(subprocess.call([sys.executable, "-m", "bench.run_all", *args], cwd=REPO_ROOT))
+
+
 # Command groups of other areas register here, one line each, e.g.
 # main.add_command(segments_group) from gdp/commands/segments.py.
 
