@@ -7,6 +7,7 @@ dbt source. dbt tests surface as asset checks through dagster-dbt.
 """
 
 
+import json
 import os
 import shutil
 from collections.abc import Iterator, Mapping
@@ -76,8 +77,6 @@ def build_dbt_args(full_refresh: bool = False, extra_vars: Mapping[str, Any] | N
     if full_refresh:
         args.append("--full-refresh")
     if extra_vars:
-        import json
-
         args += ["--vars", json.dumps(dict(extra_vars), sort_keys=True)]
     return args
 
@@ -122,8 +121,6 @@ def gdp_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig, dbt: 
 
 
 def _manifest() -> dict[str, Any]:
-    import json
-
     return json.loads(Path(MANIFEST_PATH).read_text())
 
 
