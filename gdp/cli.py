@@ -138,11 +138,12 @@ from gdp.commands.segments import segments_group  # noqa: E402
 main.add_command(segments_group)
 
 
+from gdp.commands.forget import person_group as forget_group  # noqa: E402
 from gdp.commands.person import person_group  # noqa: E402
 
-main.add_command(person_group)
-from gdp.commands.forget import person_group  # noqa: E402
-
+# One `gdp person` group: `explain` (gdp/commands/person.py) and `forget` (gdp/commands/forget.py).
+for _command in forget_group.commands.values():
+    person_group.add_command(_command)
 main.add_command(person_group)
 
 

@@ -7,25 +7,51 @@
   `identity_placeholder_email_patterns`) normalize to null and therefore never link.
 #}
 
+{#- The one normalization, as an expression: a call of the function below, so an
+    expensive email regex runs once per value instead of once per CASE branch. -#}
 {% macro normalize_identifier(identifier_type, expr) -%}
-{%- set placeholders = var('identity_placeholder_values') -%}
-{%- if identifier_type == 'email' -%}
-    {#- "Ada <Ada@X.org>" -> ada@x.org -#}
-    {%- set n -%}lower(btrim(coalesce(substring(({{ expr }})::text from '<([^<>]+)>'), ({{ expr }})::text))){%- endset -%}
-{%- else -%}
-    {%- set n -%}btrim(({{ expr }})::text){%- endset -%}
-{%- endif -%}
-case
-    when {{ n }} = '' then null
-    when lower({{ n }}) in ({% for v in placeholders %}'{{ v | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor %}) then null
-{%- if identifier_type == 'email' %}
-    when {{ n }} !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' then null
-{%- for pattern in var('identity_placeholder_email_patterns') %}
-    when {{ n }} like '{{ pattern | replace("'", "''") }}' then null
-{%- endfor %}
-{%- endif %}
-    else {{ n }}
+{{ target.schema }}.gdp_normalize_identifier('{{ identifier_type }}', ({{ expr }})::text)
+{%- endmacro %}
+
+
+{#- Creates that function (on-run-start, so it always carries the current vars):
+    emails "Ada <Ada@X.org> " -> ada@x.org, other identifiers trimmed; placeholders,
+    deny-listed values and malformed emails -> null. -#}
+{% macro create_identity_functions() -%}
+create schema if not exists {{ target.schema }};
+create or replace function {{ target.schema }}.gdp_normalize_identifier(identifier_type text, value text)
+returns text
+language plpgsql immutable parallel safe
+as $normalize$
+declare
+    normalized text;
+begin
+    if value is null then
+        return null;
+    end if;
+    if identifier_type = 'email' then
+        normalized := lower(btrim(coalesce(substring(value from '<([^<>]+)>'), value)));
+    else
+        normalized := btrim(value);
+    end if;
+    if normalized = '' or lower(normalized) = any (array[
+        {%- for v in var('identity_placeholder_values') %}'{{ v | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor -%}
+    ]::text[]) then
+        return null;
+    end if;
+    if identifier_type = 'email' then
+        if normalized !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' then
+            return null;
+        end if;
+        if normalized like any (array[
+            {%- for p in var('identity_placeholder_email_patterns') %}'{{ p | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor -%}
+        ]::text[]) then
+            return null;
+        end if;
+    end if;
+    return normalized;
 end
+$normalize$;
 {%- endmacro %}
 
 

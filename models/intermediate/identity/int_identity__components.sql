@@ -30,11 +30,17 @@ directed as (
     select b, a from pairs
 ),
 
-{{ label_propagation('nodes', 'directed', var('identity_label_passes')) }},
+{# Only identifiers with at least one edge propagate; a lone identifier is its own component. #}
+linked_nodes as (
+    select distinct src_node_id as node_id from directed
+),
+
+{{ label_propagation('linked_nodes', 'directed', var('identity_label_passes')) }},
 
 final as (
-    select node_id, label as component_id
-    from {{ label_propagation_result(var('identity_label_passes')) }}
+    select nodes.node_id, coalesce(labels.label, nodes.node_id) as component_id
+    from nodes
+    left join {{ label_propagation_result(var('identity_label_passes')) }} as labels on labels.node_id = nodes.node_id
 )
 
 select * from final

@@ -1,0 +1,260 @@
+"""Warehouse benchmark: identity + event + person_features at 100k persons / 2M events.
+
+    .venv/bin/python bench/bench_warehouse.py [--persons 100000] [--events 2000000]
+
+Creates a private database on the configured server (DATABASE_URL or the embedded
+one), generates raw rows for every source directly with SQL generate_series (in the
+shapes the ingest app lands), then times with dbt:
+  1. the full build: `dbt run --full-refresh --select +person_features +attribution`
+     (staging, identity graph, incremental event from scratch, person, person_features);
+  2. one incremental cycle after 10k new raw events (incl. late identifications):
+     the same selection without --full-refresh;
+and prints both with the command that produced them and the slowest models.
+Figures are printed, never asserted. The database is dropped at the end
+(--keep to inspect it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gdp import db as gdb  # noqa: E402
+from gdp.dbt import run_dbt  # noqa: E402
+from gdp.migrate import apply_migrations  # noqa: E402
+from gdp.settings import Settings  # noqa: E402
+
+SELECTION = ["--select", "+person_features", "+attribution"]
+
+GENERATE = """
+-- Resend: 4 webhooks per email (sent, delivered, opened, clicked); tags as a list half the time.
+insert into raw.resend_event (svix_id, event_type, received_at, payload)
+select 'msg_' || g, t.type, now() - ((g %% 60) || ' days')::interval,
+       jsonb_build_object('type', t.type, 'created_at', now() - ((g %% 60) || ' days')::interval,
+         'data', jsonb_build_object('email_id', 'em_' || (g / 4), 'to', jsonb_build_array('user' || p || '@bench.example'),
+           'subject', 'Hello',
+           'tags', case when g %% 8 < 4
+             then jsonb_build_object('person_id', 'p_bench_' || p, 'campaign_id', 'c' || (g %% 7), 'funnel', 'newsletter')
+             else jsonb_build_array(jsonb_build_object('name', 'person_id', 'value', 'p_bench_' || p),
+                                    jsonb_build_object('name', 'campaign_id', 'value', 'c' || (g %% 7))) end))
+from generate_series(0, %(resend)s - 1) as g
+cross join lateral (select ((g / 4) %% %(persons)s) + 1 as p) as person
+cross join lateral (select (array['email.sent', 'email.delivered', 'email.opened', 'email.clicked'])[g %% 4 + 1] as type) as t;
+
+-- PostHog: page views, usage; a third of persons are app users identified with their person id.
+insert into raw.posthog_event (uuid, event_name, distinct_id, occurred_at, via, received_at, payload)
+select 'ph_' || g, e.name, d.distinct_id, now() - ((g %% 45) || ' days')::interval - ((g %% 24) || ' hours')::interval,
+       'webhook', now() - ((g %% 45) || ' days')::interval,
+       jsonb_build_object('uuid', 'ph_' || g, 'event', e.name, 'distinct_id', d.distinct_id,
+         'timestamp', now() - ((g %% 45) || ' days')::interval,
+         'properties', jsonb_build_object('$current_url', 'https://bench.example' ||
+            (array['/pricing', '/blog/post', '/offer/agency', '/docs/start', '/'])[g %% 5 + 1],
+            '$session_id', 's_' || (g / 7)))
+from generate_series(0, %(posthog)s - 1) as g
+cross join lateral (select (g %% %(persons)s) + 1 as p) as person
+cross join lateral (select case when p %% 3 = 0 and g %% 2 = 0 then 'p_bench_' || p else 'anon_' || p end as distinct_id) as d
+cross join lateral (select case when g %% 10 < 6 then '$pageview' when g %% 10 < 9 then 'feature_used' else 'project_created' end as name) as e;
+
+insert into raw.posthog_event (uuid, event_name, distinct_id, occurred_at, via, payload)
+select 'ph_identify_' || p, '$identify', 'p_bench_' || p, now() - interval '40 days', 'webhook',
+       jsonb_build_object('uuid', 'ph_identify_' || p, 'event', '$identify', 'distinct_id', 'p_bench_' || p,
+         'properties', jsonb_build_object('$anon_distinct_id', 'anon_' || p, '$set', jsonb_build_object('email', 'user' || p || '@bench.example')))
+from generate_series(3, %(persons)s, 3) as p;
+
+-- Tracked-link clicks (one in ten a scanner).
+insert into raw.click (click_id, person_id, campaign_id, funnel, destination_url, is_bot, bot_reason, clicked_at, received_at)
+select 'clk_' || g, 'p_bench_' || ((g %% %(persons)s) + 1), 'c' || (g %% 7), 'newsletter', 'https://bench.example/pricing',
+       g %% 10 = 0, case when g %% 10 = 0 then 'head_request' end,
+       now() - ((g %% 30) || ' days')::interval, now() - ((g %% 30) || ' days')::interval
+from generate_series(0, %(clicks)s - 1) as g;
+
+-- Stripe: per customer created (metadata.person_id), checkout, subscription created + updated, invoice paid.
+insert into raw.stripe_event (stripe_event_id, event_type, received_at, payload)
+select 'evt_' || c || '_' || k, t.type, now() - ((c %% 50) || ' days')::interval,
+       jsonb_build_object('id', 'evt_' || c || '_' || k, 'type', t.type,
+         'created', extract(epoch from now() - ((c %% 50) || ' days')::interval)::bigint + k,
+         'data', jsonb_build_object('object', case
+           when k = 0 then jsonb_build_object('object', 'customer', 'id', 'cus_' || c, 'email', 'user' || c * 7 || '@bench.example',
+                                              'metadata', jsonb_build_object('person_id', 'p_bench_' || c * 7))
+           when k = 1 then jsonb_build_object('object', 'checkout.session', 'id', 'cs_' || c, 'customer', 'cus_' || c,
+                                              'client_reference_id', 'p_bench_' || c * 7, 'subscription', 'sub_' || c,
+                                              'mode', 'subscription', 'amount_total', 2900, 'currency', 'usd')
+           when k in (2, 3) then jsonb_build_object('object', 'subscription', 'id', 'sub_' || c, 'customer', 'cus_' || c,
+                                              'status', case when k = 2 then 'incomplete' else 'active' end, 'currency', 'usd',
+                                              'items', jsonb_build_object('data', jsonb_build_array(jsonb_build_object('quantity', 1,
+                                                'current_period_end', extract(epoch from now() + interval '20 days')::bigint,
+                                                'price', jsonb_build_object('id', 'price_pro', 'unit_amount', 2900,
+                                                  'recurring', jsonb_build_object('interval', 'month', 'interval_count', 1))))))
+           else jsonb_build_object('object', 'invoice', 'id', 'in_' || c, 'customer', 'cus_' || c, 'amount_paid', 2900,
+                                   'currency', 'usd', 'status', 'paid')
+         end))
+from generate_series(1, %(customers)s) as c
+cross join generate_series(0, 4) as k
+cross join lateral (select (array['customer.created', 'checkout.session.completed', 'customer.subscription.created',
+                                  'customer.subscription.updated', 'invoice.paid'])[k + 1] as type) as t;
+
+-- App users and their identify calls.
+insert into auth.users (id, email, created_at)
+select md5('user' || p)::uuid, 'user' || p || '@bench.example', now() - interval '41 days'
+from generate_series(3, %(persons)s, 3) as p;
+insert into raw.identify_call (identify_id, person_id, email, distinct_id, app_user_id, payload)
+select 'idf_' || p, 'p_bench_' || p, 'user' || p || '@bench.example', 'p_bench_' || p, md5('user' || p)::uuid::text, '{}'
+from generate_series(3, %(persons)s, 3) as p;
+
+-- Meta CAPI relays.
+insert into raw.meta_capi_event (event_id, event_name, event_time, person_id, fbp, payload)
+select md5('capi' || g)::uuid::text, (array['Lead', 'ViewContent', 'InitiateCheckout'])[g %% 3 + 1],
+       now() - ((g %% 20) || ' days')::interval, 'p_bench_' || ((g %% %(persons)s) + 1),
+       'fb.1.1700000000000.' || ((g %% %(persons)s) + 1), '{}'
+from generate_series(0, %(capi)s - 1) as g;
+
+-- Outbound: leads, deal moves, bookings.
+insert into raw.lead (email, name, company, owner, source, imported_at)
+select 'lead' || l || '@bench.example', 'Lead ' || l, 'Co ' || l, 'sam', 'list', now() - interval '50 days'
+from generate_series(1, %(leads)s) as l;
+insert into raw.deal_event (deal_event_id, email, stage, objection, owner, occurred_at, payload)
+select 'deal_' || l || '_' || k, 'lead' || l || '@bench.example',
+       (array['contacted', 'replied_positive', 'booked', 'proposal_sent', 'won'])[k + 1],
+       case when k = 1 and l %% 4 = 0 then 'price' end, 'sam', now() - ((40 - k * 5) || ' days')::interval, '{}'
+from generate_series(1, %(leads)s) as l
+cross join generate_series(0, 1 + (l %% 4)) as k;
+insert into raw.cal_event (delivery_id, trigger_event, payload)
+select 'cal_' || l, 'BOOKING_CREATED',
+       jsonb_build_object('triggerEvent', 'BOOKING_CREATED', 'createdAt', now() - interval '20 days',
+         'payload', jsonb_build_object('uid', 'bk_' || l, 'startTime', now() - interval '18 days',
+           'attendees', jsonb_build_array(jsonb_build_object('email', 'lead' || l || '@bench.example'))))
+from generate_series(1, %(leads)s, 4) as l;
+insert into raw.calendly_event (delivery_id, event_type, payload)
+select 'cly_' || l, 'invitee.created',
+       jsonb_build_object('event', 'invitee.created', 'created_at', now() - interval '19 days',
+         'payload', jsonb_build_object('email', 'lead' || l || '@bench.example', 'uri', 'https://api.calendly.com/i/' || l))
+from generate_series(2, %(leads)s, 4) as l;
+"""
+
+NEW_EVENTS = """
+-- 10k new raw rows for one cycle: page views of known and brand-new visitors,
+-- emails, and identifies that move earlier anonymous events to their persons.
+insert into raw.posthog_event (uuid, event_name, distinct_id, occurred_at, via, payload)
+select 'ph_new_' || g, '$pageview', case when g %% 2 = 0 then 'anon_' || ((g %% %(persons)s) + 1) else 'newanon_' || g end,
+       now(), 'webhook',
+       jsonb_build_object('uuid', 'ph_new_' || g, 'event', '$pageview', 'properties',
+         jsonb_build_object('$current_url', 'https://bench.example/pricing'))
+from generate_series(1, 7000) as g;
+insert into raw.posthog_event (uuid, event_name, distinct_id, occurred_at, via, payload)
+select 'ph_new_identify_' || p, '$identify', 'p_bench_' || p, now(), 'webhook',
+       jsonb_build_object('uuid', 'ph_new_identify_' || p, 'event', '$identify', 'distinct_id', 'p_bench_' || p,
+         'properties', jsonb_build_object('$anon_distinct_id', 'anon_' || p))
+from generate_series(1, 3000, 3) as p;
+insert into raw.resend_event (svix_id, event_type, payload)
+select 'msg_new_' || g, 'email.opened',
+       jsonb_build_object('type', 'email.opened', 'created_at', now(),
+         'data', jsonb_build_object('email_id', 'em_new_' || g, 'to', jsonb_build_array('user' || g || '@bench.example'),
+           'tags', jsonb_build_object('person_id', 'p_bench_' || g, 'campaign_id', 'c1')))
+from generate_series(1, 2000) as g;
+"""
+
+
+def execute_script(conn: psycopg.Connection, script: str, params: dict) -> None:
+    """Run each statement of a script (psycopg sends one statement per parametrized execute)."""
+    for statement in script.split(";\n"):
+        body = "\n".join(line for line in statement.splitlines() if not line.startswith("--")).strip()
+        if body:
+            conn.execute(body, params)
+
+
+def counts(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        tables = ["resend_event", "stripe_event", "posthog_event", "click", "meta_capi_event", "identify_call",
+                  "cal_event", "calendly_event", "deal_event", "lead"]
+        result = {t: conn.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in tables}  # noqa: S608 - fixed names
+        result["auth.users"] = conn.execute("select count(*) from auth.users").fetchone()[0]
+        return result
+
+
+def slowest(target: Path, n: int = 8) -> list[str]:
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    results.sort(key=lambda r: r["execution_time"], reverse=True)
+    return [f"    {r['execution_time']:7.1f}s  {r['unique_id'].split('.')[-1]}" for r in results[:n]]
+
+
+def timed_run(url: str, target: Path, args: list[str]) -> float:
+    started = time.perf_counter()
+    run = run_dbt(args, url, target_path=target)
+    wall = time.perf_counter() - started
+    if not run.ok:
+        sys.exit("dbt failed:\n" + ("\n".join(run.failures) or run.output[-4000:]))
+    return wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--persons", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    args = parser.parse_args()
+
+    server = gdb.database_url(Settings.from_env())
+    name = f"gdp_bench_{int(time.time())}"
+    url = gdb.create_database(server, name)
+    try:
+        apply_migrations(url)
+        e, n = args.events, args.persons
+        sizes = {
+            "persons": n, "resend": int(e * 0.2), "posthog": int(e * 0.65), "clicks": int(e * 0.03),
+            "customers": int(e * 0.02 / 5), "capi": int(e * 0.01), "leads": n // 5,
+        }
+        started = time.perf_counter()
+        with psycopg.connect(url, autocommit=True) as conn:
+            execute_script(conn, GENERATE, sizes)
+            conn.execute("analyze")
+        raw = counts(url)
+        print(f"generated {sum(raw.values()):,} raw rows in {time.perf_counter() - started:.1f}s: "
+              + ", ".join(f"{t} {c:,}" for t, c in raw.items()))
+
+        target = Path(tempfile.mkdtemp(prefix="gdp_bench_dbt_"))
+        seed_wall = timed_run(url, target, ["seed"])
+        print(f"seeds: {seed_wall:.1f}s wall (gdp dbt seed)")
+        full_args = ["run", "--full-refresh", *SELECTION]
+        wall = timed_run(url, target, full_args)
+        with psycopg.connect(url) as conn:
+            persons = conn.execute("select count(*) from analytics.person").fetchone()[0]
+            events = conn.execute("select count(*) from analytics.event").fetchone()[0]
+            links = conn.execute("select count(*) from analytics.identity_link").fetchone()[0]
+        print(f"\nfull build: {wall:.1f}s wall  ({persons:,} persons, {events:,} events, {links:,} identity links)")
+        print(f"  command: gdp dbt {' '.join(full_args)}")
+        print("  slowest models:")
+        print("\n".join(slowest(target)))
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            execute_script(conn, NEW_EVENTS, {"persons": n})
+            conn.execute("create table public.bench_before as select event_id, person_id from analytics.event")
+        incremental_args = ["run", *SELECTION]
+        wall = timed_run(url, target, incremental_args)
+        with psycopg.connect(url) as conn:
+            events_after = conn.execute("select count(*) from analytics.event").fetchone()[0]
+            moved = conn.execute(
+                "select count(*) from analytics.event as e join public.bench_before as b using (event_id)"
+                " where e.person_id is distinct from b.person_id"
+            ).fetchone()[0]
+        print(f"\nincremental cycle after 10,000 new raw rows: {wall:.1f}s wall"
+              f"  (+{events_after - events:,} events; earlier events moved to another person: {moved:,})")
+        print(f"  command: gdp dbt {' '.join(incremental_args)}")
+        print("  slowest models:")
+        print("\n".join(slowest(target)))
+    finally:
+        if args.keep:
+            print(f"\nkept database: {url}")
+        else:
+            gdb.drop_database(server, name)
+
+
+if __name__ == "__main__":
+    main()
