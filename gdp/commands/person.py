@@ -122,7 +122,7 @@ def render(result: dict) -> str:
         lines.append("  (no edges: a single identifier)")
     for edge in result["chain"]:
         lines.append(f"  {edge['left_key']} <-> {edge['right_key']}  via {edge['raw_table']}:{edge['raw_key']}"
-                     f"  at {_when(edge['first_seen_at'])}  ({edge['proof_count']} row(s))")
+                     f"  first {_when(edge['first_seen_at'])}  last {_when(edge['last_seen_at'])}")
     total = Counter({row["event_type"]: row["n"] for row in result["events"]})
     lines.append(f"events: {sum(total.values())}")
     for row in result["events"]:

@@ -1,49 +1,72 @@
-{{ config(materialized='table', indexes=[{'columns': ['left_key']}, {'columns': ['right_key']}]) }}
+{{ config(
+    materialized='incremental',
+    unique_key='edge_key',
+    incremental_strategy='delete+insert',
+    indexes=[{'columns': ['edge_key'], 'unique': true}, {'columns': ['left_key']}, {'columns': ['right_key']}],
+) }}
 {#- Every identifier pair some source row proves belongs to one person, plus lone
     sightings (right_key null) so an identifier seen alone still becomes a person.
     Keys are `type:value` built by the one normalization macro (normalize_identifier);
     placeholders come out null and are dropped here, so they never link anyone.
-    One row per (left_key, right_key) with the first source row that proved it. -#}
+    One row per (left_key, right_key) with the first source row that proved it.
+    Incremental: a cycle reads only raw rows received since the last one (minus
+    var event_lookback) and folds them into the pairs already known with min / max,
+    which are idempotent, so re-reading the lookback window changes nothing. -#}
+{%- if is_incremental() %}
+{%- set recent %}received_at > (select coalesce(max(last_received_at), '-infinity'::timestamptz) - interval '{{ var("event_lookback") }}' from {{ this }}){% endset %}
+{%- else %}
+{%- set recent = 'true' %}
+{%- endif %}
 with
 
 resend as (
     select * from {{ ref('stg_resend__events') }}
+    where {{ recent }}
 ),
 
 email_sends as (
     select * from {{ ref('stg_activation__email_sends') }}
+    where {{ recent | replace('received_at >', 'sent_at >', 1) }}
 ),
 
 stripe_customers as (
     select * from {{ ref('stg_stripe__customers') }}
+    where {{ recent }}
 ),
 
 stripe_checkout_sessions as (
     select * from {{ ref('stg_stripe__checkout_sessions') }}
+    where {{ recent }}
 ),
 
 stripe_subscriptions as (
     select * from {{ ref('stg_stripe__subscriptions') }}
+    where {{ recent }}
 ),
 
 stripe_invoices as (
     select * from {{ ref('stg_stripe__invoices') }}
+    where {{ recent }}
 ),
 
 posthog as (
     select * from {{ ref('stg_posthog__events') }}
+    where {{ recent }}
 ),
 
 clicks as (
     select * from {{ ref('stg_tracking__clicks') }}
+    where {{ recent }}
 ),
 
 capi as (
     select * from {{ ref('stg_meta__capi_events') }}
+    where {{ recent }}
 ),
 
 identify_calls as (
     select * from {{ ref('stg_app__identify_calls') }}
+    where {{ recent }}
 ),
 
 app_users as (
@@ -52,18 +75,22 @@ app_users as (
 
 cal as (
     select * from {{ ref('stg_cal__bookings') }}
+    where {{ recent }}
 ),
 
 calendly as (
     select * from {{ ref('stg_calendly__invitee_events') }}
+    where {{ recent }}
 ),
 
 deals as (
     select * from {{ ref('stg_deals__events') }}
+    where {{ recent }}
 ),
 
 leads as (
     select * from {{ ref('stg_deals__leads') }}
+    where {{ recent }}
 ),
 
 identify_keys as (
@@ -229,17 +256,53 @@ cleaned as (
     where coalesce(left_key, right_key) is not null
 ),
 
-final as (
+batch_received as (
+    {# the newest arrival this batch read: the next cycle's watermark #}
+    select max(received_at) as received_at from (
+        {%- for name in ['resend', 'stripe_customers', 'stripe_checkout_sessions', 'stripe_subscriptions', 'stripe_invoices', 'posthog', 'clicks', 'capi', 'identify_calls', 'cal', 'calendly', 'deals', 'leads'] %}
+        select max(received_at) as received_at from {{ name }}
+        union all
+        {%- endfor %}
+        select max(sent_at) from email_sends
+    ) as maxima
+),
+
+aggregated as (
     select
+        left_key || '|' || coalesce(right_key, '') as edge_key,
         left_key,
         right_key,
         min(seen_at) as first_seen_at,
         max(seen_at) as last_seen_at,
-        count(*) as proof_count,
         (array_agg(raw_table order by seen_at, raw_table, raw_key))[1] as raw_table,
         (array_agg(raw_key order by seen_at, raw_table, raw_key))[1] as raw_key
     from cleaned
     group by left_key, right_key
+),
+
+final as (
+    select
+        aggregated.edge_key,
+        aggregated.left_key,
+        aggregated.right_key,
+{%- if is_incremental() %}
+        least(aggregated.first_seen_at, known.first_seen_at) as first_seen_at,
+        greatest(aggregated.last_seen_at, known.last_seen_at) as last_seen_at,
+        case when known.edge_key is not null and (known.first_seen_at, known.raw_table, known.raw_key) <= (aggregated.first_seen_at, aggregated.raw_table, aggregated.raw_key)
+            then known.raw_table else aggregated.raw_table end as raw_table,
+        case when known.edge_key is not null and (known.first_seen_at, known.raw_table, known.raw_key) <= (aggregated.first_seen_at, aggregated.raw_table, aggregated.raw_key)
+            then known.raw_key else aggregated.raw_key end as raw_key,
+{%- else %}
+        aggregated.first_seen_at,
+        aggregated.last_seen_at,
+        aggregated.raw_table,
+        aggregated.raw_key,
+{%- endif %}
+        (select received_at from batch_received) as last_received_at
+    from aggregated
+{%- if is_incremental() %}
+    left join {{ this }} as known on known.edge_key = aggregated.edge_key
+{%- endif %}
 )
 
 select * from final

@@ -10,9 +10,9 @@ edges as (
 ),
 
 sightings as (
-    select left_key as identity_key, raw_table, raw_key, first_seen_at, last_seen_at, proof_count from edges
+    select left_key as identity_key, raw_table, raw_key, first_seen_at, last_seen_at from edges
     union all
-    select right_key, raw_table, raw_key, first_seen_at, last_seen_at, proof_count from edges where right_key is not null
+    select right_key, raw_table, raw_key, first_seen_at, last_seen_at from edges where right_key is not null
 ),
 
 per_key as (
@@ -20,7 +20,7 @@ per_key as (
         identity_key,
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
-        sum(proof_count) as sighting_count,
+        count(*) as sighting_count,
         (array_agg(raw_table order by first_seen_at, raw_table, raw_key))[1] as first_raw_table,
         (array_agg(raw_key order by first_seen_at, raw_table, raw_key))[1] as first_raw_key
     from sightings
