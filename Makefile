@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench dagster install clean-db
+.PHONY: demo test bench dagster install clean-db audit lint
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required (set PYTHON=...)"; exit 1; }
@@ -22,9 +22,20 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/gdp demo
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(BIN)/python -m tests.setup_browser
 	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# Vulnerability audit of every installed dependency (PyPI's advisory data; --strict fails when a
+# package could not be looked up, so "no known vulnerabilities" always means "all were checked"),
+# then the linter CI runs.
+audit: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,audit]'
+	$(BIN)/pip-audit --vulnerability-service pypi --skip-editable --strict --progress-spinner off
+	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/gdp bench

@@ -263,22 +263,6 @@ SPEC: dict[str, Any] = {
                                    "400": _error("Link incomplete or altered; nothing stored."),
                                    "503": _error("Database unavailable; retry.")}},
         },
-        "/unsubscribe": {
-            "parameters": [
-                {"name": n, "in": "query", "required": True, "schema": {"type": "string"}, "description": d}
-                for n, d in (("p", "person_id"), ("c", "campaign_id"), ("t", "signature of (person, campaign)"))
-            ],
-            "get": {"summary": "Confirmation page (a GET alone never unsubscribes: mail scanners prefetch links).",
-                    "responses": {"200": {"description": "Page with the button.", "content": {"text/html": {"schema": {"type": "string"}}}},
-                                  "400": {"description": "Link incomplete or altered.",
-                                          "content": {"text/html": {"schema": {"type": "string"}}}}}},
-            "post": {"summary": "Records the unsubscribe; also RFC 8058 one-click (List-Unsubscribe=One-Click).",
-                     "requestBody": {"required": False, "content": {"application/x-www-form-urlencoded": {"schema": {
-                         "type": "object", "properties": {"List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}}}}}},
-                     "responses": {"200": {"description": "Unsubscribed.", "content": {"text/html": {"schema": {"type": "string"}}}},
-                                   "400": _error("Link incomplete or altered; nothing stored."),
-                                   "503": _error("Database unavailable; retry later.", _RETRY_AFTER)}},
-        },
         "/api/meta/capi": {
             "post": {
                 "summary": "Meta Conversions API relay: the Pixel's event, landed for server-side delivery.",

@@ -100,8 +100,8 @@ def traffic() -> tuple[list[tuple[str, str, dict, bytes]], list[str]]:
     add("GET", f"/c/{token[:-4]}AAAA", {"User-Agent": "Mozilla/5.0"})
     cookie = person_cookie_value(s["tracking_link_secret"], "p_ada")
     sent_secrets.append(cookie)
-    capi = ('{"event_id": "%s", "event_name": "Lead", "event_source_url": "https://www.example.com/?email=%s"}'
-            % (uuid.uuid4(), grace)).encode()
+    capi = (f'{{"event_id": "{uuid.uuid4()}", "event_name": "Lead", '
+            f'"event_source_url": "https://www.example.com/?email={grace}"}}').encode()
     add("POST", "/api/meta/capi", {"Content-Type": "application/json", "Cookie": f"gdp_pid={cookie}"}, capi)
     add("POST", "/api/meta/capi", {"Content-Type": "application/json"}, b'{"event_name": "Hack", "email": "%s"}' % ada.encode())
     add("POST", "/api/identify", {"Authorization": f"Bearer {s['api_token']}", "Content-Type": "application/json"},
