@@ -17,10 +17,10 @@ from psycopg import sql
 from psycopg.rows import namedtuple_row
 
 from activation import keys
-from activation.outbox import Run, finish, insert_action, retry_later
 from activation.http import ProviderError
+from activation.outbox import Run, finish, insert_action, retry_later
 from activation.sequences import SequenceError, load_sequence
-from activation.sources import eligibility, relation_exists, columns, recent_events
+from activation.sources import columns, eligibility, recent_events, relation_exists
 
 CHANNEL = "outbound_sequences"
 

@@ -9,9 +9,10 @@ repeats the call with the same Idempotency-Key, which the provider deduplicates.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb

@@ -10,15 +10,14 @@ two cannot disagree.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
-from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
 from jinja2 import ChainableUndefined

@@ -7,7 +7,7 @@ and renders what it would send (status `dry_run`) and calls nobody.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from activation import audiences, capi, emails, outbound
 from activation.outbox import ActivationReport, Run

@@ -9,8 +9,9 @@ opted out costs more than a late email.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import psycopg
 from psycopg import sql

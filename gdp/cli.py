@@ -115,8 +115,8 @@ def bench(args: tuple[str, ...]) -> None:
 # main.add_command(segments_group) from gdp/commands/segments.py.
 
 from gdp.commands.deals import deal_group, leads_group  # noqa: E402
-from gdp.commands.posthog import posthog_group  # noqa: E402
 from gdp.commands.links import link_command  # noqa: E402
+from gdp.commands.posthog import posthog_group  # noqa: E402
 
 main.add_command(posthog_group)
 main.add_command(deal_group)

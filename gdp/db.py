@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import psycopg

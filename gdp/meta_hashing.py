@@ -41,8 +41,9 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Iterable
+from typing import Any
 
 HASHED_KEYS = ("em", "ph", "fn", "ln", "ct", "st", "zp", "country", "db", "ge", "external_id")
 UNHASHED_KEYS = ("client_ip_address", "client_user_agent", "fbp", "fbc", "subscription_id", "lead_id", "fb_login_id")

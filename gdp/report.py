@@ -21,7 +21,8 @@ class Section:
     columns: list[str]
     rows: list[tuple]
     note: str = ""
-    chart: bool = False  # render the last column as bars in HTML
+    chart: bool = False  # render a numeric column as bars in HTML
+    chart_column: int = -1
 
 
 @dataclass
@@ -84,6 +85,9 @@ def build_report(url: str, settings, send_stats=None) -> Report:
             f"count(*) filter (where is_customer), count(*) filter (where is_anonymous) from {a}.person",
             needs=[f"{a}.person"]))
         report.sections.append(_query(
+            conn, "Funnels (persons reaching each step)", ["funnel", "step", "persons"], _FUNNEL_SQL.format(a=a),
+            needs=[f"{a}.person_features", f"{a}.deal"], chart=True))
+        report.sections.append(_query(
             conn, "Identity: merges and quarantine", ["identifiers", "merged person ids (aliases)", "quarantined components",
                                                       "quarantined identifiers"],
             f"select count(*), count(*) filter (where link_type = 'alias'), "
@@ -122,6 +126,27 @@ def build_report(url: str, settings, send_stats=None) -> Report:
     return report
 
 
+_FUNNEL_SQL = """
+with pf as (select * from {a}.person_features),
+steps as (
+    select 'newsletter' as funnel, 1 as n, 'emailed' as step, count(*) filter (where last_email_sent_at is not null) as persons
+    from pf where first_funnel = 'newsletter'
+    union all select 'newsletter', 2, 'clicked', count(*) filter (where last_clicked_at is not null or last_email_clicked_at is not null)
+    from pf where first_funnel = 'newsletter'
+    union all select 'newsletter', 3, 'signed up', count(*) filter (where signup_at is not null) from pf where first_funnel = 'newsletter'
+    union all select 'newsletter', 4, 'activated', count(*) filter (where activated_at is not null) from pf where first_funnel = 'newsletter'
+    union all select 'newsletter', 5, 'subscribed', count(*) filter (where first_subscribed_at is not null) from pf where first_funnel = 'newsletter'
+    union all select 'outbound', 1, 'lead', count(*) from pf where is_lead
+    union all select 'outbound', 2, 'clicked', count(*) filter (where last_clicked_at is not null) from pf where is_lead
+    union all select 'outbound', 3, 'replied positive', count(*) filter (where replied_positive_at is not null) from {a}.deal
+    union all select 'outbound', 4, 'booked call', count(*) filter (where booked_at is not null or call_booked_at is not null) from {a}.deal
+    union all select 'outbound', 5, 'proposal sent', count(*) filter (where proposal_sent_at is not null) from {a}.deal
+    union all select 'outbound', 6, 'won', count(*) filter (where won_at is not null) from {a}.deal
+)
+select funnel, step, persons from steps order by funnel desc, n
+"""
+
+
 def _window(conn, a: str) -> str:
     if not _exists(conn, f"{a}.attribution"):
         return "window unknown"
@@ -153,7 +178,8 @@ def _segments(conn, a: str) -> Section:
         for seg, funnel, n, entered, exited, desc in rows
     ]
     empty = sum(1 for r in shown if not r[2])
-    return Section("Segments", columns, shown, note=f"{len(shown)} segments, {empty} empty", chart=False)
+    return Section("Segments", columns, shown, note=f"{len(shown)} segments, {empty} empty", chart=True,
+                   chart_column=2)
 
 
 def _match_quality(conn) -> Section:
@@ -190,13 +216,14 @@ def write_html(report: Report, path: Path) -> Path:
             parts.append(f"<p><em>{html.escape(s.note)}</em></p>")
         if not s.rows:
             continue
-        peak = max((r[-1] for r in s.rows if isinstance(r[-1], (int, float))), default=0) or 1
+        col = s.chart_column
+        peak = max((r[col] for r in s.rows if isinstance(r[col], (int, float))), default=0) or 1
         parts.append("<table><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in s.columns)
                      + ("<th></th>" if s.chart else "") + "</tr>")
         for r in s.rows:
             cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r)
-            if s.chart and isinstance(r[-1], (int, float)):
-                cells += f"<td><div class=bar style='width:{int(300 * r[-1] / peak)}px'></div></td>"
+            if s.chart and isinstance(r[col], (int, float)):
+                cells += f"<td><div class=bar style='width:{int(300 * r[col] / peak)}px'></div></td>"
             parts.append(f"<tr>{cells}</tr>")
         parts.append("</table>")
     path.write_text("\n".join(parts))

@@ -96,7 +96,7 @@ class Settings:
     blast_radius_min_size: int = field(default=20, metadata={"env": "GDP_BLAST_RADIUS_MIN_SIZE"})
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         values = {}
         for f in fields(cls):
             raw = _env(f.metadata["env"])

@@ -7,12 +7,8 @@ import logging
 from flask import Flask
 
 from gdp.settings import Settings, get_settings
-from ingest_app import db, errors, health
-from ingest_app.webhooks import resend, stripe_events
-from ingest_app import browser_api, clicks, deals_api
-from ingest_app.webhooks import cal, calendly, posthog
-from ingest_app import openapi, ratelimit
-from ingest_app import unsubscribe
+from ingest_app import browser_api, clicks, db, deals_api, errors, health, openapi, ratelimit, unsubscribe
+from ingest_app.webhooks import cal, calendly, posthog, resend, stripe_events
 
 # Each blueprint names the settings it cannot run without; the app refuses to
 # start when one is missing instead of accepting unverifiable deliveries.

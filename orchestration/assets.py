@@ -15,7 +15,13 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 
 from gdp.settings import get_settings
 from orchestration.dbt_assets import model_keys_in_layer
-from orchestration.resources import MetaResource, NotifierResource, PostgresResource, ResendResource, activation_settings
+from orchestration.resources import (
+    MetaResource,
+    NotifierResource,
+    PostgresResource,
+    ResendResource,
+    activation_settings,
+)
 
 LEDGER_KEY = AssetKey("membership_ledger")
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from urllib.parse import unquote_plus
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import psycopg
 import pytest

@@ -21,7 +21,15 @@ from activation.plan import plan_transitions
 from activation.runner import dry_run_channels
 from gdp.settings import REPO_ROOT
 from tests.activation_support import (  # noqa: F401  (fixtures)
-    SCHEMA, act_db, add_people, add_segment, add_transitions, db, fake_resend, make_settings, query,
+    SCHEMA,
+    act_db,
+    add_people,
+    add_segment,
+    add_transitions,
+    db,
+    fake_resend,
+    make_settings,
+    query,
 )
 
 ACTIONS = 1000

@@ -10,8 +10,17 @@ import psycopg
 from activation import keys
 from activation.runner import activate
 from tests.activation_support import (  # noqa: F401  (fixtures)
-    SCHEMA, act_db, add_people, add_person, add_segment, add_transition, add_transitions, db, fake_resend,
-    make_settings, query,
+    SCHEMA,
+    act_db,
+    add_people,
+    add_person,
+    add_segment,
+    add_transition,
+    add_transitions,
+    db,
+    fake_resend,
+    make_settings,
+    query,
 )
 
 TAG_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")

@@ -15,7 +15,15 @@ import psycopg
 from activation.runner import activate
 from gdp.ledger import record_cycle
 from tests.activation_support import (  # noqa: F401  (fixtures)
-    SCHEMA, act_db, add_person, add_segment, db, fake_meta, fake_resend, make_settings, query,
+    SCHEMA,
+    act_db,
+    add_person,
+    add_segment,
+    db,
+    fake_meta,
+    fake_resend,
+    make_settings,
+    query,
 )
 
 

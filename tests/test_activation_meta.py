@@ -11,7 +11,16 @@ import psycopg
 from activation import audiences as audiences_mod
 from activation.runner import activate
 from tests.activation_support import (  # noqa: F401  (fixtures)
-    SCHEMA, act_db, add_person, add_segment, add_transition, assert_no_plain_pii, db, fake_meta, make_settings, query,
+    SCHEMA,
+    act_db,
+    add_person,
+    add_segment,
+    add_transition,
+    assert_no_plain_pii,
+    db,
+    fake_meta,
+    make_settings,
+    query,
 )
 
 EMAIL, PHONE = " Ada.Lovelace@Example.ORG ", "+44 (0)20 7946-0958"

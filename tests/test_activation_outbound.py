@@ -15,7 +15,16 @@ from activation.runner import activate
 from activation.sequences import load_sequence, sequence_names
 from gdp.settings import REPO_ROOT
 from tests.activation_support import (  # noqa: F401  (fixtures)
-    SCHEMA, act_db, add_person, add_segment, add_transition, db, fake_meta, fake_resend, make_settings, query,
+    SCHEMA,
+    act_db,
+    add_person,
+    add_segment,
+    add_transition,
+    db,
+    fake_meta,
+    fake_resend,
+    make_settings,
+    query,
 )
 
 

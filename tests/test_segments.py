@@ -214,9 +214,9 @@ def test_cli_list_show_why_approve(cli_env):
     runner = CliRunner()
     listed = runner.invoke(cli, ["segments", "list"])
     assert listed.exit_code == 0, listed.output
-    line = next(l for l in listed.output.splitlines() if l.startswith(NEW_SEGMENT))
+    line = next(row for row in listed.output.splitlines() if row.startswith(NEW_SEGMENT))
     assert line.split()[:4] == [NEW_SEGMENT, "outbound", "1", "0"]  # size 1; the last cycle (c2) moved nobody
-    assert len([l for l in listed.output.splitlines() if l.split()[1:2] in (["newsletter"], ["outbound"])]) == 21
+    assert len([row for row in listed.output.splitlines() if row.split()[1:2] in (["newsletter"], ["outbound"])]) == 21
 
     shown = runner.invoke(cli, ["segments", "show", NEW_SEGMENT])
     assert shown.exit_code == 0, shown.output

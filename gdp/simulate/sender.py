@@ -15,10 +15,10 @@ import random
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import httpx
 import psycopg
@@ -28,7 +28,6 @@ from gdp.deliveries import Delivery, encode, resend_delivery, stripe_delivery
 from gdp.links import PERSON_COOKIE
 from gdp.settings import Settings
 from gdp.simulate.world import Touch
-
 
 
 @dataclass
@@ -153,7 +152,7 @@ class Sender:
             progress(len(direct))
         queue = self._delivery_order(http)
         with ThreadPoolExecutor(self.workers) as pool:
-            for done in pool.map(self._send_one, queue):
+            for _ in pool.map(self._send_one, queue):
                 if progress:
                     progress(1)
         return self.stats

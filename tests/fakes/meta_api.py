@@ -20,9 +20,10 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -61,7 +62,7 @@ class FakeMeta:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "FakeMeta":
+    def start(self) -> FakeMeta:
         self._thread.start()
         return self
 

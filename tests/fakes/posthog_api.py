@@ -87,7 +87,7 @@ class FakePostHog:
             body = json.dumps({"type": "server_error", "detail": f"cued {status}"}).encode()
         self.cues.extend(Cue(status, headers or {}, body) for _ in range(times))
 
-    def __enter__(self) -> "FakePostHog":
+    def __enter__(self) -> FakePostHog:
         self._thread.start()
         return self
 

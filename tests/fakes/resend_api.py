@@ -23,9 +23,10 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 TAG_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -66,7 +67,7 @@ class FakeResend:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "FakeResend":
+    def start(self) -> FakeResend:
         self._thread.start()
         return self
 
