@@ -1,7 +1,7 @@
 """Latency bench: a qualifying webhook's 2xx → the email reaching (fake) Resend.
 
 Run: .venv/bin/python bench/bench_latency.py [--persons 100000] [--qualifiers 20]
-     [--interval 5] [--sensor-interval 30] [--keep]
+     [--interval 5] [--sensor-interval 30] [--keep] [--exclude <dbt selector>]
 
 What it does, all on this machine:
 1. A private database on the embedded server (`gdp_bench_latency`), migrated, with
@@ -93,16 +93,17 @@ def prepare_database(server_url: str, persons: int, keep: bool) -> str:
     return url
 
 
-def baseline_cycle(url: str) -> None:
-    """Full build + ledger + dry-run activation, so measured cycles start from a settled state."""
+def baseline_cycle(url: str, exclude: str | None) -> None:
+    """The cycle's dbt build + ledger + dry-run activation, so measured cycles start settled."""
     from activation.runner import activate
+    from gdp.dbt import run_dbt
     from gdp.ledger import record_cycle
-    from gdp.pipeline import run_cycle
+    from orchestration.dbt_assets import build_dbt_args
 
     started = time.monotonic()
-    result = run_cycle(url, target_path=Path(tempfile.mkdtemp(prefix="bench_latency_dbt_")))
+    result = run_dbt(build_dbt_args(exclude=exclude), url, target_path=Path(tempfile.mkdtemp(prefix="bench_latency_dbt_")))
     if not result.ok:
-        raise SystemExit("baseline dbt build failed:\n" + result.summary())
+        raise SystemExit("baseline dbt build failed:\n" + "\n".join(result.failures) + result.output[-3000:])
     log(f"baseline dbt build: {time.monotonic() - started:.1f}s")
     record_cycle(url, f"bench-baseline-{uuid.uuid4().hex[:8]}")
     activate(url, dry_run=True)
@@ -139,6 +140,11 @@ def click_payload(i: int) -> dict:
     }
 
 
+def succeeded_cycles(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute("select count(*) from activation.pipeline_cycle where status = 'succeeded'").fetchone()[0]
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = (len(ordered) - 1) * p
@@ -154,11 +160,12 @@ def main() -> None:
     parser.add_argument("--sensor-interval", type=int, default=30, help="GDP_SENSOR_INTERVAL_S for the daemon")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--keep", action="store_true", help="reuse the bench database (skip re-seeding)")
+    parser.add_argument("--exclude", default=None, help="GDP_CYCLE_DBT_EXCLUDE for the cycles (a dbt selector)")
     args = parser.parse_args()
 
     server_url = gdb.database_url(Settings.from_env())
     url = prepare_database(server_url, args.persons, args.keep)
-    baseline_cycle(url)
+    baseline_cycle(url, args.exclude)
 
     fake = FakeResend(api_key="re_bench_key", rate_limit_per_s=2).start()
     ingest_port = 18000 + os.getpid() % 1000
@@ -173,7 +180,9 @@ def main() -> None:
         "RESEND_API_BASE": fake.url,
         "GDP_SENSOR_INTERVAL_S": str(args.sensor_interval),
         "RESEND_WEBHOOK_SECRET": RESEND_SECRET,
+        **({"GDP_CYCLE_DBT_EXCLUDE": args.exclude} if args.exclude else {}),
     }
+    baseline_cycles = succeeded_cycles(url)
     daemon_log = (home / "daemon.log").open("w")
     daemon = subprocess.Popen(
         [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-m", "orchestration.definitions"],
@@ -185,8 +194,14 @@ def main() -> None:
     arrived_at: dict[str, float] = {}
     seen = 0
     try:
-        # Let the daemon load the code and settle its first ticks on the baseline.
-        time.sleep(args.sensor_interval + 10)
+        # The sensor's first tick sees the seeded rows and launches one (no-op) cycle;
+        # measuring starts once that cycle has finished, so it does not count.
+        settle_deadline = time.monotonic() + args.timeout
+        while succeeded_cycles(url) < baseline_cycles + 1:
+            if time.monotonic() > settle_deadline or daemon.poll() is not None:
+                raise SystemExit(f"the daemon's first cycle did not finish (log: {home / 'daemon.log'})")
+            time.sleep(1)
+        log("first daemon cycle done; sending qualifying webhooks")
         client = httpx.Client(base_url=f"http://127.0.0.1:{ingest_port}", timeout=10)
         next_send = time.monotonic()
         i = 0
@@ -225,7 +240,7 @@ def main() -> None:
     print()
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     print(f"persons {args.persons}, qualifiers {len(sent_at)}, sensor interval {args.sensor_interval}s, "
-          f"webhook every {args.interval}s")
+          f"webhook every {args.interval}s, cycle dbt exclude: {args.exclude or 'none'}")
     if waits:
         print(f"webhook 2xx -> email at fake Resend: p50 {statistics.median(waits):.1f}s  "
               f"p95 {percentile(waits, 0.95):.1f}s  max {max(waits):.1f}s  (n={len(waits)})")

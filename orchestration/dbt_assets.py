@@ -19,6 +19,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from gdp.dbt import dbt_environment
+from gdp.settings import get_settings
 from orchestration.project import dbt_target_dir, gdp_dbt_project, prepare_manifest
 from orchestration.resources import PostgresResource
 
@@ -66,14 +67,20 @@ class DbtBuildConfig(Config):
     full_refresh: bool = False
 
 
-def build_dbt_args(full_refresh: bool = False, extra_vars: Mapping[str, Any] | None = None) -> list[str]:
+def build_dbt_args(
+    full_refresh: bool = False, extra_vars: Mapping[str, Any] | None = None, exclude: str | None = None
+) -> list[str]:
     """The dbt argv for one refresh; selection is added by dagster-dbt from the run's subset.
 
     Unit tests are excluded: they run on fixture rows, not on the data, so they
     prove the SQL (in CI, `make test`) and would only lengthen every cycle here.
-    Data tests still run and surface as asset checks.
+    Data tests still run and surface as asset checks, except what the operator
+    excludes (GDP_CYCLE_DBT_EXCLUDE, a dbt selector, e.g. a test too slow for
+    every cycle that runs nightly instead).
     """
     args = ["build", "--exclude-resource-type", "unit_test"]
+    if exclude:
+        args += ["--exclude", exclude]
     if full_refresh:
         args.append("--full-refresh")
     if extra_vars:
@@ -113,7 +120,8 @@ TRANSLATOR = GdpDbtTranslator(DagsterDbtTranslatorSettings(enable_source_tests_a
 @dbt_assets(manifest=MANIFEST_PATH, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR, name="gdp_dbt")
 def gdp_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource, postgres: PostgresResource):
     with dbt_env_for(postgres.url()):
-        invocation = dbt.cli(build_dbt_args(config.full_refresh), context=context)
+        args = build_dbt_args(config.full_refresh, exclude=get_settings().cycle_dbt_exclude)
+        invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
     # Artifacts of a green run are not needed again; a failed run keeps them for inspection.
     if invocation.is_successful():

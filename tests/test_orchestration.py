@@ -93,6 +93,7 @@ def test_build_dbt_args():
     assert build_dbt_args() == base
     assert build_dbt_args(full_refresh=True) == [*base, "--full-refresh"]
     assert build_dbt_args(extra_vars={"b": 2, "a": 1}) == [*base, "--vars", '{"a": 1, "b": 2}']
+    assert build_dbt_args(exclude="test_name:slow_one") == [*base, "--exclude", "test_name:slow_one"]
 
 
 @pytest.mark.parametrize(
