@@ -156,3 +156,33 @@ def test_blast_radius_hold_stops_the_runs_activation(world, monkeypatch):
     assert not [d for d in fake.delivered if email in (d["email"].get("to") or [])]
     assert not [r for r in outbox(url, person) if r[2] == "sent"]
     assert any("gdp segments approve" in text and SEGMENT in text for text in world["notifier"].sent)
+
+
+def test_capture_completeness_blocks_on_a_lost_row_not_on_one_landing_mid_run(world):
+    """The mart counts rows landed between the `event` build and its own as missing;
+    the check forgives those (they landed after the run started), not older ones."""
+    url, defs = world["url"], world["defs"]
+    job = defs.resolve_job_def(REFRESH_AND_ACTIVATE)
+
+    def run_with_missing(missing: int, land_during_run: int) -> bool:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("update analytics.capture_completeness set missing_rows = %s where raw_table = 'resend_event'", (missing,))
+        with DagsterInstance.ephemeral() as instance:
+            # Rows stamped after the run's start stand in for rows landing while it runs.
+            with psycopg.connect(url, autocommit=True) as conn:
+                for _ in range(land_during_run):
+                    conn.execute(
+                        "insert into raw.resend_event (svix_id, event_type, received_at, payload)"
+                        " values (%s, 'email.sent', now() + interval '1 hour', '{}'::jsonb)",
+                        (f"msg_{uuid.uuid4().hex}",),
+                    )
+            result = job.execute_in_process(instance=instance, asset_selection=[LEDGER_KEY], raise_on_error=False)
+            (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "capture_completeness"]
+            return check.passed
+
+    assert run_with_missing(1, land_during_run=1) is True
+    # Now two rows landed after the start (one from above), but three are missing: one is lost.
+    assert run_with_missing(3, land_during_run=1) is False
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("update analytics.capture_completeness set missing_rows = 0")
+        conn.execute("delete from raw.resend_event where received_at > now()")
