@@ -24,6 +24,7 @@ from tests.dbt_helpers import ingest_client, private_database, send_resend
 from tests.fakes.resend_api import FakeResend
 
 SEGMENT = "newsletter_clicker_not_signed_up"
+CLICKER, CLICKER_EMAIL = "p_e2e_clicker", "clicker@e2e.example"
 ACTIVATIONS = ["resend_emails", "meta_capi_events", "meta_audiences", "outbound_sequences"]
 
 
@@ -62,9 +63,15 @@ def world(server_url, settings, tmp_path_factory):
                 "notifier": notifier,
             }
         )
+        # One full run (the only dbt build of the module): every test starts from built relations.
+        land_newsletter_click(client, CLICKER, CLICKER_EMAIL)
+        instance = DagsterInstance.ephemeral()
+        first = defs.resolve_job_def(REFRESH_AND_ACTIVATE).execute_in_process(instance=instance, raise_on_error=False)
         try:
-            yield {"url": url, "client": client, "fake": fake, "defs": defs, "notifier": notifier}
+            yield {"url": url, "client": client, "fake": fake, "defs": defs, "notifier": notifier,
+                   "first": first, "instance": instance}
         finally:
+            instance.dispose()
             fake.stop()
 
 
@@ -79,50 +86,49 @@ def outbox(url: str, person: str) -> list[tuple]:
 
 def test_job_runs_raw_to_event_to_segment_to_outbox_and_sends_once(world):
     url, fake, defs = world["url"], world["fake"], world["defs"]
-    person, email = "p_e2e_clicker", "clicker@e2e.example"
-    land_newsletter_click(world["client"], person, email)
+    person, email = CLICKER, CLICKER_EMAIL
 
     job = defs.resolve_job_def(REFRESH_AND_ACTIVATE)
-    with DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(instance=instance)
-        assert result.success
-        materialized = {e.asset_key for e in result.get_asset_materialization_events()}
-        assert {AssetKey("event"), AssetKey(SEGMENT), LEDGER_KEY, *(AssetKey(a) for a in ACTIVATIONS)} <= materialized
-        checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
-        assert checks[("membership_ledger", "capture_completeness")] is True
-        assert checks[("membership_ledger", "identity_quarantine_size")] is True
-        assert checks[("membership_ledger", "blast_radius_guard")] is True
-        assert checks[("raw/resend_event", "freshness")] is True  # rows just landed
-        assert ("meta_capi_events", "meta_match_quality") in checks
+    instance, result = world["instance"], world["first"]
+    # The module's first run, made by the fixture.
+    assert result.success
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert {AssetKey("event"), AssetKey(SEGMENT), LEDGER_KEY, *(AssetKey(a) for a in ACTIVATIONS)} <= materialized
+    checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks[("membership_ledger", "capture_completeness")] is True
+    assert checks[("membership_ledger", "identity_quarantine_size")] is True
+    assert checks[("membership_ledger", "blast_radius_guard")] is True
+    assert checks[("raw/resend_event", "freshness")] is True  # rows just landed
+    assert ("meta_capi_events", "meta_match_quality") in checks
 
-        with psycopg.connect(url, autocommit=True) as conn:
-            assert conn.execute(
-                "select count(*) from analytics.event where person_id = %s and event_type = 'email_clicked'", (person,)
-            ).fetchone()[0] == 1
-            assert conn.execute(
-                "select count(*) from analytics.segment_member where segment = %s and person_id = %s", (SEGMENT, person)
-            ).fetchone()[0] == 1
-            assert conn.execute(
-                "select transition from activation.membership_transition where segment = %s and person_id = %s",
-                (SEGMENT, person),
-            ).fetchall() == [("entered",)]
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute(
+            "select count(*) from analytics.event where person_id = %s and event_type = 'email_clicked'", (person,)
+        ).fetchone()[0] == 1
+        assert conn.execute(
+            "select count(*) from analytics.segment_member where segment = %s and person_id = %s", (SEGMENT, person)
+        ).fetchone()[0] == 1
+        assert conn.execute(
+            "select transition from activation.membership_transition where segment = %s and person_id = %s",
+            (SEGMENT, person),
+        ).fetchall() == [("entered",)]
 
-        rows = [r for r in outbox(url, person) if r[0] == SEGMENT and r[1] == "email"]
-        assert rows and rows[0][2] == "sent" and rows[0][3] and rows[0][4] and rows[0][5] == result.run_id
-        to_person = [d for d in fake.delivered if email in (d["email"].get("to") or [])]
-        assert len(to_person) == 1
-        tags = {t["name"]: t["value"] for t in to_person[0]["email"]["tags"]}
-        assert tags["person_id"] == person and tags["funnel"] == "newsletter"
+    rows = [r for r in outbox(url, person) if r[0] == SEGMENT and r[1] == "email"]
+    assert rows and rows[0][2] == "sent" and rows[0][3] and rows[0][4] and rows[0][5] == result.run_id
+    to_person = [d for d in fake.delivered if email in (d["email"].get("to") or [])]
+    assert len(to_person) == 1
+    tags = {t["name"]: t["value"] for t in to_person[0]["email"]["tags"]}
+    assert tags["person_id"] == person and tags["funnel"] == "newsletter"
 
-        ledger_events = instance.get_latest_materialization_event(LEDGER_KEY)
-        assert ledger_events.asset_materialization.metadata["entered"].value >= 1
-        resend_meta = instance.get_latest_materialization_event(AssetKey("resend_emails")).asset_materialization.metadata
-        assert "latency_email_cycle_p95_s" in resend_meta
+    ledger_events = instance.get_latest_materialization_event(LEDGER_KEY)
+    assert ledger_events.asset_materialization.metadata["entered"].value >= 1
+    resend_meta = instance.get_latest_materialization_event(AssetKey("resend_emails")).asset_materialization.metadata
+    assert "latency_email_cycle_p95_s" in resend_meta
 
-        # The same data again: a new cycle, nothing new to send.
-        again = job.execute_in_process(instance=instance, asset_selection=[LEDGER_KEY, *(AssetKey(a) for a in ACTIVATIONS)])
-        assert again.success
-        assert len([d for d in fake.delivered if email in (d["email"].get("to") or [])]) == 1
+    # The same data again: a new cycle, nothing new to send.
+    again = job.execute_in_process(instance=instance, asset_selection=[LEDGER_KEY, *(AssetKey(a) for a in ACTIVATIONS)])
+    assert again.success
+    assert len([d for d in fake.delivered if email in (d["email"].get("to") or [])]) == 1
 
 
 def test_blast_radius_hold_stops_the_runs_activation(world, monkeypatch):
