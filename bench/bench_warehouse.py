@@ -37,7 +37,7 @@ SELECTION = ["--select", "+person_features", "+attribution"]
 GENERATE = """
 -- Resend: 4 webhooks per email (sent, delivered, opened, clicked); tags as a list half the time.
 insert into raw.resend_event (svix_id, event_type, received_at, payload)
-select 'msg_' || g, t.type, now() - ((g %% 60) || ' days')::interval,
+select 'msg_' || g, t.type, now() - ((g %% 60) || ' days')::interval - interval '1 hour',
        jsonb_build_object('type', t.type, 'created_at', now() - ((g %% 60) || ' days')::interval,
          'data', jsonb_build_object('email_id', 'em_' || (g / 4), 'to', jsonb_build_array('user' || p || '@bench.example'),
            'subject', 'Hello',
@@ -52,7 +52,7 @@ cross join lateral (select (array['email.sent', 'email.delivered', 'email.opened
 -- PostHog: page views, usage; a third of persons are app users identified with their person id.
 insert into raw.posthog_event (uuid, event_name, distinct_id, occurred_at, via, received_at, payload)
 select 'ph_' || g, e.name, d.distinct_id, now() - ((g %% 45) || ' days')::interval - ((g %% 24) || ' hours')::interval,
-       'webhook', now() - ((g %% 45) || ' days')::interval,
+       'webhook', now() - ((g %% 45) || ' days')::interval - interval '1 hour',
        jsonb_build_object('uuid', 'ph_' || g, 'event', e.name, 'distinct_id', d.distinct_id,
          'timestamp', now() - ((g %% 45) || ' days')::interval,
          'properties', jsonb_build_object('$current_url', 'https://bench.example' ||
@@ -73,12 +73,12 @@ from generate_series(3, %(persons)s, 3) as p;
 insert into raw.click (click_id, person_id, campaign_id, funnel, destination_url, is_bot, bot_reason, clicked_at, received_at)
 select 'clk_' || g, 'p_bench_' || ((g %% %(persons)s) + 1), 'c' || (g %% 7), 'newsletter', 'https://bench.example/pricing',
        g %% 10 = 0, case when g %% 10 = 0 then 'head_request' end,
-       now() - ((g %% 30) || ' days')::interval, now() - ((g %% 30) || ' days')::interval
+       now() - ((g %% 30) || ' days')::interval, now() - ((g %% 30) || ' days')::interval - interval '1 hour'
 from generate_series(0, %(clicks)s - 1) as g;
 
 -- Stripe: per customer created (metadata.person_id), checkout, subscription created + updated, invoice paid.
 insert into raw.stripe_event (stripe_event_id, event_type, received_at, payload)
-select 'evt_' || c || '_' || k, t.type, now() - ((c %% 50) || ' days')::interval,
+select 'evt_' || c || '_' || k, t.type, now() - ((c %% 50) || ' days')::interval - interval '1 hour',
        jsonb_build_object('id', 'evt_' || c || '_' || k, 'type', t.type,
          'created', extract(epoch from now() - ((c %% 50) || ' days')::interval)::bigint + k,
          'data', jsonb_build_object('object', case
@@ -137,6 +137,15 @@ select 'cly_' || l, 'invitee.created',
        jsonb_build_object('event', 'invitee.created', 'created_at', now() - interval '19 days',
          'payload', jsonb_build_object('email', 'lead' || l || '@bench.example', 'uri', 'https://api.calendly.com/i/' || l))
 from generate_series(2, %(leads)s, 4) as l;
+
+-- History arrived before the last cycle: nothing generated sits in the incremental lookback.
+update raw.identify_call set received_at = received_at - interval '1 day';
+update raw.meta_capi_event set received_at = received_at - interval '1 day';
+update raw.lead set received_at = received_at - interval '1 day';
+update raw.deal_event set received_at = received_at - interval '1 day';
+update raw.cal_event set received_at = received_at - interval '1 day';
+update raw.calendly_event set received_at = received_at - interval '1 day';
+update raw.posthog_event set received_at = received_at - interval '1 day' where uuid like 'ph_identify_%%';
 """
 
 NEW_EVENTS = """
