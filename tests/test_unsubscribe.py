@@ -47,3 +47,27 @@ def test_activation_emails_carry_a_link_this_endpoint_accepts(client, clean_raw,
     parts = urlsplit(email_unsubscribe_url(settings, "p_from_email", "product_tips"))
     assert client.post(f"{parts.path}?{parts.query}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
     assert clean_raw.execute("select method from raw.unsubscribe").fetchone() == ("one_click",)
+
+
+def test_an_unsubscribe_suppresses_the_person_after_the_next_cycle(server_url, settings, tmp_path):
+    from tests.dbt_helpers import build, ingest_client, private_database, rows, send_resend
+
+    with private_database(server_url) as url, ingest_client(settings, url) as client:
+        for person, email in (("p_stays", "stays@example.org"), ("p_leaves", "leaves@example.org")):
+            send_resend(client, {"type": "email.delivered", "created_at": "2026-11-20T10:00:00Z", "data": {
+                "email_id": f"em_{person}", "to": [email], "subject": "Tips",
+                "tags": {"person_id": person, "campaign_id": "product_tips", "funnel": "newsletter"}}},
+                svix_id=f"msg_{person}")
+        assert client.post(_path(settings, "p_leaves", "product_tips"),
+                           data={"List-Unsubscribe": "One-Click"}).status_code == 200
+
+        build(url, tmp_path)
+
+        eligibility = {r["email"]: r for r in rows(
+            url, "select email, is_contactable, suppression_reason from analytics.contact_eligibility")}
+        assert eligibility["leaves@example.org"]["suppression_reason"] == "unsubscribed"
+        assert eligibility["leaves@example.org"]["is_contactable"] is False
+        assert eligibility["stays@example.org"]["is_contactable"] is True
+        capture = rows(url, "select missing_rows, event_rows from analytics.capture_completeness "
+                            "where raw_table = 'unsubscribe'")
+        assert capture == [{"missing_rows": 0, "event_rows": 1}]

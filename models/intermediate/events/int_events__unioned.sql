@@ -3,7 +3,7 @@
     (plus the PostHog seeds applied in int_events__posthog). -#}
 with
 
-{%- set sources = ['int_events__resend', 'int_events__stripe', 'int_events__posthog', 'int_events__tracking', 'int_events__meta_capi', 'int_events__bookings', 'int_events__sales', 'int_events__app', 'int_events__activation'] %}
+{%- set sources = ['int_events__resend', 'int_events__stripe', 'int_events__posthog', 'int_events__tracking', 'int_events__meta_capi', 'int_events__bookings', 'int_events__sales', 'int_events__app', 'int_events__activation', 'int_events__unsubscribe'] %}
 {% for name in sources %}
 {{ name.replace('int_events__', '') }} as (
     select * from {{ ref(name) }}

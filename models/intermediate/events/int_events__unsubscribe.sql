@@ -1,0 +1,29 @@
+{#- Unsubscribes from our own email links: each is an `email_unsubscribed` event of
+    the person the link was minted for, which person_features turns into is_unsubscribed. -#}
+with
+
+requests as (
+    select * from {{ ref('stg_unsubscribe__requests') }}
+),
+
+final as (
+    select
+        {{ event_id('unsubscribe', 'unsubscribe_id') }} as event_id,
+        'unsubscribe' as source,
+        'unsubscribe' as raw_table,
+        unsubscribe_id as raw_key,
+        landing_id,
+        received_at,
+        unsubscribed_at as occurred_at,
+        method as source_event,
+        'email_unsubscribed' as event_type,
+        {{ identity_key('person_id', 'person_id') }} as identity_key,
+        campaign_id,
+        cast(null as text) as funnel,
+        cast(null as text) as email_id,
+        jsonb_build_object('method', method) as properties,
+        cast(null as text) as excluded_reason
+    from requests
+)
+
+select * from final
