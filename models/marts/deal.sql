@@ -1,5 +1,7 @@
 {#- One row per deal: its current stage (the newest move by occurred_at), when
-    each stage was first reached, owner and objections. -#}
+    each stage was first reached, owner and objections. Activation's annotations
+    (owner assigned when a reply is routed to a human, objection tags) join in:
+    a human's explicit owner on a deal move wins over the routing default. -#}
 with
 
 deal_events as (
@@ -8,6 +10,17 @@ deal_events as (
 
 identity_link as (
     select identity_key, person_id from {{ ref('identity_link') }}
+),
+
+annotations as (
+    select
+        email,
+        (array_agg(value order by annotated_at desc, annotation_id desc) filter (where kind = 'assigned'))[1]
+            as assigned_owner,
+        array_agg(distinct value) filter (where kind = 'objection') as objections
+    from {{ ref('stg_activation__deal_annotations') }}
+    where email is not null
+    group by 1
 ),
 
 booked_calls as (
@@ -45,9 +58,23 @@ final as (
         per_deal.current_stage in ('won', 'lost') as is_closed,
         per_deal.current_stage = 'won' as is_won,
         per_deal.current_stage = 'lost' as is_lost,
-        per_deal.owner,
-        per_deal.objection_tags,
-        per_deal.objections,
+        coalesce(per_deal.owner, annotations.assigned_owner) as owner,
+        (
+            select coalesce(jsonb_agg(distinct tag order by tag), '[]'::jsonb)
+            from (
+                select jsonb_array_elements_text(per_deal.objection_tags) as tag
+                union
+                select unnest(annotations.objections)
+            ) as tags
+        ) as objection_tags,
+        (
+            select string_agg(distinct tag, ', ' order by tag)
+            from (
+                select jsonb_array_elements_text(per_deal.objection_tags) as tag
+                union
+                select unnest(annotations.objections)
+            ) as tags
+        ) as objections,
         per_deal.amount_cents,
         per_deal.lead_at,
         per_deal.contacted_at,
@@ -65,6 +92,7 @@ final as (
     from per_deal
     left join identity_link on identity_link.identity_key = {{ identity_key('email', 'per_deal.email') }}
     left join booked_calls on booked_calls.person_id = identity_link.person_id
+    left join annotations on annotations.email = per_deal.email
 )
 
 select * from final
