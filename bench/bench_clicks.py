@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -218,6 +219,12 @@ def main() -> None:
               f"max {ms[-1]:.2f}  mean {statistics.fmean(ms):.2f}")
         print(f"load generator lag behind schedule ms: p99 {percentile(lag_ms, 99):.2f}  max {lag_ms[-1]:.2f}")
         print(f"target p99 < 20 ms at 200 req/s: {'met' if percentile(ms, 99) < 20 and errors == 0 else 'NOT met'}")
+        print("RESULT " + json.dumps({
+            "scale": f"{args.rate:.0f} req/s for {args.duration:.0f} s, {workers} gunicorn workers",
+            "achieved_rps": round(len(ms) / elapsed, 1), "errors": errors,
+            "p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2),
+            "p99_ms": round(percentile(ms, 99), 2),
+        }))
     finally:
         if process is not None and process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)

@@ -23,6 +23,7 @@ The database is dropped at the end.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -349,6 +350,14 @@ def main() -> None:
     args = parser.parse_args()
     result = run_soak(args.duration, args.rate, workers=args.workers, persons=args.persons, refresh=not args.no_refresh)
     print(result.report())
+    rss = [mb for _, mb in result.rss_mb]
+    print("RESULT " + json.dumps({
+        "scale": f"{args.rate:.0f} req/s for {args.duration:.0f} s, mixed signed webhooks, clicks and CAPI",
+        "requests_accepted": sum(result.accepted.values()), "rows_lost": sum(result.lost.values()),
+        "missing_from_event": result.missing_from_event, "cycles_ok": result.cycles_ok,
+        "rss_start_mb": rss[0] if rss else None, "rss_peak_mb": max(rss) if rss else None,
+        "rss_end_mb": rss[-1] if rss else None,
+    }))
     if sum(result.lost.values()) or result.missing_from_event:
         sys.exit(1)
 
