@@ -140,6 +140,20 @@ def click_payload(i: int) -> dict:
     }
 
 
+def fresh_persons(url: str, persons: int, n: int) -> list[int]:
+    """Seeded persons never in the segment (a kept database remembers earlier runs' qualifiers)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "select i from generate_series(1, %s) as i where not exists ("
+            " select 1 from activation.segment_membership m where m.segment = %s and m.person_id = 'p_bench_' || i)"
+            " order by (i * 4919) %% %s limit %s",
+            (persons, SEGMENT, persons, n),
+        ).fetchall()
+    if len(rows) < n:
+        raise SystemExit("not enough seeded persons left outside the segment; run without --keep")
+    return [i for (i,) in rows]
+
+
 def succeeded_cycles(url: str) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         return conn.execute("select count(*) from activation.pipeline_cycle where status = 'succeeded'").fetchone()[0]
@@ -190,6 +204,7 @@ def main() -> None:
     )
     log(f"daemon pid {daemon.pid}, DAGSTER_HOME {home}, sensor interval {args.sensor_interval}s")
 
+    fresh = fresh_persons(url, args.persons, args.qualifiers)
     sent_at: dict[str, float] = {}
     arrived_at: dict[str, float] = {}
     seen = 0
@@ -210,7 +225,7 @@ def main() -> None:
             now = time.monotonic()
             if i < args.qualifiers and now >= next_send:
                 i += 1
-                person = 1 + (i * 4919) % args.persons
+                person = fresh[i - 1]
                 email = f"person{person}@bench.example"
                 delivery = resend_delivery(click_payload(person), RESEND_SECRET, svix_id=f"msg_bench_{uuid.uuid4().hex}")
                 answer = client.post(delivery.path, content=delivery.body, headers=delivery.headers)
