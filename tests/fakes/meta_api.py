@@ -22,67 +22,28 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.base import Cue, FakeServer
+
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 PATH = re.compile(r"^/(?P<version>v\d+\.\d+)/(?P<node>[^/]+)/(?P<edge>events|users)$")
-
-
-@dataclass
-class Cue:
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-    when: Callable[[dict], bool] | None = None
-    times: int = 1
 
 
 def graph_error(message: str, code: int, type_: str = "OAuthException", **extra) -> bytes:
     return json.dumps({"error": {"message": message, "type": type_, "code": code, "fbtrace_id": uuid.uuid4().hex[:11], **extra}}).encode()
 
 
-class FakeMeta:
+class FakeMeta(FakeServer):
     def __init__(self, access_token: str = "meta_test_token", version: str = "v21.0", pixel_id: str = "1234567890"):
         self.access_token = access_token
         self.version = version
         self.pixel_id = pixel_id
-        self.requests: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.audiences: dict[str, set[tuple[str, ...]]] = defaultdict(set)
-        self.cues: list[Cue] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeMeta:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def cue(self, status: int, *, times: int = 1, retry_after: str | None = None, body: bytes | None = None,
-            when: Callable[[dict], bool] | None = None) -> None:
-        headers = {"retry-after": retry_after} if retry_after is not None else {}
-        with self._lock:
-            self.cues.append(Cue(status, headers, body, when, times))
-
-    def _take_cue(self, record: dict) -> Cue | None:
-        with self._lock:
-            for cue in self.cues:
-                if cue.times > 0 and (cue.when is None or cue.when(record)):
-                    cue.times -= 1
-                    return cue
-        return None
+        super().__init__()
 
     @staticmethod
     def _params(query: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:

@@ -25,75 +25,35 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.fakes.base import Cue, FakeServer
+
 TAG_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-
-
-@dataclass
-class Cue:
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-    when: Callable[[dict], bool] | None = None
-    times: int = 1
 
 
 def error_body(status: int, name: str, message: str) -> bytes:
     return json.dumps({"statusCode": status, "name": name, "message": message}).encode()
 
 
-class FakeResend:
+class FakeResend(FakeServer):
     def __init__(self, api_key: str = "re_test_key", rate_limit_per_s: float | None = None, latency_s: float = 0.0):
         self.api_key = api_key
         self.rate_limit_per_s = rate_limit_per_s
         self.latency_s = latency_s
-        self.requests: list[dict[str, Any]] = []
         self.delivered: list[dict[str, Any]] = []
-        self.cues: list[Cue] = []
         self.idempotent_replays = 0
         self._idempotency: dict[str, tuple[str, bytes]] = {}
         self._recent: list[float] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        super().__init__()
 
     # --- test controls -------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeResend:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def cue(self, status: int, *, times: int = 1, retry_after: str | None = None, body: bytes | None = None,
-            when: Callable[[dict], bool] | None = None) -> None:
-        """Answer the next `times` matching requests with this status (and body / retry-after)."""
-        headers = {"retry-after": retry_after} if retry_after is not None else {}
-        with self._lock:
-            self.cues.append(Cue(status, headers, body, when, times))
 
     def deliveries_by_ref(self) -> Counter:
         return Counter(d["ref"] for d in self.delivered)
 
     # --- the API -------------------------------------------------------------
-
-    def _take_cue(self, request: dict) -> Cue | None:
-        with self._lock:
-            for cue in self.cues:
-                if cue.times > 0 and (cue.when is None or cue.when(request)):
-                    cue.times -= 1
-                    return cue
-        return None
 
     def _rate_limited(self) -> bool:
         if not self.rate_limit_per_s:
