@@ -111,40 +111,19 @@ def bench(args: tuple[str, ...]) -> None:
     sys.exit(subprocess.call([sys.executable, "-m", "bench.run_all", *args], cwd=REPO_ROOT))
 
 
-# Command groups of other areas register here, one line each, e.g.
-# main.add_command(segments_group) from gdp/commands/segments.py.
-
-from gdp.commands.deals import deal_group, leads_group  # noqa: E402
-from gdp.commands.links import link_command  # noqa: E402
-from gdp.commands.posthog import posthog_group  # noqa: E402
-
-main.add_command(posthog_group)
-main.add_command(deal_group)
-main.add_command(leads_group)
-main.add_command(link_command)
-
-from gdp.commands.dagster import dagster_command  # noqa: E402
-from gdp.commands.latency import latency_command  # noqa: E402
-
-main.add_command(dagster_command)
-main.add_command(latency_command)
-
+# The other areas' commands, each in its own module under gdp/commands/.
 from gdp.commands.activate import activate_command  # noqa: E402
-
-main.add_command(activate_command)
-
+from gdp.commands.dagster import dagster_command  # noqa: E402
+from gdp.commands.deals import deal_group, leads_group  # noqa: E402
+from gdp.commands.latency import latency_command  # noqa: E402
+from gdp.commands.links import link_command  # noqa: E402
+from gdp.commands.person import person_group  # noqa: E402
+from gdp.commands.posthog import posthog_group  # noqa: E402
 from gdp.commands.segments import segments_group  # noqa: E402
 
-main.add_command(segments_group)
-
-
-from gdp.commands.forget import person_group as forget_group  # noqa: E402
-from gdp.commands.person import person_group  # noqa: E402
-
-# One `gdp person` group: `explain` (gdp/commands/person.py) and `forget` (gdp/commands/forget.py).
-for _command in forget_group.commands.values():
-    person_group.add_command(_command)
-main.add_command(person_group)
+for _command in (activate_command, dagster_command, deal_group, leads_group, latency_command, link_command,
+                 person_group, posthog_group, segments_group):
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

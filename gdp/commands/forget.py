@@ -8,12 +8,7 @@ from gdp import db as gdb
 from gdp.settings import MissingSetting
 
 
-@click.group("person")
-def person_group() -> None:
-    """One person's data."""
-
-
-@person_group.command("forget")
+@click.command("forget")
 @click.argument("identifier")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def forget_command(identifier: str, yes: bool) -> None:

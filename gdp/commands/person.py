@@ -14,6 +14,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from gdp import db as gdb
+from gdp.commands.forget import forget_command
 from gdp.settings import get_settings
 
 
@@ -143,3 +144,6 @@ def explain_command(who: str) -> None:
     settings = get_settings()
     with psycopg.connect(gdb.database_url(), row_factory=dict_row) as conn:
         click.echo(render(explain(conn, who, settings.dbt_schema)))
+
+
+person_group.add_command(forget_command)
