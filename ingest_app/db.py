@@ -4,11 +4,17 @@ Landing is `insert ... on conflict do nothing` keyed by the provider's id: the
 answer is 2xx only after the insert has committed, and a redelivery is a no-op.
 When the database cannot be reached within a short timeout the caller gets
 `DatabaseUnavailable`, which the app turns into 503 so the provider retries.
+
+A landing is one round trip: the tombstone check (`gdp person forget`) and the
+insert are one statement. Connections are not pinged at checkout (a round trip
+per request); a connection an outage broke fails its statement, the pool drops
+it, and the landing is retried once on a fresh one.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -36,9 +42,6 @@ def init_app(app: Flask, settings: Settings) -> None:
         min_size=1,
         max_size=app.config.get("DB_POOL_MAX", 8),
         timeout=timeout,
-        # A connection broken by an outage is found at checkout and replaced,
-        # so the pool recovers without restarting the app.
-        check=ConnectionPool.check_connection,
         kwargs={"connect_timeout": max(1, int(timeout)), "options": "-c statement_timeout=5000"},
         open=False,
         name="ingest",
@@ -55,27 +58,69 @@ def _as_db_value(value: Any) -> Any:
     return Jsonb(value) if isinstance(value, (dict, list)) else value
 
 
-def land(table: str, key_column: str, row: dict[str, Any]) -> bool:
-    """Insert one raw row; True when it is new, False for a redelivery."""
-    columns = list(row)
-    statement = sql.SQL("insert into raw.{table} ({cols}) values ({vals}) on conflict ({key}) do nothing").format(
+_LAND = """
+with forgotten as (
+    select exists (
+        select 1 from raw.forgotten_identifier where identifier_hash = any({hashes}::text[])
+    ) as is_forgotten
+),
+inserted as (
+    insert into raw.{table} ({cols})
+    select {vals}
+    where not (select is_forgotten from forgotten)
+    on conflict ({key}) do nothing
+    returning 1
+)
+select (select is_forgotten from forgotten), (select count(*) from inserted)
+"""
+
+
+@lru_cache(maxsize=64)
+def _column_types(url: str, table: str) -> dict[str, str]:
+    """Postgres types of a raw table's columns, to type the placeholders of INSERT ... SELECT."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select attname, format_type(atttypid, atttypmod) from pg_attribute"
+            " where attrelid = %s::regclass and attnum > 0 and not attisdropped",
+            (f"raw.{table}",),
+        ).fetchall()
+    return dict(rows)
+
+
+def _land_statement(table: str, key_column: str, columns: tuple[str, ...]) -> sql.Composed:
+    types = _column_types(current_app.extensions["gdp_pool"].conninfo, table)
+    return sql.SQL(_LAND).format(
+        hashes=sql.Placeholder(),
         table=sql.Identifier(table),
         cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
-        vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        vals=sql.SQL(", ").join(sql.SQL("{}::{}").format(sql.Placeholder(), sql.SQL(types[c])) for c in columns),
         key=sql.Identifier(key_column),
     )
+
+
+def land(table: str, key_column: str, row: dict[str, Any]) -> bool:
+    """Insert one raw row; True when it is new, False for a redelivery or a forgotten person."""
+    columns = tuple(row)
+    params = [landing_hashes(row), *(_as_db_value(row[c]) for c in columns)]
     try:
-        with pool().connection() as conn:
-            if is_forgotten(conn, row):
-                log.info("delivery for raw.%s dropped: it names a forgotten person", table)
-                return False
-            cur = conn.execute(statement, [_as_db_value(row[c]) for c in columns])
-            return cur.rowcount == 1
+        statement = _land_statement(table, key_column, columns)
+        for attempt in (1, 2):
+            try:
+                with pool().connection() as conn:
+                    is_forgotten, inserted = conn.execute(statement, params).fetchone()
+                break
+            except psycopg.OperationalError:
+                if attempt == 2:
+                    raise
+                # A pooled connection an outage broke: the pool has dropped it; retry once.
     except (PoolTimeout, psycopg.OperationalError) as exc:
         log.warning("database unavailable while landing into raw.%s: %s", table, type(exc).__name__)
         raise DatabaseUnavailable(str(exc)) from exc
     except psycopg.DataError as exc:
         raise unstorable(exc) from None
+    if is_forgotten:
+        log.info("delivery for raw.%s dropped: it names a forgotten person", table)
+    return inserted == 1
 
 
 def unstorable(exc: psycopg.DataError) -> Exception:
