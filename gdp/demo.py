@@ -86,6 +86,7 @@ def start_server(settings: Settings, url: str, log_path: Path) -> tuple[subproce
 
 
 def run_demo(persons: int, days: int, seed: int) -> None:
+    from activation.runner import activate
     from gdp.pipeline import run_cycle
     from gdp.report import build_report, write_html
     from gdp.simulate.sender import Sender
@@ -130,13 +131,9 @@ def run_demo(persons: int, days: int, seed: int) -> None:
         raise click.ClickException("the pipeline cycle failed; run `gdp refresh` to see dbt's output")
 
     click.secho("5/6 activation (dry-run)", bold=True)
-    try:
-        from activation.runner import activate
-    except ImportError:
-        click.echo("    activation package not installed in this build")
-    else:
-        report = activate(url, dry_run=True, settings=settings)
-        click.echo(f"    {report}")
+    activation = activate(url, dry_run=True, settings=settings)
+    click.echo("    " + activation.summary().replace("\n", "\n    "))
+    click.echo(f"    rendered emails: {settings.data_dir / 'outbox-preview'}")
 
     click.secho("6/6 report", bold=True)
     report = build_report(url, settings, send_stats=stats)
