@@ -102,6 +102,37 @@ def demo(persons: int, days: int, seed: int) -> None:
     run_demo(persons, days, seed)
 
 
+@main.command("simulate")
+@click.option("--url", "base_url", default=None, help="Ingest app to send to (default: GDP_PUBLIC_BASE_URL).")
+@click.option("--persons", default=2000, show_default=True, help="How many people to simulate.")
+@click.option("--days", default=14, show_default=True, help="Simulated days of history, ending now.")
+@click.option("--seed", default=7, show_default=True, help="Same seed, same world.")
+def simulate(base_url: str | None, persons: int, days: int, seed: int) -> None:
+    """Send a seeded world of both funnels through a running ingest app (`gdp serve`), signed
+    with the secrets in the environment; auth.users and leads go straight to the database."""
+    from gdp.simulate.sender import Sender
+    from gdp.simulate.world import World
+
+    settings = get_settings()
+    world = World(persons=persons, days=days, seed=seed)
+    world.build()
+    touches = world.touches()
+    sender = Sender(base_url or settings.public_base_url, settings, gdb.database_url(settings), seed=seed)
+    try:
+        with click.progressbar(length=len(touches), label="sending", show_pos=True) as bar:
+            stats = sender.send_all(touches, progress=bar.update)
+    except MissingSetting as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        sender.close()
+    click.echo(f"{sum(stats.sent.values())} requests, {sum(stats.accepted.values())} accepted, "
+               f"{sum(stats.duplicates.values())} redeliveries recognised, {sum(stats.failed.values())} failed")
+    for error in stats.errors[:10]:
+        click.echo(f"  ! {error}")
+    if sum(stats.failed.values()):
+        sys.exit(1)
+
+
 @main.command("bench", context_settings={"ignore_unknown_options": True})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench(args: tuple[str, ...]) -> None:
