@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 from activation.capi import _emails
 from activation.http import ProviderError
 from activation.meta import AUDIENCE_LIMIT, MetaClient
-from activation.outbox import Run, finish, retry_later
+from activation.outbox import Run, claim_due, finish, retry_later
 from gdp.meta_hashing import hash_value
 
 CHANNEL = "meta_audiences"
@@ -57,11 +57,7 @@ def work(run: Run) -> None:
 
 def _one_pass(run: Run, conn: psycopg.Connection, client: MetaClient | None, ids: dict[str, str]) -> bool:
     with conn.transaction():
-        rows = conn.execute(
-            """select * from activation.outbox where channel = 'meta_audience' and status = 'pending' and next_attempt_at <= now()
-               order by outbox_id limit %s for update skip locked""",
-            (AUDIENCE_LIMIT,),
-        ).fetchall()
+        rows = claim_due(conn, ("meta_audience",), AUDIENCE_LIMIT)
         if not rows:
             return False
         groups: dict[tuple[str, str], list] = defaultdict(list)

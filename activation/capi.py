@@ -19,7 +19,7 @@ from psycopg.rows import namedtuple_row
 
 from activation.http import ProviderError
 from activation.meta import EVENTS_LIMIT, MetaClient
-from activation.outbox import Run, finish, insert_action, retry_later
+from activation.outbox import Run, claim_due, finish, insert_action, retry_later
 from activation.sources import columns, relation_exists
 from gdp.meta_hashing import user_data
 
@@ -145,11 +145,7 @@ def work(run: Run) -> None:
 
 def _send_one_request(run: Run, conn: psycopg.Connection, client: MetaClient | None, pixel_id: str | None) -> bool:
     with conn.transaction():
-        rows = conn.execute(
-            """select * from activation.outbox where channel = 'meta_capi' and status = 'pending' and next_attempt_at <= now()
-               order by outbox_id limit %s for update skip locked""",
-            (EVENTS_LIMIT,),
-        ).fetchall()
+        rows = claim_due(conn, ("meta_capi",), EVENTS_LIMIT)
         if not rows:
             return False
         cutoff = datetime.now(timezone.utc) - MAX_AGE

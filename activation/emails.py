@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from activation import keys
 from activation.http import ProviderError
-from activation.outbox import Run, finish, retry_later
+from activation.outbox import Run, claim_due, finish, retry_later
 from activation.render import TemplateError, default_minter, load_template, render
 from activation.resend import BATCH_LIMIT, ResendClient
 from activation.sources import eligibility, profiles
@@ -95,12 +95,7 @@ def prepare(run: Run, dry_run: bool) -> None:
     with psycopg.connect(run.url, row_factory=namedtuple_row) as conn:
         while True:
             with conn.transaction():
-                rows = conn.execute(
-                    """select * from activation.outbox
-                       where channel = 'email' and status = 'pending' and payload is null and next_attempt_at <= now()
-                       order by outbox_id limit %s for update skip locked""",
-                    (PREPARE_CHUNK,),
-                ).fetchall()
+                rows = claim_due(conn, ("email",), PREPARE_CHUNK, also="and payload is null")
                 if not rows:
                     return
                 persons = sorted({r.person_id for r in rows})
@@ -164,13 +159,7 @@ def assign_group(run: Run, conn: psycopg.Connection) -> bool:
     """
     size = max(1, min(run.settings.resend_batch_size, BATCH_LIMIT))
     with conn.transaction():
-        rows = conn.execute(
-            """select outbox_id, outbox_key, person_id from activation.outbox
-               where channel = 'email' and status = 'pending' and payload is not null and batch_key is null
-                 and next_attempt_at <= now()
-               order by outbox_id limit %s for update skip locked""",
-            (size,),
-        ).fetchall()
+        rows = claim_due(conn, ("email",), size, also="and payload is not null and batch_key is null")
         if not rows:
             return False
         elig = eligibility(conn, run.schema, [r.person_id for r in rows])

@@ -18,7 +18,7 @@ from psycopg.rows import namedtuple_row
 
 from activation import keys
 from activation.http import ProviderError
-from activation.outbox import Run, finish, insert_action, retry_later
+from activation.outbox import Run, claim_due, finish, insert_action, retry_later
 from activation.sequences import SequenceError, load_sequence
 from activation.sources import columns, eligibility, recent_events, relation_exists
 
@@ -100,10 +100,7 @@ def human_actions(run: Run, conn: psycopg.Connection) -> None:
     dry_run = run.dry_run.get("notify_human", False)
     while True:
         with conn.transaction():
-            rows = conn.execute(
-                """select * from activation.outbox where channel in ('notify_human', 'tag_objection') and status = 'pending'
-                   and next_attempt_at <= now() order by outbox_id limit 100 for update skip locked"""
-            ).fetchall()
+            rows = claim_due(conn, ("notify_human", "tag_objection"), 100)
             if not rows:
                 return
             elig = eligibility(conn, run.schema, [r.person_id for r in rows])

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from activation.http import ProviderError
@@ -113,6 +114,18 @@ def insert_action(
         ),
     ).fetchone()
     return row is not None
+
+
+def claim_due(conn: psycopg.Connection, channels: tuple[str, ...], limit: int, *, also: str = "") -> list:
+    """Lock this transaction's share of due pending rows; concurrent workers skip them (SKIP LOCKED).
+
+    `also` is an extra fixed condition from the calling code (never user input).
+    """
+    query = sql.SQL(
+        "select * from activation.outbox where channel = any(%s) and status = 'pending' and next_attempt_at <= now() "
+        "{also} order by outbox_id limit %s for update skip locked"
+    ).format(also=sql.SQL(also))
+    return conn.execute(query, (list(channels), limit)).fetchall()
 
 
 def retry_later(conn: psycopg.Connection, settings: Settings, ids: list[int], error: ProviderError, attempts: int) -> str:
