@@ -31,9 +31,10 @@ import httpx
 import psycopg
 from svix.webhooks import Webhook
 
-from bench.bench_clicks import free_port, server_env
+from bench.bench_clicks import server_env
 from gdp import db as gdb
 from gdp.migrate import apply_migrations
+from gdp.serve import free_port
 from gdp.settings import REPO_ROOT, Settings
 
 RESEND_SECRET = "whsec_" + base64.b64encode(b"bench-resend-secret-0123456789ab").decode()

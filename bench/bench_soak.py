@@ -33,7 +33,7 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -54,6 +54,7 @@ from gdp.deliveries import (
 from gdp.links import LinkToken, make_token, person_cookie_value
 from gdp.migrate import apply_migrations
 from gdp.pipeline import run_cycle
+from gdp.serve import free_port
 from gdp.settings import REPO_ROOT, Settings
 
 SECRETS = {
@@ -129,18 +130,8 @@ class SoakResult:
 # --- server ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _server_env(database_url: str, data_dir: Path) -> dict[str, str]:
-    names = {f.name: f.metadata["env"] for f in fields(Settings)}
-    env = {**os.environ, "DATABASE_URL": database_url, "GDP_DATA_DIR": str(data_dir)}
-    env.update({names[k]: v for k, v in SECRETS.items()})
+    env = {**os.environ, **Settings(**SECRETS).as_env(), "DATABASE_URL": database_url, "GDP_DATA_DIR": str(data_dir)}
     # One generator plays every visitor from this machine: the per-IP limits must not apply.
     env["GDP_RATE_LIMIT_EXEMPT"] = "127.0.0.1,::1"
     return env
@@ -242,7 +233,7 @@ def run_soak(duration_s: float, rate: float, *, workers: int = 2, persons: int =
     process = None
     try:
         apply_migrations(database_url)
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         log = (work / "serve.log").open("w")
         process = subprocess.Popen(

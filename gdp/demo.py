@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import httpx
 
 from gdp import db as gdb
 from gdp.migrate import apply_migrations
+from gdp.serve import free_port
 from gdp.settings import REPO_ROOT, Settings, get_settings
 
 # Secrets the demo invents when the environment has none: the server and the
@@ -42,20 +42,8 @@ def _demo_settings(settings: Settings) -> Settings:
     return replace(settings, **filled)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _server_env(settings: Settings, url: str, port: int) -> dict[str, str]:
-    from dataclasses import fields
-
-    env = dict(os.environ)
-    for f in fields(settings):
-        value = getattr(settings, f.name)
-        if value not in (None, ""):
-            env[f.metadata["env"]] = str(value)
+    env = {**os.environ, **settings.as_env()}
     env["DATABASE_URL"] = url
     env["GDP_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
     # The simulator sends every simulated person's clicks and CAPI posts from this machine.
@@ -64,7 +52,7 @@ def _server_env(settings: Settings, url: str, port: int) -> dict[str, str]:
 
 
 def start_server(settings: Settings, url: str, log_path: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log = log_path.open("w")
     proc = subprocess.Popen(

@@ -57,7 +57,7 @@ def measure(conn: psycopg.Connection) -> MatchQuality:
         ).format(key=sql.Literal(key), name=sql.Identifier(key))
         for key in MATCH_KEY_WEIGHTS
     )
-    cur = conn.execute(sql.SQL(_PREPARED.replace("{{}}", "{{}}")).format(shares=shares))
+    cur = conn.execute(sql.SQL(_PREPARED).format(shares=shares))
     row = cur.fetchone()
     values = dict(zip([d.name for d in cur.description], row))
     events = int(values.pop("events"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+import socket
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
@@ -34,6 +35,13 @@ class _Gunicorn(BaseApplication):
         from ingest_app import create_app
 
         return create_app()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now, for servers the demo, benchmarks and tests start."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
 def gunicorn_options(host: str, port: int, workers: int | None) -> dict:

@@ -113,6 +113,11 @@ class Settings:
                 values[f.name] = raw
         return cls(**values)
 
+    def as_env(self) -> dict[str, str]:
+        """The variables that reproduce these settings in a child process (set values only)."""
+        return {f.metadata["env"]: str(getattr(self, f.name)) for f in fields(self)
+                if getattr(self, f.name) not in (None, "")}
+
     def require(self, attr: str, purpose: str) -> str:
         value = getattr(self, attr)
         if not value:

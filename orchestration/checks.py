@@ -30,6 +30,7 @@ from dagster import (
 )
 from psycopg import sql
 
+from gdp.match_quality import MATCH_KEY_WEIGHTS, measure
 from gdp.settings import get_settings
 from orchestration.assets import LEDGER_KEY
 from orchestration.dbt_assets import MANIFEST_PATH, source_freshness_specs
@@ -39,27 +40,6 @@ PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 # When a row of a captured table arrived, for tables without `received_at`
 # (names as in the capture_completeness mart's raw_table).
 LANDED_AT_COLUMN = {"auth.users": "created_at", "activation.email_send": "sent_at"}
-
-# Estimated Meta match quality. Meta scores Event Match Quality 0–10 per event type
-# and does not publish its weights; it says email, phone, fbc, fbp, external_id, IP
-# and user agent all raise it, email most. These weights are OUR estimate, chosen so
-# an event carrying all seven scores 10 and email alone scores 3. It tracks the
-# direction of Meta's score, not its value: compare with Events Manager.
-MATCH_KEY_WEIGHTS: dict[str, float] = {
-    "em": 3.0,
-    "ph": 1.5,
-    "external_id": 1.0,
-    "fbc": 1.5,
-    "fbp": 1.0,
-    "client_ip_address": 1.0,
-    "client_user_agent": 1.0,
-}
-
-
-def estimate_match_quality(shares: Mapping[str, float]) -> float:
-    """0–10 from the share (0..1) of events carrying each key; see MATCH_KEY_WEIGHTS."""
-    return round(sum(weight * float(shares.get(key, 0.0)) for key, weight in MATCH_KEY_WEIGHTS.items()), 2)
-
 
 def _manifest() -> dict[str, Any]:
     return json.loads(Path(MANIFEST_PATH).read_text())
@@ -261,22 +241,6 @@ def blast_radius_guard(
 # --- Meta match quality (after sending) -------------------------------------------------
 
 
-MATCH_QUALITY_SQL = """
-with prepared as (
-    select coalesce(payload -> 'user_data', payload -> 'data' -> 0 -> 'user_data', '{{}}'::jsonb) as user_data
-    from activation.outbox
-    where channel = 'meta_capi' and payload is not null and created_at > now() - interval '7 days'
-),
-final as (
-    select
-        count(*) as events,
-        {shares}
-    from prepared
-)
-select * from final
-"""
-
-
 @asset_check(
     asset=AssetKey("meta_capi_events"),
     description="Estimated Meta match quality (0–10, our estimate; Meta's own score is not published) of "
@@ -284,19 +248,11 @@ select * from final
 )
 def meta_match_quality(postgres: PostgresResource) -> AssetCheckResult:
     minimum = get_settings().check_match_quality_min
-    shares_sql = ",\n        ".join(
-        f"coalesce(avg(case when coalesce(user_data ->> '{k}', '') not in ('', '[]') then 1.0 else 0.0 end), 0)::float8 as {k}"
-        for k in MATCH_KEY_WEIGHTS
-    )
     with psycopg.connect(postgres.url(), autocommit=True) as conn:
-        cur = conn.execute(MATCH_QUALITY_SQL.format(shares=shares_sql))
-        row = cur.fetchone()
-        names = [d.name for d in cur.description]
-    values = dict(zip(names, row))
-    events = int(values.pop("events"))
+        measured = measure(conn)
+    events, values, score = measured.events, measured.shares, measured.score
     if not events:
         return AssetCheckResult(passed=True, description="No CAPI events prepared in the last 7 days.", metadata={"events": 0})
-    score = estimate_match_quality(values)
     return AssetCheckResult(
         passed=score >= minimum,
         severity=AssetCheckSeverity.WARN,

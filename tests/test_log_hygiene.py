@@ -38,6 +38,7 @@ from gdp.deliveries import (
     stripe_delivery,
 )
 from gdp.links import LinkToken, make_token, person_cookie_value
+from gdp.serve import free_port
 from gdp.settings import REPO_ROOT, Settings
 from tests.conftest import TEST_SECRETS
 
@@ -162,17 +163,9 @@ def test_in_process_logs_carry_no_secret_signature_or_email(app, clean_raw):
     assert _scan(handler.lines, sent) == []
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_gunicorn_output_carries_no_secret_signature_or_email(database_url, tmp_path):
     env_names = {f.name: f.metadata["env"] for f in fields(Settings)}
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "GDP_DATA_DIR": str(tmp_path)}
     env.update({env_names[k]: v for k, v in TEST_SECRETS.items()})
     log_path = tmp_path / "serve.log"

@@ -22,7 +22,8 @@ from dagster import (
 )
 from dagster._core.test_utils import create_run_for_test
 
-from orchestration.checks import estimate_match_quality, evaluate_freshness
+from gdp.match_quality import estimate_match_quality
+from orchestration.checks import evaluate_freshness
 from orchestration.dbt_assets import build_dbt_args, layer_of
 from orchestration.definitions import defs
 from orchestration.jobs import REFRESH_AND_ACTIVATE

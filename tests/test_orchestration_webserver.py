@@ -14,21 +14,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gdp.serve import free_port
 from gdp.settings import REPO_ROOT
 
 ACTIVATIONS = {"resend_emails", "meta_capi_events", "meta_audiences", "outbound_sequences"}
 QUERY = "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def webserver(tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     log = (tmp_path / "webserver.log").open("w")
     proc = subprocess.Popen(

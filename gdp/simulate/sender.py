@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
-import json
 import random
 import tempfile
 import time
@@ -219,7 +218,3 @@ class Sender:
     def close(self) -> None:
         self.client.close()
 
-
-def dumps(stats: SendStats) -> str:
-    return json.dumps({"sent": stats.sent, "accepted": stats.accepted, "duplicates": stats.duplicates,
-                       "failed": stats.failed}, indent=2, default=dict)
