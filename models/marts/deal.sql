@@ -38,7 +38,6 @@ per_deal as (
         (array_agg(owner order by occurred_at desc, landing_id desc) filter (where owner is not null))[1] as owner,
         (array_agg(amount_cents order by occurred_at desc, landing_id desc) filter (where amount_cents is not null))[1] as amount_cents,
         coalesce(jsonb_agg(distinct objection) filter (where objection is not null), '[]'::jsonb) as objection_tags,
-        string_agg(distinct objection, ', ') as objections,
         {%- for stage in ['lead', 'contacted', 'replied_positive', 'replied_negative', 'booked', 'no_show', 'proposal_sent', 'won', 'lost'] %}
         min(occurred_at) filter (where stage = '{{ stage }}') as {{ stage }}_at,
         {%- endfor %}
@@ -59,22 +58,8 @@ final as (
         per_deal.current_stage = 'won' as is_won,
         per_deal.current_stage = 'lost' as is_lost,
         coalesce(per_deal.owner, annotations.assigned_owner) as owner,
-        (
-            select coalesce(jsonb_agg(distinct tag order by tag), '[]'::jsonb)
-            from (
-                select jsonb_array_elements_text(per_deal.objection_tags) as tag
-                union
-                select unnest(annotations.objections)
-            ) as tags
-        ) as objection_tags,
-        (
-            select string_agg(distinct tag, ', ' order by tag)
-            from (
-                select jsonb_array_elements_text(per_deal.objection_tags) as tag
-                union
-                select unnest(annotations.objections)
-            ) as tags
-        ) as objections,
+        tags.objection_tags,
+        tags.objections,
         per_deal.amount_cents,
         per_deal.lead_at,
         per_deal.contacted_at,
@@ -93,6 +78,17 @@ final as (
     left join identity_link on identity_link.identity_key = {{ identity_key('email', 'per_deal.email') }}
     left join booked_calls on booked_calls.person_id = identity_link.person_id
     left join annotations on annotations.email = per_deal.email
+    cross join lateral (
+        -- objection tags from deal moves and from activation's tag_objection, merged once
+        select
+            coalesce(jsonb_agg(distinct tag order by tag), '[]'::jsonb) as objection_tags,
+            string_agg(distinct tag, ', ' order by tag) as objections
+        from (
+            select jsonb_array_elements_text(per_deal.objection_tags) as tag
+            union
+            select unnest(annotations.objections)
+        ) as merged
+    ) as tags
 )
 
 select * from final
