@@ -31,15 +31,12 @@ import re
 import uuid
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-import psycopg
 from flask import Blueprint, Response, current_app, redirect, request
-from psycopg import sql
-from psycopg.types.json import Jsonb
-from psycopg_pool import PoolTimeout
 
 from gdp.links import COOKIE_MAX_AGE_S, PERSON_COOKIE, InvalidToken, person_cookie_value, verify_token
 from gdp.settings import Settings
 from ingest_app import db
+from ingest_app.errors import Rejected
 
 log = logging.getLogger(__name__)
 bp = Blueprint("clicks", __name__)
@@ -69,16 +66,6 @@ SCANNERS = [
 ]
 _SCANNER_RE = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in SCANNERS), re.IGNORECASE)
 _SAFE_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9._:@~+-]{1,400}$")
-
-_COLUMNS = (
-    "click_id", "person_id", "campaign_id", "funnel", "email_id", "destination_url", "ip", "user_agent",
-    "referrer", "fbclid", "utm", "is_bot", "bot_reason", "payload",
-)
-_INSERT = sql.SQL("insert into raw.click ({cols}) values ({vals}) on conflict (click_id) do nothing").format(
-    cols=sql.SQL(", ").join(map(sql.Identifier, _COLUMNS)),
-    vals=sql.SQL(", ").join(sql.Placeholder() * len(_COLUMNS)),
-)
-
 
 def bot_reason(method: str, user_agent: str) -> str | None:
     """Why a request is a machine's, not a person's, or None."""
@@ -129,12 +116,8 @@ def redirect_url(destination: str, click_id: str, carried: dict[str, str]) -> st
 
 def _land(row: dict) -> bool:
     try:
-        with db.pool().connection(timeout=CLICK_DB_TIMEOUT_S) as conn:
-            if db.is_forgotten(conn, row):
-                return False
-            conn.execute(_INSERT, [Jsonb(row[c]) if isinstance(row[c], dict) else row[c] for c in _COLUMNS])
-        return True
-    except (PoolTimeout, psycopg.Error) as exc:
+        return db.land("click", "click_id", row, timeout=CLICK_DB_TIMEOUT_S)
+    except (db.DatabaseUnavailable, Rejected) as exc:
         log.error("click %s not recorded (database: %s); redirecting anyway", row["click_id"], type(exc).__name__)
         return False
 

@@ -98,15 +98,18 @@ def _land_statement(table: str, key_column: str, columns: tuple[str, ...]) -> sq
     )
 
 
-def land(table: str, key_column: str, row: dict[str, Any]) -> bool:
-    """Insert one raw row; True when it is new, False for a redelivery or a forgotten person."""
+def land(table: str, key_column: str, row: dict[str, Any], *, timeout: float | None = None) -> bool:
+    """Insert one raw row; True when it is new, False for a redelivery or a forgotten person.
+
+    `timeout` overrides the pool's wait for a connection (the click path waits less).
+    """
     columns = tuple(row)
     params = [landing_hashes(row), *(_as_db_value(row[c]) for c in columns)]
     try:
         statement = _land_statement(table, key_column, columns)
         for attempt in (1, 2):
             try:
-                with pool().connection() as conn:
+                with pool().connection(timeout=timeout) as conn:
                     is_forgotten, inserted = conn.execute(statement, params).fetchone()
                 break
             except psycopg.OperationalError:
@@ -128,15 +131,6 @@ def unstorable(exc: psycopg.DataError) -> Exception:
     from ingest_app.errors import Rejected
 
     return Rejected(400, f"payload cannot be stored: {exc.diag.message_primary or type(exc).__name__}")
-
-
-def is_forgotten(conn: psycopg.Connection, row: dict[str, Any]) -> bool:
-    """True when the row names an identifier `gdp person forget` tombstoned.
-
-    Such a delivery is answered like a redelivery (200, nothing stored): the
-    provider stops retrying and the person does not come back. See gdp/forget.py.
-    """
-    return bool(tombstoned(conn, landing_hashes(row)))
 
 
 def without_forgotten(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
