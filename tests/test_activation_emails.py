@@ -359,3 +359,43 @@ def test_caps_configured_in_dbt_win_over_the_settings(db, fake_resend, tmp_path)
     assert dict(query(db, "select segment, status from activation.outbox")) == {"seg_a": "sent", "seg_b": "sent", "seg_c": "skipped_cap"}
     assert query(db, "select error from activation.outbox where status = 'skipped_cap'") == [
         ("frequency cap reached (2 today, 2 this week; caps 2/day, 3/week)",)]
+
+
+# Names as each source hands them over: auth.users raw_user_meta_data.full_name, a Stripe customer's
+# name and a lead's name all become person.name, and the first word of it is person.first_name.
+HOSTILE_NAMES = {
+    "auth_users_metadata": "[Verify](https://good.example@evil.example/login)",
+    "stripe_customer": '<a href="https://evil.example/pay">Pay</a>',
+    "lead": "<script>alert(1)</script>{{7*7}}[x](https://evil.example/lead)",
+}
+
+
+def test_hostile_names_from_every_source_render_as_text_and_mint_no_link(db, fake_resend, tmp_path):
+    """Issue 13 finding 3: markup in a name must never become a link, let alone a signed tracked redirect."""
+    from gdp.links import verify_token
+
+    _email_setup(db)
+    for source, name in HOSTILE_NAMES.items():
+        add_person(db, source, f"{source}@example.org", name=name)
+        add_transition(db, "new_signup_no_activation_24h", source)
+    settings = make_settings(tmp_path, resend=fake_resend)
+
+    activate(db, settings=settings, channels=["resend_emails"])
+
+    sent = {d["email"]["to"][0].split("@")[0]: d["email"] for d in fake_resend.delivered}
+    assert set(sent) == set(HOSTILE_NAMES)
+    for source, email in sent.items():
+        hrefs = re.findall(r'href="([^"]+)"', email["html"])
+        tracked = [h for h in hrefs if "/c/" in h]
+        assert [verify_token(settings.tracking_link_secret, h.rsplit("/c/", 1)[1]).url for h in tracked] == [
+            "http://localhost:3000/onboarding"], source
+        assert all(h.startswith("https://t.example.com/") for h in hrefs), (source, hrefs)
+        assert "evil.example" not in " ".join(hrefs), source
+        assert "<script" not in email["html"].lower() and "<a href=\"https://evil" not in email["html"], source
+        assert "{{" not in email["text"] or "{{7*7}}" in email["text"], source
+        assert "49" not in email["text"], "a name is never evaluated as a template"
+        text_links = re.findall(r"https?://\S+/c/\S+", email["text"])
+        assert len(text_links) == 1, (source, email["text"])
+    lead = sent["lead"]
+    assert "&lt;script&gt;" in lead["html"] and "{{7*7}}" in lead["html"], "the name is shown, escaped, as the person typed it"
+    assert "[Verify](Https://Good.Example@Evil.Example/Login)" in sent["auth_users_metadata"]["text"], "text part keeps it as plain text"
