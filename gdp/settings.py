@@ -69,6 +69,7 @@ class Settings:
     resend_api_key: str | None = field(default=None, metadata={"env": "RESEND_API_KEY"})
     resend_api_base: str = field(default="https://api.resend.com", metadata={"env": "RESEND_API_BASE"})
     email_from: str = field(default="Growth <hello@example.com>", metadata={"env": "GDP_EMAIL_FROM"})
+    email_postal_address: str = field(default="Growth Data Plane, 1 Example Street, Springfield 00000", metadata={"env": "GDP_EMAIL_POSTAL_ADDRESS"})
     meta_access_token: str | None = field(default=None, metadata={"env": "META_ACCESS_TOKEN"})
     meta_pixel_id: str | None = field(default=None, metadata={"env": "META_PIXEL_ID"})
     meta_graph_base: str = field(default="https://graph.facebook.com", metadata={"env": "META_GRAPH_BASE"})
