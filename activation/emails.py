@@ -8,7 +8,9 @@ send repeats the identical request and Resend's idempotency makes it one email.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 import psycopg
@@ -31,7 +33,13 @@ def preview_dir(run: Run) -> Path:
     return run.settings.data_dir / "outbox-preview"
 
 
+def preview_index(run: Run) -> Path:
+    """The page a report links to: every dry-run email of this data dir, each a real HTML file."""
+    return preview_dir(run) / "index.html"
+
+
 def _write_preview(run: Run, outbox_key: str, payload: dict) -> None:
+    """Each email as the recipient's client would get it (the headers in a comment after the doctype)."""
     folder = preview_dir(run)
     folder.mkdir(parents=True, exist_ok=True)
     name = keys.tag_value(outbox_key)[:120] + "_" + keys.batch_key([outbox_key])[-8:]
@@ -39,8 +47,40 @@ def _write_preview(run: Run, outbox_key: str, payload: dict) -> None:
         f"{k}: {v}" for k, v in [("From", payload["from"]), ("To", ", ".join(payload["to"])), ("Subject", payload["subject"]),
                                   *payload["headers"].items(), ("Tags", json.dumps(payload["tags"]))]
     )
-    (folder / f"{name}.html").write_text(f"<!--\n{head}\n-->\n{payload['html']}\n")
+    comment = "<!--\n" + head.replace("--", "- -") + "\n-->"
+    page = payload["html"]
+    if page[:9].lower() == "<!doctype":  # a comment before the doctype would put browsers in quirks mode
+        doctype, _, rest = page.partition(">")
+        page = f"{doctype}>\n{comment}\n{rest}"
+    else:
+        page = f"{comment}\n{page}"
+    (folder / f"{name}.html").write_text(page + "\n")
     (folder / f"{name}.txt").write_text(f"{head}\n\n{payload['text']}")
+
+
+_TITLE = re.compile(r"<title>(.*?)</title>", re.S)
+
+
+def write_preview_index(run: Run) -> Path | None:
+    """One page linking every preview with its subject, so a report or a person opens one file, not a folder."""
+    folder = preview_dir(run)
+    pages = sorted(p for p in folder.glob("*.html") if p.name != "index.html") if folder.is_dir() else []
+    if not pages:
+        return None
+    rows = []
+    for page in pages:
+        found = _TITLE.search(page.read_text(errors="replace")[:20_000])
+        subject = found.group(1) if found else ""  # already escaped when the email was rendered
+        rows.append(f'<li><a href="{html.escape(page.name, quote=True)}">{subject or html.escape(page.name)}</a>'
+                    f' <small>{html.escape(page.stem)}</small></li>')
+    index = preview_index(run)
+    index.write_text(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="color-scheme" content="light dark">'
+        f"<title>Dry-run emails ({len(pages)})</title></head><body style=\"font-family:system-ui,sans-serif;max-width:60em;margin:2em auto\">"
+        f"<h1>Dry-run emails ({len(pages)})</h1><p>Rendered, not sent: no RESEND_API_KEY or --dry-run.</p><ol>"
+        + "\n".join(rows) + "</ol></body></html>\n"
+    )
+    return index
 
 
 def build_payload(run: Run, row, person: dict, features: dict, email: str, minter) -> dict:
@@ -239,6 +279,7 @@ def work(run: Run) -> None:
     dry_run = run.dry_run.get(CHANNEL, False)
     prepare(run, dry_run)
     if dry_run:
+        write_preview_index(run)
         return
     settings = run.settings
     client = ResendClient(

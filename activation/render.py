@@ -38,7 +38,7 @@ from gdp.settings import Settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 LAYOUT = Path(__file__).resolve().parent / "layout" / "base.mjml"
-_OLD_LINK = re.compile(r"\[[^\]]+\]\([^)\s]+\)")
+_OLD_LINK = re.compile(r"\[[^\]]+\]\([^)]+\)")
 _LINK_STYLE = "color:#0b57d0;text-decoration:underline"
 
 
@@ -105,7 +105,7 @@ def _literal_url(node: nodes.Node) -> bool:
         return isinstance(node.value, str)
     if isinstance(node, nodes.Name):
         return node.name == "app_url"
-    if isinstance(node, (nodes.Concat,)):
+    if isinstance(node, nodes.Concat):
         return all(_literal_url(n) for n in node.nodes)
     if isinstance(node, nodes.Add):
         return _literal_url(node.left) and _literal_url(node.right)

@@ -252,10 +252,14 @@ def test_dry_run_without_a_key_records_and_renders_but_sends_nothing(db, fake_re
     assert report.dry_run_channels and fake_resend.requests == []
     assert query(db, "select status from activation.outbox") == [("dry_run",)]
     assert query(db, "select status, email from activation.email_send") == [("dry_run", "a@example.org")]
-    previews = sorted(p.suffix for p in (tmp_path / "outbox-preview").iterdir())
+    previews = sorted(p.suffix for p in (tmp_path / "outbox-preview").iterdir() if p.name != "index.html")
     assert previews == [".html", ".txt"]
-    html = next((tmp_path / "outbox-preview").glob("*.html")).read_text()
+    (page,) = [p for p in (tmp_path / "outbox-preview").glob("*.html") if p.name != "index.html"]
+    html = page.read_text()
+    assert html.lower().startswith("<!doctype html>"), "a real page: nothing before the doctype"
     assert "Subject: " in html and "List-Unsubscribe" in html and "/c/" in html
+    index = (tmp_path / "outbox-preview" / "index.html").read_text()
+    assert f'href="{page.name}"' in index and "your setup takes one minute" in index and "Dry-run emails (1)" in index
 
 
 def test_two_workers_at_once_never_send_the_same_row(db, fake_resend, tmp_path):
