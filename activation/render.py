@@ -64,11 +64,11 @@ def _compiled(source: str, part: str):
 
 
 @lru_cache(maxsize=1)
-def _layout() -> str:
-    """MJML compiles the layout once; each email fills its placeholders with already-escaped text."""
+def _layout() -> tuple[str, ...]:
+    """MJML compiles the layout once, split at its `%%NAME%%` slots; each email fills them with escaped text."""
     from mjml import mjml2html
 
-    return mjml2html(LAYOUT.read_text())
+    return tuple(re.split(r"(%%[A-Z]+%%)", mjml2html(LAYOUT.read_text())))
 
 
 class TemplateError(ValueError):
@@ -239,6 +239,6 @@ def render(
     ).format(brand, address, unsubscribe)
     filled = {"%%SUBJECT%%": escape(subject), "%%PREHEADER%%": escape(preheader), "%%BRAND%%": escape(brand),
               "%%BODY%%": content, "%%FOOTER%%": footer}
-    page = re.sub(r"%%[A-Z]+%%", lambda m: str(filled[m.group(0)]), _layout())
+    page = "".join(str(filled[part]) if part in filled else part for part in _layout())
     text = "\n\n".join(text_paragraphs) + f"\n\n--\n{brand}\n{address}\nUnsubscribe: {unsubscribe}\n"
     return RenderedEmail(subject, page, text, template.campaign_id, unsubscribe, list(minted.values()), preheader)
