@@ -23,6 +23,7 @@ from activation.outbox import Run, claim_due, finish, retry_later
 from activation.render import TemplateError, default_minter, load_template, render
 from activation.resend import BATCH_LIMIT, ResendClient
 from activation.sources import eligibility, profiles
+from gdp.settings import Settings
 
 CHANNEL = "resend_emails"
 _CAP_LOCK = 7_412_100
@@ -30,12 +31,12 @@ PREPARE_CHUNK = 200
 
 
 def preview_dir(run: Run) -> Path:
-    return run.settings.data_dir / "outbox-preview"
+    return preview_index(run.settings).parent
 
 
-def preview_index(run: Run) -> Path:
+def preview_index(settings: Settings) -> Path:
     """The page a report links to: every dry-run email of this data dir, each a real HTML file."""
-    return preview_dir(run) / "index.html"
+    return settings.data_dir / "outbox-preview" / "index.html"
 
 
 def _write_preview(run: Run, outbox_key: str, payload: dict) -> None:
@@ -73,7 +74,7 @@ def write_preview_index(run: Run) -> Path | None:
         subject = found.group(1) if found else ""  # already escaped when the email was rendered
         rows.append(f'<li><a href="{html.escape(page.name, quote=True)}">{subject or html.escape(page.name)}</a>'
                     f' <small>{html.escape(page.stem)}</small></li>')
-    index = preview_index(run)
+    index = preview_index(run.settings)
     index.write_text(
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="color-scheme" content="light dark">'
         f"<title>Dry-run emails ({len(pages)})</title></head><body style=\"font-family:system-ui,sans-serif;max-width:60em;margin:2em auto\">"

@@ -115,7 +115,12 @@ def _literal_url(node: nodes.Node) -> bool:
 def _check_links(name: str, source: str, where: str) -> None:
     if _OLD_LINK.search(source):
         raise TemplateError(f"template {name!r} {where}: write links as {{{{ link(app_url ~ '/path', 'label') }}}}, not [label](url)")
-    for call in _TEXT_ENV.parse(source).find_all(nodes.Call):
+    tree = _TEXT_ENV.parse(source)
+    unsafe = [n.lineno for n in tree.find_all(nodes.Filter) if n.name == "safe"]
+    unsafe += [n.lineno for n in tree.find_all(nodes.EvalContextModifier) if any(o.key == "autoescape" for o in n.options)]
+    if unsafe:
+        raise TemplateError(f"template {name!r} {where} line {unsafe[0]}: |safe and autoescape switches would let a variable be markup")
+    for call in tree.find_all(nodes.Call):
         if isinstance(call.node, nodes.Name) and call.node.name == "link":
             if len(call.args) != 2 or call.kwargs or call.dyn_args or call.dyn_kwargs or not _literal_url(call.args[0]):
                 raise TemplateError(

@@ -117,6 +117,8 @@ def test_template_text_itself_is_escaped_in_html(tmp_path):
     ("{{ link(person.website, 'My site') }}", "string literals and app_url only"),
     ("{{ link(app_url ~ context.path, 'Go') }}", "string literals and app_url only"),
     ("{{ link(url=app_url, label='Go') }}", "string literals and app_url only"),
+    ("{{ person.name|safe }}", "would let a variable be markup"),
+    ("{% autoescape false %}{{ person.name }}{% endautoescape %}", "would let a variable be markup"),
 ])
 def test_a_template_whose_link_a_variable_could_steer_does_not_load(tmp_path, body, reason):
     (tmp_path / "bad.yml").write_text(f'subject: "s"\nbody: "{body}"\n')
