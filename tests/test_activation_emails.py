@@ -349,7 +349,6 @@ def test_caps_configured_in_dbt_win_over_the_settings(db, fake_resend, tmp_path)
         add_segment(db, seg, [{"channel": "email", "template": template}])
     add_person(db, "p1", "a@example.org")
     with psycopg.connect(db, autocommit=True) as conn:
-        conn.execute(f"alter table {SCHEMA}.contact_eligibility add column email_cap_per_day integer, add column email_cap_per_week integer")
         conn.execute(f"update {SCHEMA}.contact_eligibility set email_cap_per_day = 2, email_cap_per_week = 3")
     for seg in ("seg_a", "seg_b", "seg_c"):
         add_transition(db, seg, "p1")
