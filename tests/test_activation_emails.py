@@ -220,10 +220,6 @@ def test_holdout_is_deterministic_recorded_and_not_contacted(db, fake_resend, tm
 
     assert fake_resend.requests == []
     assert query(db, "select status from activation.outbox") == [("holdout",)]
-    share = sum(keys.is_holdout(f"person-{i}", "seg", 0.1) for i in range(20000)) / 20000
-    assert 0.09 < share < 0.11
-    assert keys.holdout_bucket("person-1", "seg") == keys.holdout_bucket("person-1", "seg")
-    assert keys.holdout_bucket("person-1", "seg") != keys.holdout_bucket("person-1", "other_seg")
 
 
 def test_held_transition_waits_for_approval(db, fake_resend, tmp_path):
