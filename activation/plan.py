@@ -16,7 +16,7 @@ from psycopg.rows import namedtuple_row
 from activation import keys
 from activation.outbox import Run, insert_action
 from activation.sequences import SequenceError, load_sequence
-from activation.sources import Eligibility, SegmentDef, eligibility, holdouts, segment_definitions
+from activation.sources import Eligibility, SegmentDef, eligibility, holdouts, relation_exists, segment_definitions
 
 CHUNK = 1000
 
@@ -147,9 +147,11 @@ def plan_transitions(run: Run) -> int:
     total = 0
     with psycopg.connect(run.url, row_factory=namedtuple_row) as conn:
         definitions = segment_definitions(conn, run.schema)
+        missing = [name for name in ("segment", "activation_holdout") if not relation_exists(conn, run.schema, name)]
         conn.commit()
-        if definitions is None:
-            run.report.note(f"{run.schema}.segment is not built yet: ledger transitions wait (run dbt build)")
+        if definitions is None or missing:
+            # Without the holdout mart a held-out person would be contacted: better late than wrong.
+            run.report.note(f"{run.schema}.{', '.join(missing)} not built yet: ledger transitions wait (run dbt build)")
             return 0
         last_id = 0
         while True:

@@ -77,7 +77,7 @@ def eligibility(conn: psycopg.Connection, schema: str, person_ids: Iterable[str]
 def holdouts(conn: psycopg.Connection, schema: str, transition_ids: Iterable[int]) -> set[int]:
     """The entered transitions activation_holdout holds out (rule: models/marts/activation/activation_holdout.sql)."""
     ids = sorted(set(transition_ids))
-    if not ids or not relation_exists(conn, schema, "activation_holdout"):
+    if not ids:
         return set()
     query = sql.SQL("select transition_id from {} where is_holdout and transition_id = any(%s)").format(
         sql.Identifier(schema, "activation_holdout")

@@ -161,3 +161,20 @@ def test_stand_ins_have_exactly_the_contract_columns(db):
         person = {r[0] for r in conn.execute(
             "select column_name from information_schema.columns where table_schema = %s and table_name = 'person'", (SCHEMA,))}
     assert "phone" not in person and {"person_id", "email", "name"} <= person
+
+
+def test_transitions_wait_while_the_holdout_mart_is_not_built(db, tmp_path):
+    add_segment(db, "seg", [{"channel": "email", "template": "one_minute_setup"}], holdout_share=1.0)
+    add_person(db, "p1", "p1@example.org")
+    add_transition(db, "seg", "p1")
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(f'alter view "{SCHEMA}".activation_holdout rename to activation_holdout_later')
+
+    report = activate(db, settings=make_settings(tmp_path), channels=["resend_emails"])
+
+    assert query(db, "select count(*) from activation.outbox") == [(0,)]
+    assert any("activation_holdout not built yet" in note for note in report.notes)
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(f'alter view "{SCHEMA}".activation_holdout_later rename to activation_holdout')
+    activate(db, settings=make_settings(tmp_path), channels=["resend_emails"])
+    assert query(db, "select status from activation.outbox") == [("holdout",)]
