@@ -1,9 +1,9 @@
 """Conversions API delivery: relayed browser events and server-side conversions.
 
 Sources: `raw.meta_capi_event` (landed by /api/meta/capi with the Pixel's event_id,
-so Meta deduplicates browser and server) and conversions only the server sees
-(`checkout_completed`/`purchased`, `subscription_started`, `call_booked` in dbt's
-`event`). Each becomes an outbox row keyed `capi:<event_id>` whose payload holds
+so Meta deduplicates browser and server) and conversions only the server sees,
+defined in dbt's `activation_meta_conversion` (which events, as which Meta event,
+with which value). Each becomes an outbox row keyed `capi:<event_id>` whose payload holds
 only hashed identifiers. Meta refuses a whole request if one event is older than
 7 days, so such events are expired with that reason before the call.
 """
@@ -20,35 +20,26 @@ from psycopg.rows import namedtuple_row
 from activation.http import ProviderError
 from activation.meta import EVENTS_LIMIT, MetaClient
 from activation.outbox import Run, claim_due, finish, insert_action, retry_later
-from activation.sources import columns, relation_exists
+from activation.sources import relation_exists
 from gdp.meta_hashing import user_data
 
 CHANNEL = "meta_capi_events"
 MAX_AGE = timedelta(days=7)
-SERVER_CONVERSIONS = {
-    "checkout_completed": "Purchase",
-    "purchased": "Purchase",
-    "subscription_started": "Subscribe",
-    "call_booked": "Schedule",
-}
 
 
 def _emails(conn: psycopg.Connection, schema: str, person_ids: list[str]) -> dict[str, dict]:
-    """Email and phone per person from the marts, when they exist."""
+    """Email per person (Meta's `em` key) from activation_recipient; no model carries a phone."""
     ids = sorted({p for p in person_ids if p})
-    if not ids or not relation_exists(conn, schema, "person"):
+    if not ids or not relation_exists(conn, schema, "activation_recipient"):
         return {}
-    cols = columns(conn, schema, "person")
-    phone = sql.Identifier("phone") if "phone" in cols else sql.SQL("null::text")
-    email = sql.Identifier("email") if "email" in cols else sql.SQL("null::text")
-    query = sql.SQL("select person_id, {email}, {phone} from {tbl} where person_id = any(%s)").format(
-        email=email, phone=phone, tbl=sql.Identifier(schema, "person")
+    query = sql.SQL("select person_id, email from {} where person_id = any(%s)").format(
+        sql.Identifier(schema, "activation_recipient")
     )
-    return {r[0]: {"em": r[1], "ph": r[2]} for r in conn.execute(query, (ids,)).fetchall()}
+    return {r[0]: {"em": r[1]} for r in conn.execute(query, (ids,)).fetchall()}
 
 
 def _user_data(contact: dict, person_id: str | None, extra: dict) -> dict:
-    raw = {"em": contact.get("em"), "ph": contact.get("ph"), "external_id": person_id}
+    raw = {"em": contact.get("em"), "external_id": person_id}
     raw.update({k: v for k, v in extra.items() if v})
     return user_data({k: v for k, v in raw.items() if v not in (None, "")})
 
@@ -94,31 +85,28 @@ def enqueue(run: Run, conn: psycopg.Connection) -> int:
 
 
 def _enqueue_server_conversions(run: Run, conn: psycopg.Connection) -> int:
-    if not relation_exists(conn, run.schema, "event"):
+    if not relation_exists(conn, run.schema, "activation_meta_conversion"):
         return 0
-    cols = columns(conn, run.schema, "event")
-    props = sql.Identifier("properties") if "properties" in cols else sql.SQL("'{}'::jsonb")
     queued = 0
     with conn.transaction():
         query = sql.SQL(
-            """select e.event_id, e.person_id, e.event_type, e.occurred_at, {props} as properties from {tbl} e
-               where e.event_type = any(%s) and e.occurred_at > now() - interval '7 days'
-                 and not exists (select 1 from activation.outbox o where o.outbox_key = 'capi:' || e.event_id)"""
-        ).format(props=props, tbl=sql.Identifier(run.schema, "event"))
-        rows = conn.execute(query, (list(SERVER_CONVERSIONS),)).fetchall()
+            """select c.event_id, c.person_id, c.event_type, c.meta_event_name, c.occurred_at, c.value_cents, c.currency
+               from {} c
+               where c.occurred_at > now() - %s
+                 and not exists (select 1 from activation.outbox o where o.outbox_key = 'capi:' || c.event_id)"""
+        ).format(sql.Identifier(run.schema, "activation_meta_conversion"))
+        rows = conn.execute(query, (MAX_AGE,)).fetchall()
         contacts = _emails(conn, run.schema, [r.person_id for r in rows])
         for r in rows:
-            properties = r.properties or {}
             event = {
-                "event_name": SERVER_CONVERSIONS[r.event_type],
+                "event_name": r.meta_event_name,
                 "event_time": _epoch(r.occurred_at),
-                "event_id": str(r.event_id),
+                "event_id": r.event_id,
                 "action_source": "system_generated",
                 "user_data": _user_data(contacts.get(r.person_id, {}), r.person_id, {}),
             }
-            cents = properties.get("amount_cents") or properties.get("amount_total")
-            if cents:
-                event["custom_data"] = {"currency": str(properties.get("currency") or "usd").upper(), "value": round(int(cents) / 100, 2)}
+            if r.value_cents:
+                event["custom_data"] = {"currency": r.currency, "value": round(r.value_cents / 100, 2)}
             queued += insert_action(conn, outbox_key=f"capi:{r.event_id}", channel="meta_capi", status="pending",
                                     person_id=r.person_id, action={"source": "server", "event_type": r.event_type},
                                     payload=event, qualified_at=r.occurred_at)

@@ -1,8 +1,8 @@
-"""Identities derived from data, never random: idempotency keys, holdouts, tag values.
+"""Identities derived from data, never random: idempotency keys and tag values.
 
 Every function here is deterministic so that a retried or crashed run computes
-the same key (the provider then deduplicates) and the same holdout decision
-(attribution can trust who was held out).
+the same key (the provider then deduplicates). Holdout assignment is dbt's
+(models/marts/activation/activation_holdout.sql).
 """
 
 from __future__ import annotations
@@ -27,16 +27,6 @@ def batch_key(outbox_keys: list[str]) -> str:
     """One key for a batch: a hash of its members, so the same members give the same key."""
     digest = hashlib.sha256("\n".join(sorted(outbox_keys)).encode()).hexdigest()
     return f"batch:{digest}"
-
-
-def holdout_bucket(person_id: str, segment: str) -> float:
-    """A number in [0, 1) fixed for (person, segment); below the share means held out."""
-    digest = hashlib.sha256(f"{segment}\x1f{person_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def is_holdout(person_id: str, segment: str, share: float | None) -> bool:
-    return bool(share) and holdout_bucket(person_id, segment) < float(share)
 
 
 def tag_value(value: object) -> str:

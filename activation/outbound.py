@@ -20,7 +20,7 @@ from activation import keys
 from activation.http import ProviderError
 from activation.outbox import Run, claim_due, finish, insert_action, retry_later
 from activation.sequences import SequenceError, load_sequence
-from activation.sources import columns, eligibility, recent_events, relation_exists
+from activation.sources import eligibility, recent_events, relation_exists
 
 CHANNEL = "outbound_sequences"
 
@@ -78,14 +78,20 @@ def _advance_one(run: Run, conn: psycopg.Connection, e, elig) -> None:
 
 
 def _deal(conn: psycopg.Connection, schema: str, person_id: str) -> dict:
-    """The person's deal from dbt's `deal` (owner, objection) when it exists."""
-    if not relation_exists(conn, schema, "deal") or "person_id" not in columns(conn, schema, "deal"):
+    """The person's deal from dbt's `deal`: the most recently updated open one, else the latest closed; ties by deal_id."""
+    if not relation_exists(conn, schema, "deal"):
         return {}
     row = conn.execute(
-        sql.SQL("select to_jsonb(d) from {} d where d.person_id = %s limit 1").format(sql.Identifier(schema, "deal")),
+        sql.SQL(
+            """select deal_id, email, owner, objection_tags from {} where person_id = %s
+               order by is_closed nulls last, updated_at desc nulls last, deal_id
+               limit 1"""
+        ).format(sql.Identifier(schema, "deal")),
         (person_id,),
     ).fetchone()
-    return row[0] if row else {}
+    if not row:
+        return {}
+    return {"deal_id": row[0], "email": row[1], "owner": row[2], "objection_tags": row[3] or []}
 
 
 def _annotate(conn, row, kind: str, value: str, email: str | None) -> None:
@@ -109,9 +115,7 @@ def human_actions(run: Run, conn: psycopg.Connection) -> None:
                 email = elig[row.person_id].email or deal.get("email")
                 context = (row.action or {}).get("context") or {}
                 if row.channel == "tag_objection":
-                    objection = context.get("objection") or deal.get("objection") or deal.get("objection_tags") or "unspecified"
-                    if isinstance(objection, list):
-                        objection = ",".join(map(str, objection)) or "unspecified"
+                    objection = context.get("objection") or ",".join(map(str, deal.get("objection_tags") or [])) or "unspecified"
                     _annotate(conn, row, "objection", str(objection), email)
                     finish(conn, [row.outbox_id], "sent", attempts_add=1)
                     run.report.add("tag_objection", "sent")

@@ -16,10 +16,8 @@ from psycopg.rows import namedtuple_row
 from activation import keys
 from activation.outbox import Run, insert_action
 from activation.sequences import SequenceError, load_sequence
-from activation.sources import Eligibility, SegmentDef, eligibility, segment_definitions
+from activation.sources import Eligibility, SegmentDef, eligibility, holdouts, relation_exists, segment_definitions
 
-# Persons who said no are not retargeted either; a bounced address alone does not stop ads.
-OPTED_OUT = {"complained", "unsubscribed", "bounced_complained"}
 CHUNK = 1000
 
 
@@ -65,10 +63,11 @@ def enroll(conn: psycopg.Connection, sequence: str, t, first_delay: timedelta) -
     return row[0] if row else None
 
 
-def _plan_one(conn: psycopg.Connection, run: Run, t, seg: SegmentDef, elig: Eligibility, survivor: Eligibility | None = None) -> int:
+def _plan_one(conn: psycopg.Connection, run: Run, t, seg: SegmentDef, elig: Eligibility, survivor: Eligibility | None = None,
+              holdout: bool = False) -> int:
+    """One transition's actions; who may be emailed, targeted or held out is dbt's (activation_recipient, activation_holdout)."""
     held = t.is_held and t.approved_at is None
     entered = t.transition == "entered"
-    holdout = entered and keys.is_holdout(t.person_id, t.segment, seg.holdout_share)
     common = dict(
         segment=t.segment, person_id=t.person_id, transition_id=t.transition_id, transition=t.transition,
         qualified_at=t.qualified_at, cycle_id=t.cycle_id,
@@ -80,8 +79,9 @@ def _plan_one(conn: psycopg.Connection, run: Run, t, seg: SegmentDef, elig: Elig
             return "held", "transition held by the blast-radius guard; approve with gdp segments approve"
         if holdout:
             return "holdout", f"held out ({seg.holdout_share:.0%} of {t.segment}) to measure lift"
-        blocked = (elig.reason in OPTED_OUT) if opted_out_only else not elig.is_contactable
-        if blocked:
+        if opted_out_only and not elig.is_ad_targetable:
+            return "skipped_suppressed", elig.ad_reason or "not targetable"
+        if not opted_out_only and not elig.is_contactable:
             return "skipped_suppressed", elig.reason or "not contactable"
         return "pending", None
 
@@ -99,11 +99,11 @@ def _plan_one(conn: psycopg.Connection, run: Run, t, seg: SegmentDef, elig: Elig
             planned += insert_action(conn, outbox_key=key(f"meta_audience_{op}"), channel="meta_audience", status=status, error=error, action=action, **common)
             if t.transition == "merged" and t.merged_into_person_id and survivor is not None:
                 # The old id leaves the audience (if this system added it); the survivor takes its place.
-                blocked = survivor.reason in OPTED_OUT
+                blocked = not survivor.is_ad_targetable
                 planned += insert_action(
                     conn, outbox_key=keys.outbox_key(t.segment, t.merged_into_person_id, t.transition_id, "meta_audience_add", 0),
                     channel="meta_audience", status="held" if held else "skipped_suppressed" if blocked else "pending",
-                    error=survivor.reason if blocked else None, action={"audience": act.get("audience"), "op": "add"},
+                    error=(survivor.ad_reason or "not targetable") if blocked else None, action={"audience": act.get("audience"), "op": "add"},
                     **(common | {"person_id": t.merged_into_person_id}),
                 )
         elif channel == "outbound" and entered:
@@ -147,9 +147,11 @@ def plan_transitions(run: Run) -> int:
     total = 0
     with psycopg.connect(run.url, row_factory=namedtuple_row) as conn:
         definitions = segment_definitions(conn, run.schema)
+        missing = [name for name in ("segment", "activation_holdout") if not relation_exists(conn, run.schema, name)]
         conn.commit()
-        if definitions is None:
-            run.report.note(f"{run.schema}.segment is not built yet: ledger transitions wait (run dbt build)")
+        if definitions is None or missing:
+            # Without the holdout mart a held-out person would be contacted: better late than wrong.
+            run.report.note(f"{run.schema}.{', '.join(missing)} not built yet: ledger transitions wait (run dbt build)")
             return 0
         last_id = 0
         while True:
@@ -167,13 +169,15 @@ def plan_transitions(run: Run) -> int:
                     break
                 last_id = rows[-1].transition_id
                 elig = eligibility(conn, run.schema, [r.person_id for r in rows] + [r.merged_into_person_id for r in rows if r.merged_into_person_id])
+                held_out = holdouts(conn, run.schema, [r.transition_id for r in rows if r.transition == "entered"])
                 for t in rows:
                     seg = definitions.get(t.segment)
                     if seg is None:
                         run.report.note(f"segment {t.segment} has no definition in {run.schema}.segment: its transitions are skipped")
                         conn.execute("insert into activation.transition_processed (transition_id) values (%s) on conflict do nothing", (t.transition_id,))
                         continue
-                    total += _plan_one(conn, run, t, seg, elig[t.person_id], elig.get(t.merged_into_person_id))
+                    total += _plan_one(conn, run, t, seg, elig[t.person_id], elig.get(t.merged_into_person_id),
+                                       t.transition_id in held_out)
             run.progress(f"planned transitions up to id {last_id}")
     run.report.planned += total
     return total

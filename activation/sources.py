@@ -1,9 +1,10 @@
-"""What activation reads from dbt's schema: segment definitions, eligibility, profiles.
+"""What activation reads from dbt's schema, by column name: segments, recipients, holdouts, profiles.
 
-dbt rebuilds these relations; activation only reads them, and checks that they
-exist first so a fresh database gives a clear note instead of a crash. With no
-eligibility model nobody is contactable (fail closed): sending to someone who
-opted out costs more than a late email.
+Every relation here has an enforced dbt contract (models/marts/activation/ for the
+activation-facing marts), so the columns are known; only a relation dbt has not
+built yet is checked for, so a fresh database gives a clear note instead of a
+crash. With no recipient mart nobody is contactable (fail closed): sending to
+someone who opted out costs more than a late email.
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ class SegmentDef:
 
 @dataclass(frozen=True)
 class Eligibility:
+    """One row of activation_recipient: may this person be emailed, and targeted by ads."""
+
     person_id: str
     email: str | None
     is_contactable: bool
     reason: str | None
-    cap_per_day: int | None = None  # dbt vars email_cap_per_day / _per_week, when the model carries them
+    cap_per_day: int | None = None  # dbt vars email_cap_per_day / _per_week
     cap_per_week: int | None = None
+    is_ad_targetable: bool = False
+    ad_reason: str | None = None
 
 
 def relation_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
@@ -40,24 +45,11 @@ def relation_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
     return bool(row and row[0])
 
 
-def columns(conn: psycopg.Connection, schema: str, name: str) -> set[str]:
-    rows = conn.execute(
-        "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
-        (schema, name),
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
 def segment_definitions(conn: psycopg.Connection, schema: str) -> dict[str, SegmentDef] | None:
     """All segments with their activations, or None when dbt has not built `segment` yet."""
     if not relation_exists(conn, schema, "segment"):
         return None
-    cols = columns(conn, schema, "segment")
-    holdout = sql.Identifier("holdout_share") if "holdout_share" in cols else sql.SQL("0")
-    funnel = sql.Identifier("funnel") if "funnel" in cols else sql.SQL("''")
-    query = sql.SQL("select segment, {funnel}, {holdout}, activations from {tbl}").format(
-        funnel=funnel, holdout=holdout, tbl=sql.Identifier(schema, "segment")
-    )
+    query = sql.SQL("select segment, funnel, holdout_share, activations from {}").format(sql.Identifier(schema, "segment"))
     result = {}
     for segment, funnel_value, share, activations in conn.execute(query).fetchall():
         if isinstance(activations, str):
@@ -67,48 +59,49 @@ def segment_definitions(conn: psycopg.Connection, schema: str) -> dict[str, Segm
 
 
 def eligibility(conn: psycopg.Connection, schema: str, person_ids: Iterable[str]) -> dict[str, Eligibility]:
+    """activation_recipient's verdict per person; a person it does not list is reached by nothing."""
     ids = sorted(set(person_ids))
     if not ids:
         return {}
-    if not relation_exists(conn, schema, "contact_eligibility"):
-        return {p: Eligibility(p, None, False, "eligibility_unavailable") for p in ids}
-    cols = columns(conn, schema, "contact_eligibility")
-    caps = [
-        sql.SQL("{} as {}").format(sql.Identifier(c) if c in cols else sql.SQL("null::integer"), sql.Identifier(c))
-        for c in ("email_cap_per_day", "email_cap_per_week")
-    ]
+    if not relation_exists(conn, schema, "activation_recipient"):
+        return {p: Eligibility(p, None, False, "eligibility_unavailable", ad_reason="eligibility_unavailable") for p in ids}
     query = sql.SQL(
-        "select person_id, email, is_contactable, suppression_reason, {}, {} from {} where person_id = any(%s)"
-    ).format(*caps, sql.Identifier(schema, "contact_eligibility"))
-    found = {
-        r[0]: Eligibility(r[0], r[1], bool(r[2]) and bool(r[1]), r[3] or (None if r[1] else "no_email"), r[4], r[5])
-        for r in conn.execute(query, (ids,)).fetchall()
-    }
-    return {p: found.get(p, Eligibility(p, None, False, "unknown_person")) for p in ids}
+        """select person_id, email, is_emailable, email_suppression_reason, email_cap_per_day, email_cap_per_week,
+                  is_ad_targetable, ad_suppression_reason
+           from {} where person_id = any(%s)"""
+    ).format(sql.Identifier(schema, "activation_recipient"))
+    found = {r[0]: Eligibility(*r) for r in conn.execute(query, (ids,)).fetchall()}
+    return {p: found.get(p, Eligibility(p, None, False, "unknown_person", ad_reason="unknown_person")) for p in ids}
 
 
-def _rows_as_dicts(conn: psycopg.Connection, schema: str, name: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-    if not relation_exists(conn, schema, name):
-        return {}
-    query = sql.SQL("select t.person_id, to_jsonb(t) from {} as t where t.person_id = any(%s)").format(
-        sql.Identifier(schema, name)
+def holdouts(conn: psycopg.Connection, schema: str, transition_ids: Iterable[int]) -> set[int]:
+    """The entered transitions activation_holdout holds out (rule: models/marts/activation/activation_holdout.sql)."""
+    ids = sorted(set(transition_ids))
+    if not ids:
+        return set()
+    query = sql.SQL("select transition_id from {} where is_holdout and transition_id = any(%s)").format(
+        sql.Identifier(schema, "activation_holdout")
     )
-    return {r[0]: r[1] for r in conn.execute(query, (ids,)).fetchall()}
+    return {r[0] for r in conn.execute(query, (ids,)).fetchall()}
 
 
 def profiles(conn: psycopg.Connection, schema: str, person_ids: Iterable[str]) -> dict[str, tuple[dict, dict]]:
-    """(person, features) per person, each a dict of whatever columns the marts carry."""
+    """(person, features) per person for templates: names from activation_recipient, every person_features column."""
     ids = sorted(set(person_ids))
-    persons = _rows_as_dicts(conn, schema, "person", ids)
-    features = _rows_as_dicts(conn, schema, "person_features", ids)
-    result = {}
-    for p in ids:
-        person = dict(persons.get(p) or {})
-        person["person_id"] = p
-        name = person.get("first_name") or person.get("name") or ""
-        person["first_name"] = (str(name).split() or [""])[0].strip().title() or None
-        result[p] = (person, dict(features.get(p) or {}))
-    return result
+    persons: dict[str, dict] = {}
+    if relation_exists(conn, schema, "activation_recipient"):
+        query = sql.SQL("select person_id, email, display_name, first_name from {} where person_id = any(%s)").format(
+            sql.Identifier(schema, "activation_recipient")
+        )
+        persons = {r[0]: {"email": r[1], "name": r[2], "first_name": r[3]} for r in conn.execute(query, (ids,)).fetchall()}
+    features: dict[str, dict] = {}
+    if relation_exists(conn, schema, "person_features"):
+        query = sql.SQL("select f.person_id, to_jsonb(f) from {} as f where f.person_id = any(%s)").format(
+            sql.Identifier(schema, "person_features")
+        )
+        features = {r[0]: r[1] for r in conn.execute(query, (ids,)).fetchall()}
+    empty = {"email": None, "name": None, "first_name": None}
+    return {p: ({"person_id": p} | persons.get(p, empty), dict(features.get(p) or {})) for p in ids}
 
 
 def recent_events(conn: psycopg.Connection, schema: str, person_id: str, event_types: list[str], since) -> list[str]:

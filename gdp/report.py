@@ -86,7 +86,7 @@ def build_report(url: str, settings, send_stats=None) -> Report:
             needs=[f"{a}.person"]))
         report.sections.append(_query(
             conn, "Funnels (persons reaching each step)", ["funnel", "step", "persons"], _FUNNEL_SQL.format(a=a),
-            needs=[f"{a}.person_features", f"{a}.deal"], chart=True))
+            needs=[f"{a}.funnel_outbound", f"{a}.funnel_newsletter"], chart=True))
         report.sections.append(_query(
             conn, "Identity: merges and quarantine", ["identifiers", "merged person ids (aliases)", "quarantined components",
                                                       "quarantined identifiers"],
@@ -126,24 +126,14 @@ def build_report(url: str, settings, send_stats=None) -> Report:
     return report
 
 
+# The steps are dbt models (models/marts/reporting/), so analysts read and test the same definitions.
 _FUNNEL_SQL = """
-with pf as (select * from {a}.person_features),
-steps as (
-    select 'newsletter' as funnel, 1 as n, 'emailed' as step, count(*) filter (where last_email_sent_at is not null) as persons
-    from pf where first_funnel = 'newsletter'
-    union all select 'newsletter', 2, 'clicked', count(*) filter (where last_clicked_at is not null or last_email_clicked_at is not null)
-    from pf where first_funnel = 'newsletter'
-    union all select 'newsletter', 3, 'signed up', count(*) filter (where signup_at is not null) from pf where first_funnel = 'newsletter'
-    union all select 'newsletter', 4, 'activated', count(*) filter (where activated_at is not null) from pf where first_funnel = 'newsletter'
-    union all select 'newsletter', 5, 'subscribed', count(*) filter (where first_subscribed_at is not null) from pf where first_funnel = 'newsletter'
-    union all select 'outbound', 1, 'lead', count(*) from pf where is_lead
-    union all select 'outbound', 2, 'clicked', count(*) filter (where last_clicked_at is not null) from pf where is_lead
-    union all select 'outbound', 3, 'replied positive', count(*) filter (where replied_positive_at is not null) from {a}.deal
-    union all select 'outbound', 4, 'booked call', count(*) filter (where booked_at is not null or call_booked_at is not null) from {a}.deal
-    union all select 'outbound', 5, 'proposal sent', count(*) filter (where proposal_sent_at is not null) from {a}.deal
-    union all select 'outbound', 6, 'won', count(*) filter (where won_at is not null) from {a}.deal
-)
-select funnel, step, persons from steps order by funnel desc, n
+select funnel, step, persons from (
+    select 'outbound' as funnel, step_number, step, persons from {a}.funnel_outbound
+    union all
+    select 'newsletter', step_number, step, persons from {a}.funnel_newsletter
+) as funnels
+order by funnel desc, step_number
 """
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from gdp.settings import get_settings
-from orchestration.dbt_assets import model_keys_in_layer
+from orchestration.dbt_assets import model_keys_in_layer, model_keys_under
 from orchestration.resources import (
     MetaResource,
     NotifierResource,
@@ -104,7 +104,10 @@ def _latency_metadata(url: str, channels: tuple[str, ...], cycle_id: str) -> dic
 def activation_asset(name: str, description: str):
     channels = ACTIVATION_CHANNELS[name]
 
-    @asset(name=name, deps=[LEDGER_KEY], group_name="activation", kinds={"python"}, description=description)
+    # The activation-facing marts say whom it may reach and how (models/marts/activation/).
+    deps = [LEDGER_KEY, *model_keys_under("marts/activation")]
+
+    @asset(name=name, deps=deps, group_name="activation", kinds={"python"}, description=description)
     def _activation(
         context: AssetExecutionContext,
         postgres: PostgresResource,

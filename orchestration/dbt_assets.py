@@ -165,6 +165,20 @@ def model_keys_in_layer(layer: str, manifest: Mapping[str, Any] | None = None) -
     )
 
 
+def model_keys_under(folder: str, manifest: Mapping[str, Any] | None = None) -> list[AssetKey]:
+    """Models under models/<folder>/ (e.g. "marts/activation"), for assets that read them."""
+    manifest = manifest or _manifest()
+    parts = folder.split("/")
+    return sorted(
+        (
+            TRANSLATOR.get_asset_key(props)
+            for props in manifest.get("nodes", {}).values()
+            if props["resource_type"] == "model" and (props.get("fqn") or [])[1:1 + len(parts)] == parts
+        ),
+        key=lambda key: key.to_user_string(),
+    )
+
+
 def source_freshness_specs(manifest: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Each source's declared freshness (from its YAML), for the freshness checks."""
     manifest = manifest or _manifest()

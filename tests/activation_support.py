@@ -1,16 +1,19 @@
-"""Shared set-up for the activation tests: a private database, hand-made dbt relations, fakes.
+"""Shared set-up for the activation tests: a private database, the relations activation reads, fakes.
 
-The segments and marts engineers' dbt models may not be built in a test
-database, so the relations activation reads (`segment`, `person`,
-`person_features`, `contact_eligibility`, `event`, `deal`) are created here with
-the contract's columns, in a schema of the test's own (`settings.dbt_schema`), so
-they never collide with a real dbt build in the shared test database.
+The relations activation reads are not hand-written here: once per test process
+the real dbt models are built (empty) into a scratch database, and each test's
+schema (`settings.dbt_schema`) gets their columns and types as they came out
+(tables activation reads are recreated empty for tests to fill) and the real view
+definitions of the activation marts on top of them. A column activation asks for
+that no model produces fails here as it would in production.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import tempfile
 import uuid
 from pathlib import Path
 from urllib.parse import unquote_plus
@@ -19,6 +22,7 @@ import psycopg
 import pytest
 
 from gdp import db as gdb
+from gdp.dbt import run_dbt
 from gdp.migrate import apply_migrations
 from gdp.settings import Settings
 from tests.fakes.meta_api import FakeMeta
@@ -36,26 +40,55 @@ def act_db(server_url):
     name = f"gdp_act_{uuid.uuid4().hex[:10]}"
     url = gdb.create_database(server_url, name)
     apply_migrations(url)
+    _server_urls[url] = server_url
     yield url
     gdb.drop_database(server_url, name)
 
 
-def reset(url: str, schema: str = SCHEMA) -> None:
+# dbt tables tests fill by hand, and the views (in dependency order) activation reads on top of them.
+TABLES = ("segment", "person", "person_features", "contact_eligibility", "event", "deal")
+VIEWS = ("stg_ledger__membership_transitions", "activation_recipient", "activation_holdout", "activation_meta_conversion")
+
+
+@functools.cache
+def model_ddl(server_url: str) -> tuple[str, ...]:
+    """`create` statements for TABLES and VIEWS as dbt builds them, taken from a real (empty) build."""
+    name = f"gdp_actddl_{uuid.uuid4().hex[:10]}"
+    url = gdb.create_database(server_url, name)
+    try:
+        apply_migrations(url)
+        with tempfile.TemporaryDirectory() as target:
+            run = run_dbt(["build", "--resource-type", "model", "--resource-type", "seed", "--select", *(f"+{m}" for m in TABLES + VIEWS)],
+                          url, target_path=Path(target),
+                          settings=Settings(dbt_schema=SCHEMA))
+        assert run.ok, "\n".join(run.failures) or run.output[-4000:]
+        statements = []
+        with psycopg.connect(url) as conn:
+            for table in TABLES:
+                cols = conn.execute(
+                    """select quote_ident(attname) || ' ' || format_type(atttypid, atttypmod) from pg_attribute
+                       where attrelid = %s::regclass and attnum > 0 and not attisdropped order by attnum""",
+                    (f'"{SCHEMA}"."{table}"',),
+                ).fetchall()
+                statements.append(f'create table "{SCHEMA}"."{table}" ({", ".join(c[0] for c in cols)})')
+            for view in VIEWS:
+                (definition,) = conn.execute("select pg_get_viewdef(%s::regclass)", (f'"{SCHEMA}"."{view}"',)).fetchone()
+                statements.append(f'create view "{SCHEMA}"."{view}" as {definition}')
+        return tuple(statements)
+    finally:
+        gdb.drop_database(server_url, name)
+
+
+def reset(url: str, schema: str = SCHEMA, server_url: str | None = None) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("truncate " + ", ".join(ACTIVATION_TABLES) + ", raw.meta_capi_event restart identity")
         conn.execute(f'drop schema if exists "{schema}" cascade')
         conn.execute(f'create schema "{schema}"')
-        conn.execute(f"""
-            create table "{schema}".segment (segment text primary key, funnel text, description text, owner text,
-                priority int, holdout_share numeric default 0, activations jsonb, version_hash text);
-            create table "{schema}".person (person_id text primary key, email text, name text, phone text);
-            create table "{schema}".person_features (person_id text primary key, plan text, pricing_views_7d int);
-            create table "{schema}".contact_eligibility (person_id text primary key, email text, is_contactable boolean,
-                suppression_reason text);
-            create table "{schema}".event (event_id text primary key, person_id text, event_type text, occurred_at timestamptz,
-                properties jsonb default '{{}}'::jsonb);
-            create table "{schema}".deal (deal_id text primary key, person_id text, email text, owner text, objection text);
-        """)
+        for statement in model_ddl(server_url or _server_urls[url]):
+            conn.execute(statement)
+
+
+_server_urls: dict[str, str] = {}
 
 
 @pytest.fixture
@@ -72,13 +105,14 @@ def add_segment(url: str, segment: str, activations: list[dict], *, funnel: str 
         )
 
 
-def add_person(url: str, person_id: str, email: str | None, *, phone: str | None = None, name: str | None = None,
+def add_person(url: str, person_id: str, email: str | None, *, name: str | None = None,
                contactable: bool = True, reason: str | None = None) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'insert into "{SCHEMA}".person values (%s, %s, %s, %s)', (person_id, email, name, phone))
-        conn.execute(f'insert into "{SCHEMA}".person_features values (%s, %s, %s)', (person_id, "pro", 2))
-        conn.execute(f'insert into "{SCHEMA}".contact_eligibility values (%s, %s, %s, %s)',
-                     (person_id, email, contactable, reason))
+        conn.execute(f'insert into "{SCHEMA}".person (person_id, email, name) values (%s, %s, %s)', (person_id, email, name))
+        conn.execute(f'insert into "{SCHEMA}".person_features (person_id, email, plan, pricing_views_7d) values (%s, %s, %s, %s)',
+                     (person_id, email, "pro", 2))
+        conn.execute(f'insert into "{SCHEMA}".contact_eligibility (person_id, email, is_contactable, suppression_reason) '
+                     "values (%s, %s, %s, %s)", (person_id, email, contactable, reason))
 
 
 def add_people(url: str, n: int, prefix: str = "p") -> list[str]:
@@ -86,9 +120,32 @@ def add_people(url: str, n: int, prefix: str = "p") -> list[str]:
     ids = [f"{prefix}{i:05d}" for i in range(n)]
     with psycopg.connect(url, autocommit=True) as conn:
         with conn.cursor() as cur:
-            cur.executemany(f'insert into "{SCHEMA}".person values (%s, %s, %s, null)', [(p, f"{p}@example.org", f"Name {p}") for p in ids])
-            cur.executemany(f'insert into "{SCHEMA}".contact_eligibility values (%s, %s, true, null)', [(p, f"{p}@example.org") for p in ids])
+            cur.executemany(f'insert into "{SCHEMA}".person (person_id, email, name) values (%s, %s, %s)',
+                            [(p, f"{p}@example.org", f"Name {p}") for p in ids])
+            cur.executemany(f'insert into "{SCHEMA}".contact_eligibility (person_id, email, is_contactable) values (%s, %s, true)',
+                            [(p, f"{p}@example.org") for p in ids])
     return ids
+
+
+def add_event(url: str, event_id: str, person_id: str, event_type: str, occurred_at: str = "now()", properties: dict | None = None) -> None:
+    """One row of `event` (occurred_at is SQL, e.g. "now() - interval '1 hour'")."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            f'insert into "{SCHEMA}".event (event_id, person_id, event_type, occurred_at, properties) '
+            f"values (%s, %s, %s, {occurred_at}, %s)",
+            (event_id, person_id, event_type, json.dumps(properties or {})),
+        )
+
+
+def add_deal(url: str, deal_id: str, person_id: str, email: str, *, owner: str | None = None, objections: list[str] = (),
+             stage: str = "contacted", updated_at: str = "now()") -> None:
+    """One row of `deal` (updated_at is SQL)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            f'insert into "{SCHEMA}".deal (deal_id, person_id, email, owner, objection_tags, current_stage, is_closed, updated_at) '
+            f"values (%s, %s, %s, %s, %s, %s, %s, {updated_at})",
+            (deal_id, person_id, email, owner, json.dumps(list(objections)), stage, stage in ("won", "lost")),
+        )
 
 
 def add_transition(url: str, segment: str, person_id: str, transition: str = "entered", *, cycle: str = "c1",

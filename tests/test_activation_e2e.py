@@ -41,7 +41,7 @@ def test_signup_segment_emails_the_right_person_and_not_the_bounced_one(e2e_db, 
                            "to": ["bob@example.org"], "subject": "hi", "bounce": {"type": "Permanent", "subType": "General", "message": "no such user"}}}
         conn.execute("insert into raw.resend_event (svix_id, event_type, payload) values ('msg_b1', 'email.bounced', %s)",
                      (json.dumps(bounce),))
-    build = run_dbt(["build", "--select", "+path:models/segments", "--resource-type", "model", "--resource-type", "seed"], e2e_db,
+    build = run_dbt(["build", "--select", "+path:models/segments", "+path:models/marts/activation", "--resource-type", "model", "--resource-type", "seed"], e2e_db,
                     target_path=Path(tmp_path / "dbt"))
     assert build.ok, build.output[-3000:]
     settings = make_settings(tmp_path, resend=fake_resend, dbt_schema="analytics", email_cap_per_day=5)

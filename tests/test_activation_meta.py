@@ -13,6 +13,7 @@ from activation.runner import activate
 from tests.activation_support import (  # noqa: F401  (fixtures)
     SCHEMA,
     act_db,
+    add_event,
     add_person,
     add_segment,
     add_transition,
@@ -23,7 +24,7 @@ from tests.activation_support import (  # noqa: F401  (fixtures)
     query,
 )
 
-EMAIL, PHONE = " Ada.Lovelace@Example.ORG ", "+44 (0)20 7946-0958"
+EMAIL = " Ada.Lovelace@Example.ORG "
 
 
 def sha(text: str) -> str:
@@ -41,15 +42,14 @@ def _capi_row(conn, event_id: str, *, age: timedelta, person_id: str | None = "p
 
 
 def test_conversions_are_delivered_hashed_with_test_code_and_stale_ones_dropped(db, fake_meta, tmp_path):
-    add_person(db, "p1", EMAIL, phone=PHONE)
+    add_person(db, "p1", EMAIL)
     with psycopg.connect(db, autocommit=True) as conn:
         _capi_row(conn, "evt-fresh", age=timedelta(hours=1))
         _capi_row(conn, "evt-stale", age=timedelta(days=8))
-        conn.execute(f"""insert into "{SCHEMA}".event values
-            ('srv-1', 'p1', 'checkout_completed', now() - interval '1 hour', '{{"amount_cents": 4900, "currency": "eur"}}'),
-            ('srv-2', 'p1', 'call_booked', now() - interval '2 hours', '{{}}'),
-            ('srv-old', 'p1', 'subscription_started', now() - interval '9 days', '{{}}'),
-            ('other', 'p1', 'page_viewed', now(), '{{}}')""")
+    add_event(db, "srv-1", "p1", "checkout_completed", "now() - interval '1 hour'", {"amount_cents": 4900, "currency": "eur"})
+    add_event(db, "srv-2", "p1", "call_booked", "now() - interval '2 hours'")
+    add_event(db, "srv-old", "p1", "subscription_started", "now() - interval '9 days'")
+    add_event(db, "other", "p1", "page_viewed")
     settings = make_settings(tmp_path, meta=fake_meta, meta_test_event_code="TEST123")
 
     report = activate(db, settings=settings, channels=["meta_capi_events"])
@@ -63,7 +63,7 @@ def test_conversions_are_delivered_hashed_with_test_code_and_stale_ones_dropped(
     assert set(events) == {"evt-fresh", "srv-1", "srv-2"}
     fresh = events["evt-fresh"]
     assert fresh["user_data"]["em"] == sha("ada.lovelace@example.org")
-    assert fresh["user_data"]["ph"] == sha("442079460958")
+    assert "ph" not in fresh["user_data"], "no model carries a phone, so none is sent"
     assert fresh["user_data"]["external_id"] == sha("p1")
     assert fresh["user_data"]["client_ip_address"] == "203.0.113.9" and fresh["user_data"]["fbc"] == "fb.1.1700000000000.AbC"
     assert fresh["custom_data"] == {"currency": "USD", "value": 29} and fresh["action_source"] == "website"
@@ -71,7 +71,7 @@ def test_conversions_are_delivered_hashed_with_test_code_and_stale_ones_dropped(
     assert events["srv-2"]["event_name"] == "Schedule" and events["srv-2"]["action_source"] == "system_generated"
     assert query(db, "select status, error from activation.outbox where outbox_key = 'capi:evt-stale'") == [
         ("expired", "event_time older than 7 days: Meta refuses the whole request, so it is not sent")]
-    assert_no_plain_pii(fake_meta.requests, [EMAIL], [PHONE])
+    assert_no_plain_pii(fake_meta.requests, [EMAIL], [])
 
     activate(db, settings=settings, channels=["meta_capi_events"])
     assert len(fake_meta.requests) == 1, "delivered events are not sent again"
@@ -114,8 +114,8 @@ def test_meta_5xx_and_429_are_retried_and_a_permanent_error_recorded(db, fake_me
 def test_audience_follows_the_segment_and_removes_only_whom_it_added(db, fake_meta, tmp_path):
     add_segment(db, "no_show", [{"channel": "email", "template": "reschedule"}, {"channel": "meta_audience", "audience": "no_show_retarget"}],
                 funnel="outbound")
-    add_person(db, "p1", EMAIL, phone=PHONE)
-    add_person(db, "p2", "bob@example.org", phone="0044 20 7946 0000")
+    add_person(db, "p1", EMAIL)
+    add_person(db, "p2", "bob@example.org")
     add_person(db, "p3", "carol@example.org", contactable=False, reason="complained")
     add_person(db, "stranger", "stranger@example.org")
     for p in ("p1", "p2", "p3"):
@@ -129,8 +129,8 @@ def test_audience_follows_the_segment_and_removes_only_whom_it_added(db, fake_me
     payload = json.loads(add["params"]["payload"])
     assert payload["schema"] == ["EMAIL", "PHONE", "EXTERN_ID"]
     assert sorted(payload["data"]) == sorted([
-        [sha("ada.lovelace@example.org"), sha("442079460958"), sha("p1")],
-        [sha("bob@example.org"), sha("442079460000"), sha("p2")],
+        [sha("ada.lovelace@example.org"), "", sha("p1")],
+        [sha("bob@example.org"), "", sha("p2")],
     ])
     assert query(db, "select status, error from activation.outbox where person_id = 'p3' and channel = 'meta_audience'") == [
         ("skipped_suppressed", "complained")]
@@ -141,12 +141,12 @@ def test_audience_follows_the_segment_and_removes_only_whom_it_added(db, fake_me
 
     remove = fake_meta.requests[-1]
     assert remove["method"] == "DELETE" and json.loads(remove["params"]["payload"])["data"] == [
-        [sha("ada.lovelace@example.org"), sha("442079460958"), sha("p1")]]
+        [sha("ada.lovelace@example.org"), "", sha("p1")]]
     assert query(db, "select status, error from activation.outbox where person_id = 'stranger'") == [
         ("skipped", "not added by this system, so never removed")]
     assert query(db, "select person_id, removed_at is not null from activation.audience_member order by 1") == [("p1", True), ("p2", False)]
-    assert fake_meta.audiences["6001"] == {(sha("bob@example.org"), sha("442079460000"), sha("p2"))}
-    assert_no_plain_pii(fake_meta.requests, [EMAIL, "bob@example.org"], [PHONE, "0044 20 7946 0000"])
+    assert fake_meta.audiences["6001"] == {(sha("bob@example.org"), "", sha("p2"))}
+    assert_no_plain_pii(fake_meta.requests, [EMAIL, "bob@example.org"], [])
 
 
 def test_audience_calls_hold_at_most_the_limit(db, fake_meta, tmp_path, monkeypatch):

@@ -17,6 +17,8 @@ from gdp.settings import REPO_ROOT
 from tests.activation_support import (  # noqa: F401  (fixtures)
     SCHEMA,
     act_db,
+    add_deal,
+    add_event,
     add_person,
     add_segment,
     add_transition,
@@ -53,8 +55,7 @@ def test_sequence_sends_due_steps_and_stops_on_a_booking(db, fake_resend, tmp_pa
     assert len(fake_resend.delivered) == 2, "step 2 is not due for three days"
 
     # lead1 books a call (event, and the booked_call segment); lead2 does not.
-    with psycopg.connect(db, autocommit=True) as conn:
-        conn.execute(f"insert into \"{SCHEMA}\".event values ('b1', 'lead1', 'call_booked', now(), '{{}}')")
+    add_event(db, "b1", "lead1", "call_booked")
     add_transition(db, "booked_call", "lead1", cycle="c2")
     _due_now(db)
     activate(db, settings=settings)
@@ -80,7 +81,7 @@ def test_reply_event_and_suppression_stop_a_sequence(db, fake_resend, tmp_path):
     assert fake_resend.requests == [], "first touch is a day after the proposal"
 
     with psycopg.connect(db, autocommit=True) as conn:
-        conn.execute(f"insert into \"{SCHEMA}\".event values ('r1', 'a', 'replied_negative', now(), '{{}}')")
+        conn.execute(f"insert into \"{SCHEMA}\".event (event_id, person_id, event_type, occurred_at) values ('r1', 'a', 'replied_negative', now())")
         conn.execute(f"update \"{SCHEMA}\".contact_eligibility set is_contactable = false, suppression_reason = 'bounced' where person_id = 'b'")
     _due_now(db)
     activate(db, settings=settings)
@@ -125,9 +126,8 @@ def test_positive_reply_notifies_a_human_and_assigns_the_deal(db, webhook, tmp_p
     add_segment(db, "replied_negative", [{"channel": "tag_objection"}, {"channel": "outbound", "sequence": "objection_drip"}], funnel="outbound")
     add_person(db, "p1", "p1@example.org")
     add_person(db, "p2", "p2@example.org")
-    with psycopg.connect(db, autocommit=True) as conn:
-        conn.execute(f"insert into \"{SCHEMA}\".deal values ('d1', 'p1', 'p1@example.org', 'maria', null)")
-        conn.execute(f"insert into \"{SCHEMA}\".deal values ('d2', 'p2', 'p2@example.org', 'maria', 'price')")
+    add_deal(db, "d1", "p1", "p1@example.org", owner="maria")
+    add_deal(db, "d2", "p2", "p2@example.org", owner="maria", objections=["price"])
     add_transition(db, "replied_positive", "p1")
     add_transition(db, "replied_negative", "p2")
     settings = make_settings(tmp_path, notify_webhook_url=webhook.url)

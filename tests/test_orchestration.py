@@ -52,7 +52,9 @@ def test_graph_runs_from_raw_sources_through_segments_to_each_activation():
     assert {"raw/resend_event", "raw/stripe_event", "event", "segment_member", "membership_ledger", *ACTIVATIONS} <= keys
 
     for name in ACTIVATIONS:
-        assert graph.get(AssetKey(name)).parent_keys == {AssetKey("membership_ledger")}
+        assert graph.get(AssetKey(name)).parent_keys == {
+            AssetKey("membership_ledger"), AssetKey("activation_recipient"), AssetKey("activation_holdout"),
+            AssetKey("activation_meta_conversion")}
         assert graph.get(AssetKey(name)).group_name == "activation"
     assert AssetKey("segment_member") in graph.get(AssetKey("membership_ledger")).parent_keys
 
