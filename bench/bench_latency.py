@@ -97,7 +97,7 @@ def baseline_cycle(url: str, exclude: str | None) -> None:
     """The cycle's dbt build + ledger + dry-run activation, so measured cycles start settled."""
     from activation.runner import activate
     from gdp.dbt import run_dbt
-    from gdp.ledger import record_cycle
+    from ledger.membership import record_cycle
     from orchestration.dbt_assets import build_dbt_args
 
     started = time.monotonic()

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 
 from gdp.dbt import DbtRun, run_dbt
-from gdp.ledger import LedgerResult, new_cycle_id, record_cycle
+from ledger.membership import LedgerResult, new_cycle_id, record_cycle
 from gdp.settings import Settings, get_settings
 
 

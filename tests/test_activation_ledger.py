@@ -1,4 +1,4 @@
-"""The real ledger (gdp.ledger.record_cycle) feeding activation, cycle after cycle.
+"""The real ledger (ledger.membership.record_cycle) feeding activation, cycle after cycle.
 
 Segment membership is set by hand in the test's schema; the ledger diffs it and
 activation acts on the transitions: enter → email + audience add, exit →
@@ -13,7 +13,7 @@ import json
 import psycopg
 
 from activation.runner import activate
-from gdp.ledger import record_cycle
+from ledger.membership import record_cycle
 from tests.activation_support import (  # noqa: F401  (fixtures)
     SCHEMA,
     act_db,

@@ -11,7 +11,7 @@ import dataclasses
 import psycopg
 import pytest
 
-from gdp.ledger import LedgerError, approve, record_cycle
+from ledger.membership import LedgerError, approve, record_cycle
 from gdp.settings import Settings
 
 SCHEMA = "ledger_test"

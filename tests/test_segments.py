@@ -21,9 +21,9 @@ from click.testing import CliRunner
 
 import gdp.dbt
 from gdp.cli import main as cli
-from gdp.ledger import approve, record_cycle
+from ledger.membership import approve, record_cycle
 from gdp.pipeline import run_cycle
-from gdp.segment_preview import preview_segment
+from ledger.preview import preview_segment
 from gdp.settings import REPO_ROOT, Settings, get_settings
 from tests.dbt_helpers import ingest_client, private_database, rows, send_resend
 

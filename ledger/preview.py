@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from gdp.dbt import run_dbt
-from gdp.ledger import is_held
+from ledger.membership import is_held
 from gdp.settings import Settings, get_settings
 
 
