@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gdp.db import database_url
-from gdp.forget import landing_hashes, tombstoned
+from privacy.forget import landing_hashes, tombstoned
 from gdp.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from gdp.deliveries import (
     resend_delivery,
     stripe_delivery,
 )
-from gdp.forget import ForgetError, forget, landing_hashes, parse_identifier
+from privacy.forget import ForgetError, forget, landing_hashes, parse_identifier
 from gdp.links import LinkToken, make_token, person_cookie_value
 from gdp.pipeline import run_cycle
 from tests.conftest import TEST_SECRETS

@@ -59,7 +59,7 @@ def _land_all(rows: list[dict[str, Any]]) -> int:
     try:
         with db.pool().connection() as conn:
             with conn.transaction():
-                # Events naming a forgotten person are acknowledged but not stored (gdp/forget.py).
+                # Events naming a forgotten person are acknowledged but not stored (privacy/forget.py).
                 return insert_rows(conn, db.without_forgotten(conn, rows))
     except (PoolTimeout, psycopg.OperationalError) as exc:
         log.warning("database unavailable while landing into raw.posthog_event: %s", type(exc).__name__)
