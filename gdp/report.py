@@ -183,7 +183,7 @@ def _segments(conn, a: str) -> Section:
 
 
 def _match_quality(conn) -> Section:
-    from gdp.match_quality import measure
+    from activation.match_quality import measure
 
     if not _exists(conn, "activation.outbox"):
         return Section("Estimated Meta match quality", [], [], note="not built yet")

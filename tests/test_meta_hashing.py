@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from gdp.meta_hashing import hash_value, normalize, user_data
+from activation.meta_hashing import hash_value, normalize, user_data
 
 
 def sha(text: str) -> str:

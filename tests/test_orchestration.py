@@ -22,7 +22,7 @@ from dagster import (
 )
 from dagster._core.test_utils import create_run_for_test
 
-from gdp.match_quality import estimate_match_quality
+from activation.match_quality import estimate_match_quality
 from orchestration.checks import evaluate_freshness
 from orchestration.dbt_assets import build_dbt_args, layer_of
 from orchestration.definitions import defs
