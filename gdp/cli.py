@@ -97,7 +97,7 @@ def dbt(args: tuple[str, ...]) -> None:
 @click.option("--seed", default=7, show_default=True, help="Same seed, same world.")
 def demo(persons: int, days: int, seed: int) -> None:
     """The main job: embedded DB, real server, simulated funnels, refresh, dry-run activation, report."""
-    from gdp.demo import run_demo
+    from tools.demo import run_demo
 
     run_demo(persons, days, seed)
 
@@ -110,8 +110,8 @@ def demo(persons: int, days: int, seed: int) -> None:
 def simulate(base_url: str | None, persons: int, days: int, seed: int) -> None:
     """Send a seeded world of both funnels through a running ingest app (`gdp serve`), signed
     with the secrets in the environment; auth.users and leads go straight to the database."""
-    from gdp.simulate.sender import Sender
-    from gdp.simulate.world import World
+    from tools.simulate.sender import Sender
+    from tools.simulate.world import World
 
     settings = get_settings()
     world = World(persons=persons, days=days, seed=seed)

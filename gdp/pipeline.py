@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 
 from gdp.dbt import DbtRun, run_dbt
-from ledger.membership import LedgerResult, new_cycle_id, record_cycle
 from gdp.settings import Settings, get_settings
+from ledger.membership import LedgerResult, new_cycle_id, record_cycle
 
 
 @dataclass

@@ -24,8 +24,8 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gdp.db import database_url
-from privacy.forget import landing_hashes, tombstoned
 from gdp.settings import Settings
+from privacy.forget import landing_hashes, tombstoned
 
 log = logging.getLogger(__name__)
 

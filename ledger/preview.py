@@ -17,8 +17,8 @@ import psycopg
 from psycopg import sql
 
 from gdp.dbt import run_dbt
-from ledger.membership import is_held
 from gdp.settings import Settings, get_settings
+from ledger.membership import is_held
 
 
 class PreviewError(RuntimeError):

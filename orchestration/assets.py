@@ -88,7 +88,7 @@ def membership_ledger(context: AssetExecutionContext, postgres: PostgresResource
 
 
 def _latency_metadata(url: str, channels: tuple[str, ...], cycle_id: str) -> dict[str, Any]:
-    from gdp.latency import latency
+    from activation.latency import latency
 
     metadata: dict[str, Any] = {}
     for channel in channels:

@@ -17,8 +17,8 @@ import pytest
 from activation.runner import activate
 from gdp import db as gdb
 from gdp.dbt import run_dbt
-from ledger.membership import record_cycle
 from gdp.migrate import apply_migrations
+from ledger.membership import record_cycle
 from tests.activation_support import fake_resend, make_settings  # noqa: F401  (fixture)
 
 

@@ -9,9 +9,15 @@ from datetime import datetime, timezone
 
 import pytest
 
-from gdp.deliveries import cal_booking_payload, cal_delivery, calendly_delivery, calendly_invitee_payload, encode
 from gdp.settings import MissingSetting, Settings
 from tests.conftest import TEST_SECRETS
+from tools.simulate.deliveries import (
+    cal_booking_payload,
+    cal_delivery,
+    calendly_delivery,
+    calendly_invitee_payload,
+    encode,
+)
 
 CAL_SECRET = TEST_SECRETS["cal_webhook_secret"]
 CALENDLY_KEY = TEST_SECRETS["calendly_webhook_signing_key"]

@@ -15,7 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 
-from gdp.deliveries import (
+from gdp.leads import import_leads
+from gdp.links import LinkToken, make_token
+from tests.conftest import TEST_SECRETS
+from tests.dbt_helpers import build, ingest_client, private_database, rows, send_resend
+from tools.simulate.deliveries import (
     cal_booking_payload,
     cal_delivery,
     calendly_delivery,
@@ -26,10 +30,6 @@ from gdp.deliveries import (
     posthog_event,
     posthog_identify_event,
 )
-from gdp.leads import import_leads
-from gdp.links import LinkToken, make_token
-from tests.conftest import TEST_SECRETS
-from tests.dbt_helpers import build, ingest_client, private_database, rows, send_resend
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 # Later builds: the unit tests already ran in the first one, and segments are another suite's.

@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 import pytest
 from click.testing import CliRunner
 
-from gdp.deliveries import deal_event_request, encode
 from gdp.pipeline_stages import STAGES
 from gdp.settings import MissingSetting, Settings, get_settings
 from tests.conftest import TEST_SECRETS
+from tools.simulate.deliveries import deal_event_request, encode
 
 TOKEN = TEST_SECRETS["api_token"]
 

@@ -14,7 +14,13 @@ from click.testing import CliRunner
 from psycopg import sql
 
 from activation.runner import activate
-from gdp.deliveries import (
+from gdp.links import LinkToken, make_token, person_cookie_value
+from gdp.pipeline import run_cycle
+from privacy.forget import ForgetError, forget, landing_hashes, parse_identifier
+from tests.conftest import TEST_SECRETS
+from tests.dbt_helpers import ingest_client, private_database
+from tests.fakes.meta_api import FakeMeta
+from tools.simulate.deliveries import (
     cal_booking_payload,
     cal_delivery,
     calendly_delivery,
@@ -25,12 +31,6 @@ from gdp.deliveries import (
     resend_delivery,
     stripe_delivery,
 )
-from privacy.forget import ForgetError, forget, landing_hashes, parse_identifier
-from gdp.links import LinkToken, make_token, person_cookie_value
-from gdp.pipeline import run_cycle
-from tests.conftest import TEST_SECRETS
-from tests.dbt_helpers import ingest_client, private_database
-from tests.fakes.meta_api import FakeMeta
 
 ADA, BOB = "Ada.Lovelace@Example.ORG", "bob@example.net"
 ADA_NORM = ADA.lower()

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gdp.deliveries import encode, resend_delivery, stripe_delivery
 from gdp.settings import MissingSetting, Settings
 from tests.conftest import TEST_SECRETS
+from tools.simulate.deliveries import encode, resend_delivery, stripe_delivery
 
 RESEND_SECRET = TEST_SECRETS["resend_webhook_secret"]
 STRIPE_SECRET = TEST_SECRETS["stripe_webhook_secret"]

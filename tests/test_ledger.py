@@ -11,8 +11,8 @@ import dataclasses
 import psycopg
 import pytest
 
-from ledger.membership import LedgerError, approve, record_cycle
 from gdp.settings import Settings
+from ledger.membership import LedgerError, approve, record_cycle
 
 SCHEMA = "ledger_test"
 

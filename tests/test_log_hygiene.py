@@ -26,7 +26,11 @@ from dataclasses import fields
 import httpx
 import pytest
 
-from gdp.deliveries import (
+from gdp.links import LinkToken, make_token, person_cookie_value
+from gdp.serve import free_port
+from gdp.settings import REPO_ROOT, Settings
+from tests.conftest import TEST_SECRETS
+from tools.simulate.deliveries import (
     cal_booking_payload,
     cal_delivery,
     calendly_delivery,
@@ -37,10 +41,6 @@ from gdp.deliveries import (
     resend_delivery,
     stripe_delivery,
 )
-from gdp.links import LinkToken, make_token, person_cookie_value
-from gdp.serve import free_port
-from gdp.settings import REPO_ROOT, Settings
-from tests.conftest import TEST_SECRETS
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 EMAILS = ["ada.lovelace@example.org", "Grace.Hopper@Example.com", "alan@turing.example.net"]

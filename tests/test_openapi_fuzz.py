@@ -33,7 +33,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from gdp.deliveries import (
+from ingest_app.browser_api import CUSTOM_EVENTS, STANDARD_EVENTS
+from ingest_app.openapi import SPEC
+from tests.conftest import TEST_SECRETS
+from tools.simulate.deliveries import (
     Delivery,
     cal_delivery,
     calendly_delivery,
@@ -42,9 +45,6 @@ from gdp.deliveries import (
     resend_delivery,
     stripe_delivery,
 )
-from ingest_app.browser_api import CUSTOM_EVENTS, STANDARD_EVENTS
-from ingest_app.openapi import SPEC
-from tests.conftest import TEST_SECRETS
 
 SCHEMA_EXAMPLES = 75  # per operation and mode (positive; negative where there is a body)
 SIGNED_EXAMPLES = 110  # per webhook

@@ -204,7 +204,7 @@ def test_schedule_skips_while_a_run_is_in_progress():
 
 
 def test_latency_p50_p95_from_the_outbox(conn, database_url):
-    from gdp.latency import latency
+    from activation.latency import latency
 
     cycle = f"cycle-{uuid.uuid4().hex[:8]}"
     now = datetime.now(timezone.utc)

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from gdp.deliveries import resend_delivery, stripe_delivery
 from gdp.migrate import apply_migrations
 from gdp.settings import Settings
 from tests.conftest import TEST_SECRETS
 from tests.private_postgres import PrivatePostgres
+from tools.simulate.deliveries import resend_delivery, stripe_delivery
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
-from gdp.deliveries import encode, posthog_delivery, posthog_event, posthog_identify_event
 from gdp.posthog_backfill import HogQLClient, PostHogQueryError, pull
 from gdp.settings import MissingSetting, Settings, get_settings
 from tests.conftest import TEST_SECRETS
 from tests.fakes.posthog_api import FakePostHog
+from tools.simulate.deliveries import encode, posthog_delivery, posthog_event, posthog_identify_event
 
 SECRET = TEST_SECRETS["posthog_webhook_secret"]
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)

@@ -21,10 +21,10 @@ from click.testing import CliRunner
 
 import gdp.dbt
 from gdp.cli import main as cli
-from ledger.membership import approve, record_cycle
 from gdp.pipeline import run_cycle
-from ledger.preview import preview_segment
 from gdp.settings import REPO_ROOT, Settings, get_settings
+from ledger.membership import approve, record_cycle
+from ledger.preview import preview_segment
 from tests.dbt_helpers import ingest_client, private_database, rows, send_resend
 
 NEW_SEGMENT = "trial_won_deal_followup"

@@ -196,7 +196,7 @@ def _match_quality(conn) -> Section:
 
 
 def _latency(url: str) -> Section:
-    from gdp.latency import latency
+    from activation.latency import latency
 
     rows = [(r.channel, r.count, r.p50_s, r.p95_s, r.max_s) for r in latency(url, include_dry_run=True)]
     return Section("Qualification → send latency (seconds, dry-run included)", ["channel", "n", "p50", "p95", "max"],

@@ -23,10 +23,10 @@ import httpx
 import psycopg
 from psycopg.types.json import Jsonb
 
-from gdp.deliveries import Delivery, encode, resend_delivery, stripe_delivery
 from gdp.links import PERSON_COOKIE
 from gdp.settings import Settings
-from gdp.simulate.world import Touch
+from tools.simulate.deliveries import Delivery, encode, resend_delivery, stripe_delivery
+from tools.simulate.world import Touch
 
 
 @dataclass

@@ -76,9 +76,9 @@ def start_server(settings: Settings, url: str, log_path: Path) -> tuple[subproce
 def run_demo(persons: int, days: int, seed: int) -> None:
     from activation.runner import activate
     from gdp.pipeline import run_cycle
-    from gdp.report import build_report, write_html
-    from gdp.simulate.sender import Sender
-    from gdp.simulate.world import World
+    from tools.report import build_report, write_html
+    from tools.simulate.sender import Sender
+    from tools.simulate.world import World
 
     settings = _demo_settings(get_settings())
     out_dir = settings.data_dir / "demo"
