@@ -22,10 +22,10 @@ What it does, in this order, so that a failure leaves the person fully present
 4. Dry-run previews under GDP_DATA_DIR/outbox-preview lose the files and lines
    that name the person.
 
-Landing afterwards: `landing_hashes` gives the hashes of every string in a row,
-and the ingest app drops (acknowledges 200 without storing) a delivery whose row
-contains a tombstoned one, so retries and new deliveries do not bring the person
-back. Deleting scans whole tables: it is an occasional operator task, not a
+Landing afterwards: every writer of raw lands through ingest_app/landing.py, which
+hashes every string in a row (`landing_hashes`) and drops (the app acknowledges 200
+without storing) a row that contains a tombstoned one, so retries, backfills and new
+deliveries do not bring the person back. Deleting scans whole tables: it is an occasional operator task, not a
 request-path one.
 
 Not deleted: `auth.users` is the app's own account table (its owner deletes the
@@ -34,22 +34,18 @@ account); the command warns when it still holds the person.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from gdp.settings import Settings, get_settings
+from ingest_app.landing import EMAIL_RE, identifier_hash
 
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-MAX_EXACT_CHARS = 512
 SKIP_RAW_TABLES = {"forgotten_identifier", "posthog_pull_cursor"}
 
 
@@ -66,10 +62,6 @@ def normalize(identifier_type: str, value: str) -> str:
     return value
 
 
-def identifier_hash(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
-
-
 def parse_identifier(text: str) -> tuple[str, str]:
     text = (text or "").strip()
     if not text:
@@ -80,43 +72,6 @@ def parse_identifier(text: str) -> tuple[str, str]:
             raise ForgetError(f"{text!r} is not an email address")
         return "email", email
     return "person_id", text
-
-
-# --- landing -------------------------------------------------------------------------
-
-
-def _strings(value: Any) -> Iterable[str]:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            yield item
-        elif isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-
-
-def landing_hashes(row: Any) -> list[str]:
-    """SHA-256 of every string in a row to land (trimmed), and of every email address inside one (lowercased)."""
-    hashes = set()
-    for text in _strings(row):
-        stripped = text.strip()
-        if stripped and len(stripped) <= MAX_EXACT_CHARS:
-            hashes.add(identifier_hash(stripped))
-        if "@" in text:
-            hashes.update(identifier_hash(e.lower()) for e in EMAIL_RE.findall(text))
-    return sorted(hashes)
-
-
-def tombstoned(conn: psycopg.Connection, hashes: list[str]) -> set[str]:
-    """Which of these hashes belong to forgotten identifiers (one indexed lookup)."""
-    if not hashes:
-        return set()
-    rows = conn.execute(
-        "select identifier_hash from raw.forgotten_identifier where identifier_hash = any(%s)", (hashes,)
-    ).fetchall()
-    return {r[0] for r in rows}
 
 
 # --- forgetting ----------------------------------------------------------------------

@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 
-from gdp.leads import import_leads
 from gdp.links import LinkToken, make_token
+from ingest_app.imports.leads import import_leads
 from tests.conftest import TEST_SECRETS
 from tests.dbt_helpers import build, ingest_client, private_database, rows, send_resend
 from tools.simulate.deliveries import (

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import pytest
 from click.testing import CliRunner
 
-from gdp.pipeline_stages import STAGES
 from gdp.settings import MissingSetting, Settings, get_settings
+from ingest_app.imports.deals import STAGES
 from tests.conftest import TEST_SECRETS
 from tools.simulate.deliveries import deal_event_request, encode
 

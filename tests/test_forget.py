@@ -16,7 +16,8 @@ from psycopg import sql
 from activation.runner import activate
 from gdp.links import LinkToken, make_token, person_cookie_value
 from gdp.pipeline import run_cycle
-from privacy.forget import ForgetError, forget, landing_hashes, parse_identifier
+from ingest_app.landing import landing_hashes
+from privacy.forget import ForgetError, forget, parse_identifier
 from tests.conftest import TEST_SECRETS
 from tests.dbt_helpers import ingest_client, private_database
 from tests.fakes.meta_api import FakeMeta

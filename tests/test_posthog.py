@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
-from gdp.posthog_backfill import HogQLClient, PostHogQueryError, pull
 from gdp.settings import MissingSetting, Settings, get_settings
+from ingest_app.backfill.posthog import HogQLClient, PostHogQueryError, pull
 from tests.conftest import TEST_SECRETS
 from tests.fakes.posthog_api import FakePostHog
 from tools.simulate.deliveries import encode, posthog_delivery, posthog_event, posthog_identify_event

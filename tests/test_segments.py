@@ -87,15 +87,14 @@ def copy_project(dest: Path) -> Path:
 
 def land_touches(url: str, settings: Settings) -> None:
     """Deal moves through the same code path as `gdp deal move`, a bounce through the Resend webhook."""
-    from gdp.commands.deals import insert_deal_event
-    from gdp.pipeline_stages import build_deal_row
+    from ingest_app.imports.deals import build_deal_row, land_move
 
     with psycopg.connect(url, autocommit=True) as conn:
         for i, (email, stage, objection) in enumerate(DEALS):
             body = {"email": email, "stage": "contacted", "event_id": f"move-{i}-a", "occurred_at": "2026-11-01T10:00:00Z"}
-            insert_deal_event(conn, build_deal_row(body, via="api"))
+            land_move(conn, build_deal_row(body, via="api"))
             body = {"email": email, "stage": stage, "event_id": f"move-{i}-b", "objection": objection}
-            insert_deal_event(conn, build_deal_row({k: v for k, v in body.items() if v}, via="api"))
+            land_move(conn, build_deal_row({k: v for k, v in body.items() if v}, via="api"))
     bounce = {
         "type": "email.bounced",
         "created_at": "2026-11-20T09:00:00.000Z",

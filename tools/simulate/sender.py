@@ -202,7 +202,7 @@ class Sender:
         """Outbound leads arrive as a CSV export, imported with the same code as `gdp leads import`."""
         if not touches:
             return
-        from gdp.leads import import_leads
+        from ingest_app.imports.leads import import_leads
 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "leads.csv"

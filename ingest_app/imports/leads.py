@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-from psycopg.types.json import Jsonb
 
-from gdp.pipeline_stages import InvalidInput, normalize_email
+from ingest_app.imports.deals import InvalidInput, normalize_email
+from ingest_app.landing import land
 
 FIELDS = ("name", "company", "owner", "source")
 
@@ -30,13 +30,14 @@ class ImportReport:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    forgotten: int = 0
     invalid: list[tuple[int, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged, "
             f"{len(self.invalid)} invalid"
-        )
+        ) + (f", {self.forgotten} forgotten (not stored)" if self.forgotten else "")
 
 
 @dataclass
@@ -87,21 +88,17 @@ def read_leads(path: Path) -> tuple[list[LeadRow], list[tuple[int, str]]]:
     return list(rows.values()), invalid
 
 
-_UPSERT = """
-insert into raw.lead as l (email, name, company, owner, source, payload)
-values (%s, %s, %s, %s, %s, %s)
-on conflict (email) do update set
-    name = coalesce(excluded.name, l.name),
-    company = coalesce(excluded.company, l.company),
-    owner = coalesce(excluded.owner, l.owner),
-    source = coalesce(excluded.source, l.source),
+# An empty cell keeps what an earlier import stored; an unchanged row is not rewritten.
+_MERGE = """do update set
+    name = coalesce(excluded.name, existing.name),
+    company = coalesce(excluded.company, existing.company),
+    owner = coalesce(excluded.owner, existing.owner),
+    source = coalesce(excluded.source, existing.source),
     payload = excluded.payload,
     imported_at = now()
-where (l.name, l.company, l.owner, l.source) is distinct from
-      (coalesce(excluded.name, l.name), coalesce(excluded.company, l.company),
-       coalesce(excluded.owner, l.owner), coalesce(excluded.source, l.source))
-returning (xmax = 0) as inserted
-"""
+where (existing.name, existing.company, existing.owner, existing.source) is distinct from
+      (coalesce(excluded.name, existing.name), coalesce(excluded.company, existing.company),
+       coalesce(excluded.owner, existing.owner), coalesce(excluded.source, existing.source))"""
 
 
 def import_leads(conn: psycopg.Connection, path: Path, *, strict: bool = False) -> ImportReport:
@@ -110,15 +107,13 @@ def import_leads(conn: psycopg.Connection, path: Path, *, strict: bool = False) 
     report = ImportReport(invalid=invalid)
     if strict and invalid:
         return report
+    batch = [
+        {"email": row.email, **{f: row.values[f] for f in FIELDS}, "payload": {"file": path.name, "line": row.line, "row": row.raw}}
+        for row in rows
+    ]
     with conn.transaction():
-        for row in rows:
-            payload = {"file": path.name, "line": row.line, "row": row.raw}
-            params = (row.email, *(row.values[f] for f in FIELDS), Jsonb(payload))
-            result = conn.execute(_UPSERT, params).fetchone()
-            if result is None:
-                report.unchanged += 1
-            elif result[0]:
-                report.inserted += 1
-            else:
-                report.updated += 1
+        landed = land(conn, "lead", "email", batch, on_conflict=_MERGE)
+    report.inserted, report.updated = landed.new, landed.updated
+    report.unchanged = len(batch) - landed.new - landed.updated - landed.forgotten
+    report.forgotten = landed.forgotten
     return report

@@ -12,6 +12,10 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+import psycopg
+
+from ingest_app.landing import Landed, land
+
 # Order is the funnel's: staging and marts may rely on it for "furthest stage".
 STAGES: tuple[str, ...] = (
     "lead",
@@ -103,3 +107,8 @@ def build_deal_row(body: dict[str, Any], *, via: str) -> dict[str, Any]:
     if body.get("occurred_at") not in (None, ""):
         row["occurred_at"] = parse_timestamp(body["occurred_at"], "occurred_at")
     return row
+
+
+def land_move(conn: psycopg.Connection, row: dict[str, Any]) -> Landed:
+    """Land one move (`gdp deal move`) through the shared landing: new, a repeated event id, or a forgotten person."""
+    return land(conn, "deal_event", "deal_event_id", row)

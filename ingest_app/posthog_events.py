@@ -1,7 +1,7 @@
 """One PostHog event, one `raw.posthog_event` row, whichever way it arrived.
 
 The webhook destination and the query-API backfill both go through
-`normalize_event` and `insert_rows`, so staging reads one payload shape: the
+`normalize_event` and `event_row` (and land through ingest_app/landing.py), so staging reads one payload shape: the
 event object `{uuid, event, distinct_id, properties, timestamp, ...}` with
 `properties` always a JSON object (HogQL answers send it as a string) and
 `person` added when a webhook delivery carried one. Identity edges are left
@@ -14,13 +14,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from typing import Any
-
-import psycopg
-from psycopg import sql
-from psycopg.types.json import Jsonb
-
-COLUMNS = ("uuid", "event_name", "distinct_id", "occurred_at", "via", "headers", "payload")
-_JSON_COLUMNS = {"headers", "payload"}
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -82,20 +75,3 @@ def event_row(event: dict[str, Any], via: str, headers: dict[str, str] | None = 
         "headers": headers or {},
         "payload": event,
     }
-
-
-_INSERT = sql.SQL("insert into raw.posthog_event ({cols}) values ({vals}) on conflict (uuid) do nothing").format(
-    cols=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
-    vals=sql.SQL(", ").join(sql.Placeholder() * len(COLUMNS)),
-)
-
-
-def insert_rows(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> int:
-    """Insert inside the caller's transaction; returns how many rows were new."""
-    if not rows:
-        return 0
-    with conn.cursor() as cur:
-        # executemany pipelines the inserts (one round trip per batch, not per row);
-        # its rowcount is the sum over all statements, i.e. the rows that were new.
-        cur.executemany(_INSERT, [[Jsonb(row[c]) if c in _JSON_COLUMNS else row[c] for c in COLUMNS] for row in rows])
-        return cur.rowcount

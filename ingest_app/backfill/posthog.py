@@ -27,7 +27,8 @@ from typing import Any
 import httpx
 import psycopg
 
-from gdp.posthog_events import event_row, insert_rows, normalize_event
+from ingest_app.landing import land
+from ingest_app.posthog_events import event_row, normalize_event
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 SELECTED = ("uuid", "event", "distinct_id", "properties", "timestamp")
@@ -249,7 +250,7 @@ def pull(
         if (last.timestamp, last.uuid) <= (cursor.timestamp, cursor.uuid):
             raise PostHogQueryError("malformed answer from PostHog: a page did not move past the cursor")
         with conn.transaction():
-            new = insert_rows(conn, rows)
+            new = land(conn, "posthog_event", "uuid", rows).new
             _save_cursor(conn, project_id, last)
         cursor = last
         result.pages += 1
