@@ -43,9 +43,9 @@ import psycopg
 from gdp import db as gdb
 from gdp.links import LinkToken, make_token, person_cookie_value
 from gdp.migrate import apply_migrations
-from gdp.pipeline import run_cycle
 from gdp.serve import free_port
 from gdp.settings import REPO_ROOT, Settings
+from orchestration.cycle import run_cycle
 from tools.simulate.deliveries import (
     cal_booking_payload,
     cal_delivery,

@@ -55,7 +55,7 @@ def db_env() -> None:
 def serve(host: str, port: int, workers: int | None) -> None:
     """Run the ingest app under gunicorn with the production configuration."""
     from gdp.serve import run_gunicorn
-    from ingest_app import check_settings
+    from ingest_app import check_settings, create_app
 
     try:
         check_settings(get_settings())
@@ -64,7 +64,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     # Resolve the embedded server once here, so workers share one URL instead of each starting it.
     os.environ["DATABASE_URL"] = gdb.database_url()
     get_settings.cache_clear()
-    run_gunicorn(host, port, workers)
+    run_gunicorn(host, port, workers, create_app)
 
 
 @main.command("refresh")
@@ -72,7 +72,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
 @click.option("--quiet", is_flag=True, help="Only the summary, not dbt's own progress lines.")
 def refresh(full_refresh: bool, quiet: bool) -> None:
     """One pipeline cycle against the configured database (dbt build), summarized."""
-    from gdp.pipeline import run_cycle
+    from orchestration.cycle import run_cycle
 
     result = run_cycle(gdb.database_url(), full_refresh=full_refresh, stream=not quiet)
     click.echo(result.summary())

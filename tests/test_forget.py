@@ -15,8 +15,8 @@ from psycopg import sql
 
 from activation.runner import activate
 from gdp.links import LinkToken, make_token, person_cookie_value
-from gdp.pipeline import run_cycle
 from ingest_app.landing import landing_hashes
+from orchestration.cycle import run_cycle
 from privacy.forget import ForgetError, forget, parse_identifier
 from tests.conftest import TEST_SECRETS
 from tests.dbt_helpers import ingest_client, private_database

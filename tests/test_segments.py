@@ -1,6 +1,6 @@
 """Segments end to end on a real build: a new segment is one SQL file + one YAML entry.
 
-One module-scoped pipeline cycle (`gdp.pipeline.run_cycle`: a real `dbt build` of
+One module-scoped pipeline cycle (`orchestration.cycle.run_cycle`: a real `dbt build` of
 the whole project, then the ledger) runs against a private database, on a copy of
 the project to which a segment was added the way an analyst would: one SQL file in
 models/segments/outbound/ and one entry in that folder's YAML, nothing else. The
@@ -21,10 +21,10 @@ from click.testing import CliRunner
 
 import gdp.dbt
 from gdp.cli import main as cli
-from gdp.pipeline import run_cycle
 from gdp.settings import REPO_ROOT, Settings, get_settings
 from ledger.membership import approve, record_cycle
 from ledger.preview import preview_segment
+from orchestration.cycle import run_cycle
 from tests.dbt_helpers import ingest_client, private_database, rows, send_resend
 
 NEW_SEGMENT = "trial_won_deal_followup"

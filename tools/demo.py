@@ -75,7 +75,7 @@ def start_server(settings: Settings, url: str, log_path: Path) -> tuple[subproce
 
 def run_demo(persons: int, days: int, seed: int) -> None:
     from activation.runner import activate
-    from gdp.pipeline import run_cycle
+    from orchestration.cycle import run_cycle
     from tools.report import build_report, write_html
     from tools.simulate.sender import Sender
     from tools.simulate.world import World
