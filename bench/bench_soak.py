@@ -16,7 +16,7 @@ Afterwards one last cycle runs, and it checks:
 - `capture_completeness`: every raw row is an `event` row or excluded for a recorded
   reason (missing = 0), i.e. `event` matches raw;
 - RSS at the end against RSS after warm-up (the first quarter).
-Prints the figures; tests/test_soak.py runs a 30-second version and asserts them.
+Prints the figures; tests/tools/test_soak.py runs a 30-second version and asserts them.
 The database is dropped at the end.
 """
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from gdp.settings import REPO_ROOT
+
+REPO = REPO_ROOT
 LAYERS = ("platform", "ingest_app", "ledger", "activation", "privacy", "orchestration", "tools", "cli")
 PACKAGES = ("gdp", "ingest_app", "ledger", "activation", "privacy", "orchestration", "tools")
 

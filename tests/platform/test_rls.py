@@ -5,7 +5,7 @@ log-in) through PostgREST. This connects as each of them (`set role`) to a
 database where dbt has built every model, and tries, relation by relation, to
 read, insert, update, delete, truncate and create; each attempt must be refused
 with a privilege error. Sequences behind identity columns are checked too.
-tests/test_database.py covers the migrations alone; this adds the dbt schema
+tests/platform/test_database.py covers the migrations alone; this adds the dbt schema
 (its on-run-end hook, macros/revoke_client_access.sql, revokes client access
 after every run, so even a grant made by hand is gone after the next run).
 """
