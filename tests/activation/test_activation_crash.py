@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from activation.outbox import ActivationReport, Run
 from activation.plan import plan_transitions
 from activation.runner import dry_run_channels
@@ -31,6 +33,8 @@ from tests.activation_support import (  # noqa: F401  (fixtures)
     make_settings,
     query,
 )
+
+pytestmark = pytest.mark.slow
 
 ACTIONS = 1000
 KILLS = 20

@@ -21,6 +21,8 @@ from gdp.migrate import apply_migrations
 from ledger.membership import record_cycle
 from tests.activation_support import fake_resend, make_settings  # noqa: F401  (fixture)
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def e2e_db(server_url):

@@ -20,6 +20,8 @@ from werkzeug.serving import make_server
 from gdp.links import mint_link
 from tests.setup_browser import ensure_chromium
 
+pytestmark = pytest.mark.slow
+
 CHROMIUM_ARGS = [
     "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",

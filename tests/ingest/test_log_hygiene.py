@@ -163,6 +163,7 @@ def test_in_process_logs_carry_no_secret_signature_or_email(app, clean_raw):
     assert _scan(handler.lines, sent) == []
 
 
+@pytest.mark.slow
 def test_gunicorn_output_carries_no_secret_signature_or_email(database_url, tmp_path):
     env_names = {f.name: f.metadata["env"] for f in fields(Settings)}
     port = free_port()

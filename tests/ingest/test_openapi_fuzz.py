@@ -46,6 +46,8 @@ from tools.simulate.deliveries import (
     stripe_delivery,
 )
 
+pytestmark = pytest.mark.slow
+
 SCHEMA_EXAMPLES = 75  # per operation and mode (positive; negative where there is a body)
 SIGNED_EXAMPLES = 110  # per webhook
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

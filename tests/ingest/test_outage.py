@@ -12,6 +12,8 @@ from tests.conftest import TEST_SECRETS
 from tests.private_postgres import PrivatePostgres
 from tools.simulate.deliveries import resend_delivery, stripe_delivery
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def private_pg():

@@ -23,6 +23,8 @@ from orchestration.resources import FakeNotifierResource, MetaResource, Postgres
 from tests.dbt_helpers import ingest_client, private_database, send_resend
 from tests.fakes.resend_api import FakeResend
 
+pytestmark = pytest.mark.slow
+
 SEGMENT = "newsletter_clicker_not_signed_up"
 CLICKER, CLICKER_EMAIL = "p_e2e_clicker", "clicker@e2e.example"
 ACTIVATIONS = ["resend_emails", "meta_capi_events", "meta_audiences", "outbound_sequences"]

@@ -17,6 +17,8 @@ import pytest
 from gdp.serve import free_port
 from gdp.settings import REPO_ROOT
 
+pytestmark = pytest.mark.slow
+
 ACTIVATIONS = {"resend_emails", "meta_capi_events", "meta_audiences", "outbound_sequences"}
 QUERY = "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }"
 

@@ -123,6 +123,7 @@ def world(server_url, settings, tmp_path):
     fake.stop()
 
 
+@pytest.mark.slow
 def test_forget_removes_the_person_everywhere_and_drops_later_deliveries(world, tmp_path, capsys):
     url, client, act_settings, fake = world
     ada = _send_person(client, ADA, "ada")

@@ -12,6 +12,8 @@ import pytest
 from gdp import db as gdb
 from gdp.settings import REPO_ROOT
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def demo_database(server_url):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 from dataclasses import fields
 
+import pytest
 from click.testing import CliRunner
 from werkzeug.serving import make_server
 
 from gdp.cli import main
 from gdp.settings import Settings, get_settings
+
+pytestmark = pytest.mark.slow
 
 
 def test_simulate_sends_a_world_through_a_running_app(app, settings, database_url, clean_raw, monkeypatch):

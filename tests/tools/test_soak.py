@@ -8,7 +8,11 @@ one refresh cycle ran during the load, and the server's memory did not run away
 
 from __future__ import annotations
 
+import pytest
+
 from bench.bench_soak import run_soak
+
+pytestmark = pytest.mark.slow
 
 
 def test_soak_loses_nothing_and_memory_stays_bounded():

@@ -31,6 +31,8 @@ from tools.simulate.deliveries import (
     posthog_identify_event,
 )
 
+pytestmark = pytest.mark.slow
+
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 # Later builds: the unit tests already ran in the first one, and segments are another suite's.
 LIGHT = ("--exclude-resource-type", "unit_test", "--exclude", "path:models/segments")

@@ -27,6 +27,8 @@ from ledger.preview import preview_segment
 from orchestration.cycle import run_cycle
 from tests.dbt_helpers import ingest_client, private_database, rows, send_resend
 
+pytestmark = pytest.mark.slow
+
 NEW_SEGMENT = "trial_won_deal_followup"
 NEW_SQL = """{#- Won deals, for the test that a new segment needs no other change. -#}
 with
