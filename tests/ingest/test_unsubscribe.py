@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pytest
+
 from gdp.links import unsubscribe_url
 
 
@@ -49,6 +51,7 @@ def test_activation_emails_carry_a_link_this_endpoint_accepts(client, clean_raw,
     assert clean_raw.execute("select method from raw.unsubscribe").fetchone() == ("one_click",)
 
 
+@pytest.mark.slow
 def test_an_unsubscribe_suppresses_the_person_after_the_next_cycle(server_url, settings, tmp_path):
     from tests.dbt_helpers import build, ingest_client, private_database, rows, send_resend
 
