@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench dagster install clean-db audit lint
+.PHONY: demo test test-fast bench dagster install clean-db audit lint
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required (set PYTHON=...)"; exit 1; }
@@ -25,6 +25,11 @@ demo: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m tests.setup_browser
 	$(BIN)/python -m pytest -q
+
+# Everyday subset: everything but the tests marked slow (soak, crash-kill loops, fuzz,
+# end-to-end, demo, browser). CI runs `make test`.
+test-fast: $(STAMP) lint
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -18,8 +18,8 @@ from psycopg.types.json import Jsonb
 from activation.capi import _emails
 from activation.http import ProviderError
 from activation.meta import AUDIENCE_LIMIT, MetaClient
+from activation.meta_hashing import hash_value
 from activation.outbox import Run, claim_due, finish, retry_later
-from gdp.meta_hashing import hash_value
 
 CHANNEL = "meta_audiences"
 

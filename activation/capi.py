@@ -19,9 +19,9 @@ from psycopg.rows import namedtuple_row
 
 from activation.http import ProviderError
 from activation.meta import EVENTS_LIMIT, MetaClient
+from activation.meta_hashing import user_data
 from activation.outbox import Run, claim_due, finish, insert_action, retry_later
 from activation.sources import relation_exists
-from gdp.meta_hashing import user_data
 
 CHANNEL = "meta_capi_events"
 MAX_AGE = timedelta(days=7)

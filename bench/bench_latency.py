@@ -43,11 +43,11 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
 from gdp import db as gdb  # noqa: E402
-from gdp.deliveries import resend_delivery  # noqa: E402
 from gdp.migrate import apply_migrations  # noqa: E402
 from gdp.settings import Settings  # noqa: E402
 from tests.conftest import TEST_SECRETS  # noqa: E402
 from tests.fakes.resend_api import FakeResend  # noqa: E402
+from tools.simulate.deliveries import resend_delivery  # noqa: E402
 
 DB_NAME = "gdp_bench_latency"
 RESEND_SECRET = TEST_SECRETS["resend_webhook_secret"]
@@ -97,7 +97,7 @@ def baseline_cycle(url: str, exclude: str | None) -> None:
     """The cycle's dbt build + ledger + dry-run activation, so measured cycles start settled."""
     from activation.runner import activate
     from gdp.dbt import run_dbt
-    from gdp.ledger import record_cycle
+    from ledger.membership import record_cycle
     from orchestration.dbt_assets import build_dbt_args
 
     started = time.monotonic()
@@ -261,7 +261,7 @@ def main() -> None:
               f"p95 {percentile(waits, 0.95):.1f}s  max {max(waits):.1f}s  (n={len(waits)})")
     if missing:
         print(f"NOT delivered within {args.timeout:.0f}s: {len(missing)} (daemon log: {home / 'daemon.log'})")
-    from gdp.latency import latency
+    from activation.latency import latency
 
     for report in latency(url, channel="email"):
         print("outbox qualification -> send:", report.line())

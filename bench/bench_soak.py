@@ -16,7 +16,7 @@ Afterwards one last cycle runs, and it checks:
 - `capture_completeness`: every raw row is an `event` row or excluded for a recorded
   reason (missing = 0), i.e. `event` matches raw;
 - RSS at the end against RSS after warm-up (the first quarter).
-Prints the figures; tests/test_soak.py runs a 30-second version and asserts them.
+Prints the figures; tests/tools/test_soak.py runs a 30-second version and asserts them.
 The database is dropped at the end.
 """
 
@@ -41,7 +41,12 @@ import httpx
 import psycopg
 
 from gdp import db as gdb
-from gdp.deliveries import (
+from gdp.links import LinkToken, make_token, person_cookie_value
+from gdp.migrate import apply_migrations
+from gdp.serve import free_port
+from gdp.settings import REPO_ROOT, Settings
+from orchestration.cycle import run_cycle
+from tools.simulate.deliveries import (
     cal_booking_payload,
     cal_delivery,
     calendly_delivery,
@@ -51,11 +56,6 @@ from gdp.deliveries import (
     resend_delivery,
     stripe_delivery,
 )
-from gdp.links import LinkToken, make_token, person_cookie_value
-from gdp.migrate import apply_migrations
-from gdp.pipeline import run_cycle
-from gdp.serve import free_port
-from gdp.settings import REPO_ROOT, Settings
 
 SECRETS = {
     "resend_webhook_secret": "whsec_c29hay1yZXNlbmQtc2VjcmV0LWZvci1iZW5jaA==",

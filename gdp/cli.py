@@ -55,7 +55,7 @@ def db_env() -> None:
 def serve(host: str, port: int, workers: int | None) -> None:
     """Run the ingest app under gunicorn with the production configuration."""
     from gdp.serve import run_gunicorn
-    from ingest_app import check_settings
+    from ingest_app import check_settings, create_app
 
     try:
         check_settings(get_settings())
@@ -64,7 +64,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     # Resolve the embedded server once here, so workers share one URL instead of each starting it.
     os.environ["DATABASE_URL"] = gdb.database_url()
     get_settings.cache_clear()
-    run_gunicorn(host, port, workers)
+    run_gunicorn(host, port, workers, create_app)
 
 
 @main.command("refresh")
@@ -72,7 +72,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
 @click.option("--quiet", is_flag=True, help="Only the summary, not dbt's own progress lines.")
 def refresh(full_refresh: bool, quiet: bool) -> None:
     """One pipeline cycle against the configured database (dbt build), summarized."""
-    from gdp.pipeline import run_cycle
+    from orchestration.cycle import run_cycle
 
     result = run_cycle(gdb.database_url(), full_refresh=full_refresh, stream=not quiet)
     click.echo(result.summary())
@@ -97,7 +97,7 @@ def dbt(args: tuple[str, ...]) -> None:
 @click.option("--seed", default=7, show_default=True, help="Same seed, same world.")
 def demo(persons: int, days: int, seed: int) -> None:
     """The main job: embedded DB, real server, simulated funnels, refresh, dry-run activation, report."""
-    from gdp.demo import run_demo
+    from tools.demo import run_demo
 
     run_demo(persons, days, seed)
 
@@ -110,8 +110,8 @@ def demo(persons: int, days: int, seed: int) -> None:
 def simulate(base_url: str | None, persons: int, days: int, seed: int) -> None:
     """Send a seeded world of both funnels through a running ingest app (`gdp serve`), signed
     with the secrets in the environment; auth.users and leads go straight to the database."""
-    from gdp.simulate.sender import Sender
-    from gdp.simulate.world import World
+    from tools.simulate.sender import Sender
+    from tools.simulate.world import World
 
     settings = get_settings()
     world = World(persons=persons, days=days, seed=seed)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import re
 import socket
+from collections.abc import Callable
+from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
@@ -23,8 +25,9 @@ class RedactingLogger(Logger):
 
 
 class _Gunicorn(BaseApplication):
-    def __init__(self, options: dict):
+    def __init__(self, options: dict, app_factory: Callable[[], Any]):
         self.options = options
+        self.app_factory = app_factory
         super().__init__()
 
     def load_config(self) -> None:
@@ -32,9 +35,7 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from ingest_app import create_app
-
-        return create_app()
+        return self.app_factory()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -66,5 +67,6 @@ def gunicorn_options(host: str, port: int, workers: int | None) -> dict:
     }
 
 
-def run_gunicorn(host: str, port: int, workers: int | None) -> None:
-    _Gunicorn(gunicorn_options(host, port, workers)).run()
+def run_gunicorn(host: str, port: int, workers: int | None, app_factory: Callable[[], Any]) -> None:
+    """Serve the app `app_factory` builds in each worker (the CLI passes the ingest app's; platform imports no app)."""
+    _Gunicorn(gunicorn_options(host, port, workers), app_factory).run()

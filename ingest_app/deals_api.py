@@ -1,7 +1,7 @@
 """`POST /api/deals/events`: sales pipeline moves from an outbound tool or CRM.
 
 Authenticated by `Authorization: Bearer <GDP_API_TOKEN>` (constant-time compare).
-The row is built by `gdp.pipeline_stages.build_deal_row`, the same function
+The row is built by `ingest_app.imports.deals.build_deal_row`, the same function
 `gdp deal move` uses. A client that sends its own `event_id` can retry freely:
 the retry is recognized and adds nothing. Without one a uuid is generated, so
 each call is one move.
@@ -14,9 +14,9 @@ import logging
 
 from flask import Blueprint, current_app, request
 
-from gdp.pipeline_stages import InvalidInput, build_deal_row
 from ingest_app import db
 from ingest_app.errors import Rejected
+from ingest_app.imports.deals import InvalidInput, build_deal_row
 from ingest_app.webhooks import parse_json_object, raw_body, stored_response
 
 log = logging.getLogger(__name__)

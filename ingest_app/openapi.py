@@ -1,7 +1,7 @@
 """`GET /openapi.json`: what the ingest app accepts, for providers' set-up screens and the fuzz suite.
 
 The description is written here by hand (the app has no schema framework to derive it
-from) and kept true by tests/test_openapi_fuzz.py, which compares its paths and
+from) and kept true by tests/ingest/test_openapi_fuzz.py, which compares its paths and
 methods with the routes Flask registered and fuzzes every operation with schemathesis.
 Request bodies describe what a *valid* delivery looks like; signatures and tokens are
 security schemes, so a fuzzer without them must be refused (400/401), never served.

@@ -81,14 +81,14 @@ def activation_metadata(report: Any) -> dict[str, Any]:
     "entered/exited/merged transitions to activation.membership_transition (cycle id = run id).",
 )
 def membership_ledger(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
-    from gdp.ledger import record_cycle
+    from ledger.membership import record_cycle
 
     result = record_cycle(postgres.url(), context.run_id, dbt_schema=get_settings().dbt_schema)
     return MaterializeResult(metadata=ledger_metadata(result))
 
 
 def _latency_metadata(url: str, channels: tuple[str, ...], cycle_id: str) -> dict[str, Any]:
-    from gdp.latency import latency
+    from activation.latency import latency
 
     metadata: dict[str, Any] = {}
     for channel in channels:

@@ -30,7 +30,7 @@ from dagster import (
 )
 from psycopg import sql
 
-from gdp.match_quality import MATCH_KEY_WEIGHTS, measure
+from activation.match_quality import MATCH_KEY_WEIGHTS, measure
 from gdp.settings import get_settings
 from orchestration.assets import LEDGER_KEY
 from orchestration.dbt_assets import MANIFEST_PATH, source_freshness_specs

@@ -14,9 +14,9 @@ import psycopg
 
 from gdp import db as gdb
 from gdp.dbt import DbtRun, run_dbt
-from gdp.deliveries import resend_delivery, stripe_delivery
 from gdp.migrate import apply_migrations
 from tests.conftest import TEST_SECRETS
+from tools.simulate.deliveries import resend_delivery, stripe_delivery
 
 
 @contextmanager

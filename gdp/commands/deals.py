@@ -9,24 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from gdp import db as gdb
-from gdp.leads import LeadsFileError, import_leads
-from gdp.pipeline_stages import STAGES, InvalidInput, build_deal_row
-
-
-def insert_deal_event(conn, row: dict) -> bool:
-    """Insert one move; False when its event id was already recorded."""
-    columns = list(row)
-    statement = sql.SQL("insert into raw.deal_event ({cols}) values ({vals}) on conflict (deal_event_id) do nothing")
-    statement = statement.format(
-        cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
-        vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
-    )
-    values = [Jsonb(row[c]) if isinstance(row[c], (dict, list)) else row[c] for c in columns]
-    return conn.execute(statement, values).rowcount == 1
+from ingest_app.imports.deals import STAGES, InvalidInput, build_deal_row, land_move
+from ingest_app.imports.leads import LeadsFileError, import_leads
 
 
 @click.group("deal")
@@ -56,8 +42,8 @@ def deal_move(email, stage, note, objection, owner, occurred_at, event_id) -> No
     except InvalidInput as exc:
         raise click.ClickException(str(exc)) from None
     with gdb.connect(gdb.database_url(), autocommit=True) as conn:
-        new = insert_deal_event(conn, row)
-    state = "recorded" if new else "already recorded"
+        landed = land_move(conn, row)
+    state = "recorded" if landed.new else "not stored (names a forgotten person)" if landed.forgotten else "already recorded"
     click.echo(f"{state}: {row['email']} -> {row['stage']} (event {row['deal_event_id']})")
 
 

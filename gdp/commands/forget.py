@@ -1,4 +1,4 @@
-"""`gdp person forget <email|person_id>`: the right to be forgotten (see gdp/forget.py)."""
+"""`gdp person forget <email|person_id>`: the right to be forgotten (see privacy/forget.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def forget_command(identifier: str, yes: bool) -> None:
     IDENTIFIER is an email address or a person_id. Irreversible.
     """
     from activation.http import ProviderError
-    from gdp.forget import ForgetError, forget
+    from privacy.forget import ForgetError, forget
 
     if not yes:
         click.confirm(f"Irreversibly forget {identifier}?", abort=True)

@@ -16,7 +16,7 @@ from gdp import db as gdb
 @click.option("--include-dry-run", is_flag=True, help="Count dry-run renders as sends (demo, no provider keys).")
 def latency_command(channel: str | None, since_hours: float | None, cycle_id: str | None, include_dry_run: bool) -> None:
     """Print p50/p95 seconds from a person qualifying to the provider accepting the send."""
-    from gdp.latency import latency
+    from activation.latency import latency
 
     since = datetime.now(timezone.utc) - timedelta(hours=since_hours) if since_hours else None
     for report in latency(

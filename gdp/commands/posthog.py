@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from gdp import db as gdb
-from gdp.pipeline_stages import InvalidInput, parse_timestamp
-from gdp.posthog_backfill import DEFAULT_PAGE_SIZE, HogQLClient, PostHogQueryError, pull
 from gdp.settings import MissingSetting, get_settings
+from ingest_app.backfill.posthog import DEFAULT_PAGE_SIZE, HogQLClient, PostHogQueryError, pull
+from ingest_app.imports.deals import InvalidInput, parse_timestamp
 
 
 @click.group("posthog")

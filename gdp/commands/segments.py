@@ -213,7 +213,7 @@ def why(name: str, who: str) -> None:
 @click.argument("cycle_id")
 def approve_command(name: str, cycle_id: str) -> None:
     """Release transitions the blast-radius guard held, so activation acts on them."""
-    from gdp.ledger import LedgerError, approve
+    from ledger.membership import LedgerError, approve
 
     try:
         released = approve(gdb.database_url(), name, cycle_id)
@@ -227,7 +227,7 @@ def approve_command(name: str, cycle_id: str) -> None:
 @click.option("--limit", default=20, show_default=True, help="How many persons to list per side.")
 def preview(name: str, limit: int) -> None:
     """Who would enter and exit if the working-tree SQL of NAME replaced what is live."""
-    from gdp.segment_preview import PreviewError, preview_segment
+    from ledger.preview import PreviewError, preview_segment
 
     try:
         result = preview_segment(gdb.database_url(), name, limit=limit)

@@ -22,13 +22,11 @@ import json
 import logging
 from typing import Any
 
-import psycopg
 from flask import Blueprint, current_app, jsonify, request
-from psycopg_pool import PoolTimeout
 
-from gdp.posthog_events import event_row, insert_rows, normalize_event
 from ingest_app import db
 from ingest_app.errors import Rejected
+from ingest_app.posthog_events import event_row, normalize_event
 from ingest_app.webhooks import audit_headers, raw_body
 
 log = logging.getLogger(__name__)
@@ -54,20 +52,6 @@ def split_items(payload: Any) -> list[Any]:
     return items
 
 
-def _land_all(rows: list[dict[str, Any]]) -> int:
-    # `db.land` commits one row per call; a batch must commit all of its rows or none.
-    try:
-        with db.pool().connection() as conn:
-            with conn.transaction():
-                # Events naming a forgotten person are acknowledged but not stored (gdp/forget.py).
-                return insert_rows(conn, db.without_forgotten(conn, rows))
-    except (PoolTimeout, psycopg.OperationalError) as exc:
-        log.warning("database unavailable while landing into raw.posthog_event: %s", type(exc).__name__)
-        raise db.DatabaseUnavailable(str(exc)) from exc
-    except psycopg.DataError as exc:
-        raise db.unstorable(exc) from None
-
-
 @bp.post("/webhooks/posthog")
 def receive():
     secret = current_app.config["GDP_SETTINGS"].posthog_webhook_secret
@@ -87,7 +71,9 @@ def receive():
         except ValueError as exc:
             where = f"event {index}" if len(items) > 1 else "event"
             raise Rejected(400, f"{where}: {exc}") from None
-    new = _land_all(rows)
+    # One statement per event, one transaction for the batch: all of its rows or none;
+    # events naming a forgotten person are acknowledged but not stored.
+    new = db.land("posthog_event", "uuid", rows)
     log.info("posthog delivery events=%d new=%d", len(rows), new)
     # `duplicate` is true only when nothing was new, like the single-event endpoints.
     return jsonify(ok=True, duplicate=new == 0, received=len(rows), new=new, ids=[r["uuid"] for r in rows]), 200

@@ -1,0 +1,1 @@
+"""Privacy: forgetting a person everywhere this system stored them (`gdp person forget`)."""

@@ -1,0 +1,1 @@
+"""Tools beside the product: the demo, its report and the simulated funnels that feed it."""
