@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import jsonify, request
 
 from ingest_app.errors import Rejected
+from ingest_app.validation import check_depth, load_json
 
 
 def raw_body() -> bytes:
-    """The exact bytes the provider signed (413 past the size limit)."""
-    return request.get_data(cache=True)
+    """The exact bytes the provider signed (413 past the size limit, 400 when nested too deep
+    for the signature libraries, which parse the body themselves)."""
+    body = request.get_data(cache=True)
+    check_depth(body)
+    return body
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Rejected(400, "body is not valid JSON") from None
+    payload = load_json(body)
     if not isinstance(payload, dict):
         raise Rejected(400, "body must be a JSON object")
     return payload

@@ -18,7 +18,6 @@ as sent because they are the identity edges.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from typing import Any
 
@@ -29,6 +28,7 @@ from psycopg_pool import PoolTimeout
 from gdp.posthog_events import event_row, insert_rows, normalize_event
 from ingest_app import db
 from ingest_app.errors import Rejected
+from ingest_app.validation import MAX_DEPTH, check_value, load_json
 from ingest_app.webhooks import audit_headers, raw_body
 
 log = logging.getLogger(__name__)
@@ -74,19 +74,23 @@ def receive():
     if not _authorized(request.headers.get("Authorization", ""), secret):
         raise Rejected(401, "missing or wrong bearer token")
     body = raw_body()
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Rejected(400, "body is not valid JSON") from None
+    payload = load_json(body)
     items = split_items(payload)
     headers = audit_headers("User-Agent", "Content-Type")
     rows = []
     for index, item in enumerate(items):
+        where = f"event {index}" if len(items) > 1 else "event"
         try:
-            rows.append(event_row(normalize_event(item), "webhook", headers))
+            # `properties` may arrive as a JSON string: it is parsed here, so it meets the same limits.
+            event = normalize_event(item)
+            check_value(event)
+            rows.append(event_row(event, "webhook", headers))
         except ValueError as exc:
-            where = f"event {index}" if len(items) > 1 else "event"
             raise Rejected(400, f"{where}: {exc}") from None
+        except RecursionError:
+            raise Rejected(400, f"{where}: properties nested deeper than {MAX_DEPTH} levels") from None
+        except Rejected as exc:
+            raise Rejected(400, f"{where}: {exc.reason}") from None
     new = _land_all(rows)
     log.info("posthog delivery events=%d new=%d", len(rows), new)
     # `duplicate` is true only when nothing was new, like the single-event endpoints.
