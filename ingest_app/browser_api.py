@@ -41,6 +41,7 @@ from gdp.settings import Settings
 from ingest_app import db
 from ingest_app.clicks import client_ip, header_value, request_origin
 from ingest_app.errors import Rejected
+from ingest_app.validation import check_fields
 from ingest_app.webhooks import parse_json_object, stored_response
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ def snippet():
 
 def validate_capi(payload: dict[str, Any]) -> dict[str, Any]:
     """The event as landed, or `Rejected(400, reason)` naming the first problem."""
+    check_fields("capi", payload)
     event_id = _string(payload, "event_id", 36, required=True)
     if not _UUID.match(event_id):
         raise Rejected(400, "event_id must be a UUID (crypto.randomUUID())")

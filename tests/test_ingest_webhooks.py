@@ -215,7 +215,7 @@ def test_missing_secret_refuses_to_start_naming_the_variable(missing, database_u
 
 def test_stored_payload_is_the_exact_json_received(client, clean_raw):
     payload = resend_payload("email.clicked")
-    payload["data"]["click"] = {"ipAddress": "1.2.3.4", "link": "https://x.test/?a=1", "timestamp": "t", "userAgent": "UA"}
+    payload["data"]["click"] = {"ipAddress": "1.2.3.4", "link": "https://x.test/?a=1", "timestamp": "2026-11-20T10:00:01.000Z", "userAgent": "UA"}
     post(client, resend_delivery(payload, RESEND_SECRET))
     stored = clean_raw.execute("select payload from raw.resend_event").fetchone()[0]
     assert json.dumps(stored, sort_keys=True) == json.dumps(payload, sort_keys=True)

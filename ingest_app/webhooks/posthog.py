@@ -28,7 +28,7 @@ from psycopg_pool import PoolTimeout
 from gdp.posthog_events import event_row, insert_rows, normalize_event
 from ingest_app import db
 from ingest_app.errors import Rejected
-from ingest_app.validation import MAX_DEPTH, check_value, load_json
+from ingest_app.validation import MAX_DEPTH, check_fields, check_value, load_json
 from ingest_app.webhooks import audit_headers, raw_body
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ def receive():
             # `properties` may arrive as a JSON string: it is parsed here, so it meets the same limits.
             event = normalize_event(item)
             check_value(event)
+            check_fields("posthog", event)
             rows.append(event_row(event, "webhook", headers))
         except ValueError as exc:
             raise Rejected(400, f"{where}: {exc}") from None

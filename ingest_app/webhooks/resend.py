@@ -9,6 +9,7 @@ from svix.webhooks import Webhook, WebhookVerificationError
 
 from ingest_app import db
 from ingest_app.errors import Rejected
+from ingest_app.validation import check_fields
 from ingest_app.webhooks import audit_headers, parse_json_object, raw_body, require_field, stored_response
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def receive():
         raise Rejected(401, f"signature verification failed: {exc}") from None
 
     payload = parse_json_object(body)
+    check_fields("resend", payload)
     event_type = require_field(payload, "type")
     svix_id = headers["svix-id"]
     new = db.land(

@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, request
 
 from ingest_app import db
 from ingest_app.errors import Rejected
+from ingest_app.validation import check_fields
 from ingest_app.webhooks import audit_headers, parse_json_object, raw_body, require_field, stored_response
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def receive():
     signed_at = signed_timestamp(signature)
 
     payload = parse_json_object(body)
+    check_fields("stripe", payload)
     event_id = require_field(payload, "id")
     event_type = require_field(payload, "type")
     headers = audit_headers("User-Agent", "Content-Type")
