@@ -162,6 +162,17 @@ def test_stripe_stale_signature_is_401(client, clean_raw):
     assert count(clean_raw, "stripe_event") == 0
 
 
+def test_stripe_signature_from_the_future_is_401_beyond_five_minutes(client, clean_raw):
+    """Like Svix and Calendly: +-5 minutes both ways, so a delivery signed ahead cannot be replayed later."""
+    ahead = stripe_delivery(stripe_payload("evt_future"), STRIPE_SECRET, signed_at=int(time.time()) + 3600)
+    answer = post(client, ahead)
+    assert answer.status_code == 401 and "tolerance" in answer.json["error"]
+    assert count(clean_raw, "stripe_event") == 0
+    slightly_ahead = stripe_delivery(stripe_payload("evt_skew"), STRIPE_SECRET, signed_at=int(time.time()) + 60)
+    assert post(client, slightly_ahead).status_code == 200
+    assert count(clean_raw, "stripe_event") == 1
+
+
 def test_stripe_invalid_json_is_400(client, clean_raw):
     import stripe
 

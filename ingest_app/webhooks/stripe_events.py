@@ -1,12 +1,16 @@
 """`POST /webhooks/stripe`: Stripe events verified by the official library, keyed by event id.
 
-The header is verified without parsing (`verify_header`), so the body meets the
-depth and surrogate limits of `parse_json_object` before any JSON parser.
+The library refuses signatures older than the tolerance but accepts any future
+`t=`; a future timestamp beyond the same five minutes is refused here, as Svix
+and Calendly do, so a delivery cannot be signed now to be replayed later. The
+header is verified without parsing (`verify_header`), so the body meets the depth
+and surrogate limits of `parse_json_object` before any JSON parser.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 import stripe
 from flask import Blueprint, current_app, request
@@ -43,6 +47,8 @@ def receive():
     except stripe.SignatureVerificationError as exc:
         raise Rejected(401, f"signature verification failed: {exc.user_message or exc}") from None
     signed_at = signed_timestamp(signature)
+    if signed_at > time.time() + TOLERANCE_S:
+        raise Rejected(401, "signature timestamp outside the 5-minute tolerance")
 
     payload = parse_json_object(body)
     check_fields("stripe", payload)
