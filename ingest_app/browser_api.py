@@ -174,7 +174,6 @@ def snippet():
 
 def validate_capi(payload: dict[str, Any]) -> dict[str, Any]:
     """The event as landed, or `Rejected(400, reason)` naming the first problem."""
-    check_fields("capi", payload)
     event_id = _string(payload, "event_id", 36, required=True)
     if not _UUID.match(event_id):
         raise Rejected(400, "event_id must be a UUID (crypto.randomUUID())")
@@ -205,6 +204,7 @@ def validate_capi(payload: dict[str, Any]) -> dict[str, Any]:
         if value is not None and not _FB_COOKIE.match(value):
             raise Rejected(400, f"{name} must look like fb.1.<milliseconds>.<id>")
         cookies[name] = value
+    check_fields("capi", payload)
     return {
         "event_id": event_id,
         "event_name": event_name,
