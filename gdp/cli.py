@@ -70,11 +70,15 @@ def serve(host: str, port: int, workers: int | None) -> None:
 @main.command("refresh")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from all of raw.")
 @click.option("--quiet", is_flag=True, help="Only the summary, not dbt's own progress lines.")
-def refresh(full_refresh: bool, quiet: bool) -> None:
+@click.option("--wait", is_flag=True, help="When another cycle is running, start right after it instead of exiting.")
+def refresh(full_refresh: bool, quiet: bool, wait: bool) -> None:
     """One pipeline cycle against the configured database (dbt build), summarized."""
-    from gdp.pipeline import run_cycle
+    from gdp.pipeline import CycleBusy, run_cycle
 
-    result = run_cycle(gdb.database_url(), full_refresh=full_refresh, stream=not quiet)
+    try:
+        result = run_cycle(gdb.database_url(), full_refresh=full_refresh, stream=not quiet, wait=wait)
+    except CycleBusy as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(result.summary())
     if not result.ok:
         sys.exit(1)
