@@ -8,10 +8,20 @@ import sys
 import click
 
 from gdp import db as gdb
-from gdp.settings import REPO_ROOT, MissingSetting, get_settings
+from gdp.settings import REPO_ROOT, InvalidSetting, MissingSetting, get_settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Any command: a setting that cannot be used is one line naming its variable, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except InvalidSetting as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Growth Data Plane: land provider touches, build person/event/segments, activate."""
 

@@ -115,3 +115,15 @@ def test_env_example_lists_every_variable_with_a_comment():
     assert sorted(set(listed) - set(ENV_VARS)) == []
     for var, i in listed.items():
         assert i > 0 and lines[i - 1].startswith("# ") and not variable.match(lines[i - 1]), f"{var} has no comment"
+
+
+def test_the_cli_names_a_bad_setting_without_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GDP_DB_TIMEOUT_S": "soon", "GDP_SENSOR_INTERVAL_S": "-1"}
+    run = subprocess.run([sys.executable, "-m", "gdp.cli", "db", "url"], env=env, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "GDP_DB_TIMEOUT_S must be a number" in run.stderr and "GDP_SENSOR_INTERVAL_S" in run.stderr
+    assert "Traceback" not in run.stderr
