@@ -286,3 +286,14 @@ def test_deep_nesting_and_lone_surrogates_answer_400_on_every_endpoint(fuzz_app,
     clean = json.dumps(template, separators=(",", ":")).encode().replace(b'"POISON"', b'"fine"')
     clean = clean.replace(b'"em_p"', f'"em_{uuid.uuid4().hex}"'.encode())
     assert client.post(path, data=clean, headers=_signed_request(kind, clean)).status_code == 200, kind
+
+
+@pytest.mark.parametrize("properties, reason", [("[" * 5000 + "]" * 5000, "nested deeper than"),
+                                                ('{"x": "\\ud800"}', "surrogate")], ids=["deep", "lone-surrogate"])
+def test_posthog_properties_sent_as_a_json_string_meet_the_same_limits(fuzz_app, conn, properties, reason):
+    """PostHog may send `properties` as a JSON string, which is parsed after the body: same limits."""
+    event = {"uuid": str(uuid.uuid4()), "event": "$pageview", "distinct_id": "d_p", "properties": properties}
+    delivery = posthog_delivery(event, TEST_SECRETS["posthog_webhook_secret"], shape="bare")
+    answer = fuzz_app.test_client().post(delivery.path, data=delivery.body, headers=delivery.headers)
+    assert answer.status_code == 400 and reason in answer.json["error"]
+    assert conn.execute("select count(*) from raw.posthog_event").fetchone()[0] == 0
