@@ -28,7 +28,7 @@ from psycopg_pool import PoolTimeout
 from gdp.posthog_events import event_row, insert_rows, normalize_event
 from ingest_app import db
 from ingest_app.errors import Rejected
-from ingest_app.validation import MAX_DEPTH, check_fields, check_value, load_json
+from ingest_app.validation import TOO_DEEP, check_fields, check_parsed, load_json
 from ingest_app.webhooks import audit_headers, raw_body
 
 log = logging.getLogger(__name__)
@@ -83,13 +83,15 @@ def receive():
         try:
             # `properties` may arrive as a JSON string: it is parsed here, so it meets the same limits.
             event = normalize_event(item)
-            check_value(event)
+            sent = (item.get("event") if isinstance(item.get("event"), dict) else item).get("properties")
+            if isinstance(sent, str):
+                check_parsed(sent.encode(), event["properties"])
             check_fields("posthog", event)
             rows.append(event_row(event, "webhook", headers))
         except ValueError as exc:
             raise Rejected(400, f"{where}: {exc}") from None
         except RecursionError:
-            raise Rejected(400, f"{where}: properties nested deeper than {MAX_DEPTH} levels") from None
+            raise Rejected(400, f"{where}: properties: {TOO_DEEP}") from None
         except Rejected as exc:
             raise Rejected(400, f"{where}: {exc.reason}") from None
     new = _land_all(rows)
