@@ -151,3 +151,21 @@ def test_every_field_staging_casts_is_declared_at_the_door():
             casts = {name for name, _ in _CAST.findall(text)} | set(_FROM_UNIX.findall(text))
             missing += [f"{model.name}: {name}" for name in sorted(casts - declared)]
     assert missing == []
+
+
+def test_after_every_hostile_delivery_the_cycle_still_builds(server_url, settings, tmp_path):
+    """The point of the door: each hostile payload above, posted signed, leaves a database on
+    which a real `dbt build` is green (before, one of them failed every later cycle)."""
+    from gdp.pipeline import run_cycle
+    from tests.dbt_helpers import ingest_client, private_database
+
+    with private_database(server_url) as url:
+        with ingest_client(settings, url) as client:
+            for source, template, path, value, _ in HOSTILE:
+                bad = SIGN[source](_spoil(VALID[template](), path, value))
+                client.post(bad.path, data=bad.body, headers=bad.headers)
+            for source, template in (("cal", "cal"), ("stripe", "stripe"), ("posthog", "posthog")):
+                good = SIGN[source](VALID[template]())
+                assert client.post(good.path, data=good.body, headers=good.headers).status_code == 200
+        result = run_cycle(url, target_path=tmp_path / "target", record=False)
+        assert result.ok, result.summary()
