@@ -8,10 +8,20 @@ import sys
 import click
 
 from gdp import db as gdb
-from gdp.settings import REPO_ROOT, MissingSetting, get_settings
+from gdp.settings import REPO_ROOT, InvalidSetting, MissingSetting, get_settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Any command: a setting that cannot be used is one line naming its variable, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except InvalidSetting as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Growth Data Plane: land provider touches, build person/event/segments, activate."""
 
@@ -70,11 +80,15 @@ def serve(host: str, port: int, workers: int | None) -> None:
 @main.command("refresh")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from all of raw.")
 @click.option("--quiet", is_flag=True, help="Only the summary, not dbt's own progress lines.")
-def refresh(full_refresh: bool, quiet: bool) -> None:
+@click.option("--wait", is_flag=True, help="When another cycle is running, start right after it instead of exiting.")
+def refresh(full_refresh: bool, quiet: bool, wait: bool) -> None:
     """One pipeline cycle against the configured database (dbt build), summarized."""
-    from orchestration.cycle import run_cycle
+    from orchestration.cycle import CycleBusy, run_cycle
 
-    result = run_cycle(gdb.database_url(), full_refresh=full_refresh, stream=not quiet)
+    try:
+        result = run_cycle(gdb.database_url(), full_refresh=full_refresh, stream=not quiet, wait=wait)
+    except CycleBusy as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(result.summary())
     if not result.ok:
         sys.exit(1)

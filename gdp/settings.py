@@ -2,7 +2,9 @@
 
 Code asks `get_settings()` instead of calling `os.environ` so that the list of
 variables in the README and the variables the code reads cannot drift apart.
-Secrets are kept as plain strings here and must never be logged.
+Every value is checked when read (a bad number or a negative interval is refused
+naming its variable); secrets are plain strings here, so `repr` masks them and
+they must never be logged.
 """
 
 from __future__ import annotations
@@ -16,11 +18,30 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class MissingSetting(RuntimeError):
-    """Raised when a component that needs a variable starts without it."""
+    """Raised when a component that needs variables starts without them; names every one."""
 
-    def __init__(self, name: str, purpose: str):
-        super().__init__(f"{name} is not set: {purpose}. Set it in the environment (see README, Configuration).")
+    def __init__(self, name: str, purpose: str, *more: tuple[str, str]):
+        missing = [(name, purpose), *more]
+        if more:
+            listed = "".join(f"\n  {n}: {p}" for n, p in missing)
+            message = f"{len(missing)} settings are not set:{listed}\nSet them in the environment (see .env.example)."
+        else:
+            message = f"{name} is not set: {purpose}. Set it in the environment (see .env.example)."
+        super().__init__(message)
         self.name = name
+        self.names = [n for n, _ in missing]
+
+
+class InvalidSetting(ValueError):
+    """Raised when variables hold values the code cannot use; names every one."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("invalid settings: " + "; ".join(problems))
+        self.problems = problems
+
+
+def _secret(env: str) -> dict:
+    return {"env": env, "secret": True}
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -31,19 +52,19 @@ def _env(name: str, default: str | None = None) -> str | None:
 @dataclass(frozen=True)
 class Settings:
     # Database and layout
-    database_url: str | None = field(default=None, metadata={"env": "DATABASE_URL"})
+    database_url: str | None = field(default=None, metadata=_secret("DATABASE_URL"))
     data_dir: Path = field(default=REPO_ROOT / ".gdp", metadata={"env": "GDP_DATA_DIR"})
     dbt_schema: str = field(default="analytics", metadata={"env": "GDP_DBT_SCHEMA"})
     # Ingest app
     max_body_bytes: int = field(default=1024 * 1024, metadata={"env": "GDP_MAX_BODY_BYTES"})
     db_timeout_s: float = field(default=3.0, metadata={"env": "GDP_DB_TIMEOUT_S"})
-    resend_webhook_secret: str | None = field(default=None, metadata={"env": "RESEND_WEBHOOK_SECRET"})
-    stripe_webhook_secret: str | None = field(default=None, metadata={"env": "STRIPE_WEBHOOK_SECRET"})
-    posthog_webhook_secret: str | None = field(default=None, metadata={"env": "POSTHOG_WEBHOOK_SECRET"})
-    cal_webhook_secret: str | None = field(default=None, metadata={"env": "CAL_WEBHOOK_SECRET"})
-    calendly_webhook_signing_key: str | None = field(default=None, metadata={"env": "CALENDLY_WEBHOOK_SIGNING_KEY"})
-    tracking_link_secret: str | None = field(default=None, metadata={"env": "TRACKING_LINK_SECRET"})
-    api_token: str | None = field(default=None, metadata={"env": "GDP_API_TOKEN"})
+    resend_webhook_secret: str | None = field(default=None, metadata=_secret("RESEND_WEBHOOK_SECRET"))
+    stripe_webhook_secret: str | None = field(default=None, metadata=_secret("STRIPE_WEBHOOK_SECRET"))
+    posthog_webhook_secret: str | None = field(default=None, metadata=_secret("POSTHOG_WEBHOOK_SECRET"))
+    cal_webhook_secret: str | None = field(default=None, metadata=_secret("CAL_WEBHOOK_SECRET"))
+    calendly_webhook_signing_key: str | None = field(default=None, metadata=_secret("CALENDLY_WEBHOOK_SIGNING_KEY"))
+    tracking_link_secret: str | None = field(default=None, metadata=_secret("TRACKING_LINK_SECRET"))
+    api_token: str | None = field(default=None, metadata=_secret("GDP_API_TOKEN"))
     public_base_url: str = field(default="http://127.0.0.1:8000", metadata={"env": "GDP_PUBLIC_BASE_URL"})
     tracking_domain: str | None = field(default=None, metadata={"env": "TRACKING_DOMAIN"})
     app_base_url: str = field(default="http://localhost:3000", metadata={"env": "APP_BASE_URL"})
@@ -63,19 +84,19 @@ class Settings:
     rate_limit_exempt: str | None = field(default=None, metadata={"env": "GDP_RATE_LIMIT_EXEMPT"})
     # PostHog query API (backfill)
     posthog_host: str = field(default="https://us.posthog.com", metadata={"env": "POSTHOG_HOST"})
-    posthog_api_key: str | None = field(default=None, metadata={"env": "POSTHOG_API_KEY"})
+    posthog_api_key: str | None = field(default=None, metadata=_secret("POSTHOG_API_KEY"))
     posthog_project_id: str | None = field(default=None, metadata={"env": "POSTHOG_PROJECT_ID"})
     # Activation providers
-    resend_api_key: str | None = field(default=None, metadata={"env": "RESEND_API_KEY"})
+    resend_api_key: str | None = field(default=None, metadata=_secret("RESEND_API_KEY"))
     resend_api_base: str = field(default="https://api.resend.com", metadata={"env": "RESEND_API_BASE"})
     email_from: str = field(default="Growth <hello@example.com>", metadata={"env": "GDP_EMAIL_FROM"})
     email_postal_address: str = field(default="Growth Data Plane, 1 Example Street, Springfield 00000", metadata={"env": "GDP_EMAIL_POSTAL_ADDRESS"})
-    meta_access_token: str | None = field(default=None, metadata={"env": "META_ACCESS_TOKEN"})
+    meta_access_token: str | None = field(default=None, metadata=_secret("META_ACCESS_TOKEN"))
     meta_pixel_id: str | None = field(default=None, metadata={"env": "META_PIXEL_ID"})
     meta_graph_base: str = field(default="https://graph.facebook.com", metadata={"env": "META_GRAPH_BASE"})
     meta_graph_version: str = field(default="v21.0", metadata={"env": "META_GRAPH_VERSION"})
     meta_test_event_code: str | None = field(default=None, metadata={"env": "META_TEST_EVENT_CODE"})
-    notify_webhook_url: str | None = field(default=None, metadata={"env": "GDP_NOTIFY_WEBHOOK_URL"})
+    notify_webhook_url: str | None = field(default=None, metadata=_secret("GDP_NOTIFY_WEBHOOK_URL"))
     # Activation behaviour (outbox workers)
     resend_requests_per_second: float = field(default=2.0, metadata={"env": "RESEND_REQUESTS_PER_SECOND"})
     resend_batch_size: int = field(default=100, metadata={"env": "RESEND_BATCH_SIZE"})
@@ -97,21 +118,41 @@ class Settings:
     blast_radius_max: int = field(default=1000, metadata={"env": "GDP_BLAST_RADIUS_MAX"})
     blast_radius_min_size: int = field(default=20, metadata={"env": "GDP_BLAST_RADIUS_MIN_SIZE"})
 
+    def __post_init__(self) -> None:
+        problems = [p for f in fields(self) if (p := _out_of_bounds(f.name, f.metadata["env"], getattr(self, f.name)))]
+        if problems:
+            raise InvalidSetting(problems)
+
+    def __repr__(self) -> str:
+        shown = (f"{f.name}={'***' if f.metadata.get('secret') and getattr(self, f.name) else repr(getattr(self, f.name))}"
+                 for f in fields(self))
+        return f"Settings({', '.join(shown)})"
+
     @classmethod
     def from_env(cls) -> Settings:
-        values = {}
+        values, problems = {}, []
         for f in fields(cls):
-            raw = _env(f.metadata["env"])
+            name = f.metadata["env"]
+            raw = _env(name)
             if raw is None:
                 continue
-            if f.type in ("int", int):
-                values[f.name] = int(raw)
-            elif f.type in ("float", float):
-                values[f.name] = float(raw)
-            elif f.type in ("Path", Path):
-                values[f.name] = Path(raw)
-            else:
-                values[f.name] = raw
+            try:
+                if f.type in ("int", int):
+                    values[f.name] = int(raw)
+                elif f.type in ("float", float):
+                    values[f.name] = float(raw)
+                elif f.type in ("Path", Path):
+                    values[f.name] = Path(raw)
+                else:
+                    values[f.name] = raw
+            except ValueError:
+                kind = "an integer" if f.type in ("int", int) else "a number"
+                problems.append(f"{name} must be {kind}, got {raw!r}")
+                continue
+            if problem := _out_of_bounds(f.name, name, values[f.name]):
+                problems.append(problem)
+        if problems:
+            raise InvalidSetting(problems)
         return cls(**values)
 
     def as_env(self) -> dict[str, str]:
@@ -120,11 +161,37 @@ class Settings:
                 if getattr(self, f.name) not in (None, "")}
 
     def require(self, attr: str, purpose: str) -> str:
-        value = getattr(self, attr)
-        if not value:
-            env_name = next(f.metadata["env"] for f in fields(self) if f.name == attr)
-            raise MissingSetting(env_name, purpose)
-        return value
+        self.require_all({attr: purpose})
+        return getattr(self, attr)
+
+    def require_all(self, needed: dict[str, str]) -> None:
+        """`MissingSetting` naming every unset variable of `needed` (attribute -> why it is needed)."""
+        env = {f.name: f.metadata["env"] for f in fields(self)}
+        missing = [(env[attr], purpose) for attr, purpose in needed.items() if not getattr(self, attr)]
+        if missing:
+            raise MissingSetting(*missing[0], *missing[1:])
+
+
+# Numeric settings that must be above zero; every other number must be 0 or more.
+_POSITIVE = frozenset({
+    "max_body_bytes", "db_timeout_s", "resend_batch_size",
+    "activation_max_attempts", "sensor_interval_s",
+})
+_AT_MOST_ONE = frozenset({"blast_radius_share"})
+
+
+def _out_of_bounds(attr: str, env: str, value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if value != value or value in (float("inf"), float("-inf")):
+        return f"{env} must be a finite number, got {value}"
+    if attr in _POSITIVE and value <= 0:
+        return f"{env} must be greater than 0, got {value}"
+    if value < 0:
+        return f"{env} must be 0 or more, got {value}"
+    if attr in _AT_MOST_ONE and value > 1:
+        return f"{env} must be at most 1 (a share), got {value}"
+    return None
 
 
 @lru_cache(maxsize=1)

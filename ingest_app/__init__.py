@@ -16,10 +16,12 @@ BLUEPRINTS = [health, resend, stripe_events, posthog, cal, calendly, deals_api, 
 
 
 def check_settings(settings: Settings) -> None:
-    """Raise `MissingSetting`, naming the variable, when an endpoint could not verify its input."""
+    """Raise `MissingSetting`, naming every unset variable at once, when an endpoint could not verify its input."""
+    needed: dict[str, str] = {}
     for module in BLUEPRINTS:
         for attr, purpose in getattr(module, "REQUIRED_SETTINGS", {}).items():
-            settings.require(attr, purpose)
+            needed.setdefault(attr, purpose)
+    settings.require_all(needed)
 
 
 def create_app(settings: Settings | None = None, test_config: dict | None = None) -> Flask:

@@ -41,6 +41,7 @@ from gdp.settings import Settings
 from ingest_app import db
 from ingest_app.clicks import client_ip, header_value, request_origin
 from ingest_app.errors import Rejected
+from ingest_app.validation import check_fields
 from ingest_app.webhooks import parse_json_object, stored_response
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,7 @@ def validate_capi(payload: dict[str, Any]) -> dict[str, Any]:
         if value is not None and not _FB_COOKIE.match(value):
             raise Rejected(400, f"{name} must look like fb.1.<milliseconds>.<id>")
         cookies[name] = value
+    check_fields("capi", payload)
     return {
         "event_id": event_id,
         "event_name": event_name,

@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, request
 from ingest_app import db
 from ingest_app.errors import Rejected
 from ingest_app.imports.deals import InvalidInput, build_deal_row
+from ingest_app.validation import check_fields
 from ingest_app.webhooks import parse_json_object, raw_body, stored_response
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def receive():
         row = build_deal_row(body, via="api")
     except InvalidInput as exc:
         raise Rejected(400, str(exc)) from None
+    check_fields("deals", body)
     new = db.land("deal_event", "deal_event_id", row)
     log.info("deal event %s stage=%s duplicate=%s", row["deal_event_id"], row["stage"], not new)
     return stored_response(new, row["deal_event_id"])

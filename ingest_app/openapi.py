@@ -47,7 +47,9 @@ def _delivery_responses(*, auth_status: tuple[int, ...] = (400, 401)) -> dict[st
     responses: dict[str, Any] = {
         "200": {"description": "Stored (or already stored: a redelivery changes nothing).",
                 **_json({"$ref": "#/components/schemas/Stored"})},
-        "400": _error("Malformed delivery or missing signature header; nothing stored."),
+        "400": _error("Malformed delivery, missing signature header, JSON nested deeper than 64 levels or holding "
+                      "a lone surrogate escape, or a field staging casts (a date, number or boolean) of the wrong "
+                      "type, named in the reason; nothing stored."),
         "413": _error("Body larger than GDP_MAX_BODY_BYTES."),
         "503": _error("Database unavailable; retry later. Nothing stored.", _RETRY_AFTER),
     }

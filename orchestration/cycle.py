@@ -4,10 +4,17 @@ The ledger step records what changed in each segment under a new cycle id, which
 is what activation acts on. A cycle whose dbt build failed records no
 transitions (its cycle row says `failed`): a half-built warehouse must not
 look like persons leaving segments.
+
+One cycle at a time per database: a cycle holds a session-level advisory lock
+for its whole run (released by Postgres when the process dies, so a killed
+cycle leaves no stale lock). A second cycle either exits at once with
+`CycleBusy`, or, with `wait=True`, queues behind the first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +23,37 @@ import psycopg
 from gdp.dbt import DbtRun, run_dbt
 from gdp.settings import Settings, get_settings
 from ledger.membership import LedgerResult, new_cycle_id, record_cycle
+
+# pg_advisory_lock key of "a pipeline cycle is running" (gdp/migrate.py uses 7_412_001).
+CYCLE_LOCK_KEY = 7_412_002
+
+
+class CycleBusy(RuntimeError):
+    """Another cycle holds the lock on this database."""
+
+
+@contextmanager
+def cycle_lock(url: str, *, wait: bool = False) -> Iterator[None]:
+    """Hold the cycle lock on its own connection for the duration of the block."""
+    with psycopg.connect(url, autocommit=True, application_name="gdp cycle") as conn:
+        if wait:
+            conn.execute("select pg_advisory_lock(%s)", (CYCLE_LOCK_KEY,))
+        elif not conn.execute("select pg_try_advisory_lock(%s)", (CYCLE_LOCK_KEY,)).fetchone()[0]:
+            holder = conn.execute(
+                "select a.pid, to_char(a.backend_start at time zone 'UTC', 'HH24:MI:SS') from pg_locks l"
+                " join pg_stat_activity a using (pid)"
+                " where l.locktype = 'advisory' and l.classid = 0 and l.objid = %s and l.granted",
+                (CYCLE_LOCK_KEY,),
+            ).fetchone()
+            since = f" (database session {holder[0]}, since {holder[1]} UTC)" if holder else ""
+            raise CycleBusy(
+                f"another pipeline cycle is running against this database{since}; "
+                "wait for it to finish, or run with --wait to start right after it"
+            )
+        try:
+            yield
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (CYCLE_LOCK_KEY,))
 
 
 @dataclass
@@ -62,9 +100,19 @@ def run_cycle(
     cycle_id: str | None = None,
     record: bool = True,
     settings: Settings | None = None,
+    wait: bool = False,
 ) -> CycleResult:
-    """dbt build, then (when it succeeded and `record`) the ledger under `cycle_id` (new if None)."""
+    """dbt build, then (when it succeeded and `record`) the ledger under `cycle_id` (new if None).
+
+    Raises `CycleBusy` when another cycle runs on `url`, unless `wait`.
+    """
     settings = settings or get_settings()
+    with cycle_lock(url, wait=wait):
+        return _run_cycle(url, full_refresh, stream, target_path, cycle_id, record, settings)
+
+
+def _run_cycle(url: str, full_refresh: bool, stream: bool, target_path: Path | None, cycle_id: str | None,
+               record: bool, settings: Settings) -> CycleResult:
     args = ["build"] + (["--full-refresh"] if full_refresh else [])
     result = CycleResult(run_dbt(args, url, target_path=target_path, stream=stream, settings=settings))
     if not record:

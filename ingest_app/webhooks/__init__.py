@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import jsonify, request
 
 from ingest_app.errors import Rejected
+from ingest_app.validation import load_json
 
 
 def raw_body() -> bytes:
@@ -16,10 +16,7 @@ def raw_body() -> bytes:
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Rejected(400, "body is not valid JSON") from None
+    payload = load_json(body)
     if not isinstance(payload, dict):
         raise Rejected(400, "body must be a JSON object")
     return payload

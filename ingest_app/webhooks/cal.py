@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, request
 
 from ingest_app import db
 from ingest_app.errors import Rejected
+from ingest_app.validation import check_fields
 from ingest_app.webhooks import audit_headers, parse_json_object, raw_body, require_field, stored_response
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def receive():
     if not isinstance(payload, dict):
         raise Rejected(400, "field 'payload' must be an object")
     key = delivery_key(trigger, payload, created_at)
+    check_fields("cal", envelope)
     if trigger not in TRIGGERS:
         log.info("cal delivery with unhandled trigger %s stored", trigger)
     new = db.land(

@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, request
 
 from ingest_app import db
 from ingest_app.errors import Rejected
+from ingest_app.validation import check_fields
 from ingest_app.webhooks import audit_headers, parse_json_object, raw_body, require_field, stored_response
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ def receive():
     uri = payload.get("uri")
     if uri in (None, ""):
         raise Rejected(400, "missing field 'payload.uri'")
+    check_fields("calendly", envelope)
     key = f"{event}:{uri}:{created_at}"
     if event not in EVENTS:
         log.info("calendly delivery with unhandled event %s stored", event)

@@ -18,7 +18,6 @@ as sent because they are the identity edges.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from typing import Any
 
@@ -27,6 +26,7 @@ from flask import Blueprint, current_app, jsonify, request
 from ingest_app import db
 from ingest_app.errors import Rejected
 from ingest_app.posthog_events import event_row, normalize_event
+from ingest_app.validation import TOO_DEEP, check_fields, check_parsed, load_json
 from ingest_app.webhooks import audit_headers, raw_body
 
 log = logging.getLogger(__name__)
@@ -58,19 +58,26 @@ def receive():
     if not _authorized(request.headers.get("Authorization", ""), secret):
         raise Rejected(401, "missing or wrong bearer token")
     body = raw_body()
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Rejected(400, "body is not valid JSON") from None
+    payload = load_json(body)
     items = split_items(payload)
     headers = audit_headers("User-Agent", "Content-Type")
     rows = []
     for index, item in enumerate(items):
+        where = f"event {index}" if len(items) > 1 else "event"
         try:
-            rows.append(event_row(normalize_event(item), "webhook", headers))
+            # `properties` may arrive as a JSON string: it is parsed here, so it meets the same limits.
+            event = normalize_event(item)
+            sent = (item.get("event") if isinstance(item.get("event"), dict) else item).get("properties")
+            if isinstance(sent, str):
+                check_parsed(sent.encode(), event["properties"])
+            check_fields("posthog", event)
+            rows.append(event_row(event, "webhook", headers))
         except ValueError as exc:
-            where = f"event {index}" if len(items) > 1 else "event"
             raise Rejected(400, f"{where}: {exc}") from None
+        except RecursionError:
+            raise Rejected(400, f"{where}: properties: {TOO_DEEP}") from None
+        except Rejected as exc:
+            raise Rejected(400, f"{where}: {exc.reason}") from None
     # One statement per event, one transaction for the batch: all of its rows or none;
     # events naming a forgotten person are acknowledged but not stored.
     new = db.land("posthog_event", "uuid", rows)

@@ -9,6 +9,7 @@ from svix.webhooks import Webhook, WebhookVerificationError
 
 from ingest_app import db
 from ingest_app.errors import Rejected
+from ingest_app.validation import TOO_DEEP, check_fields
 from ingest_app.webhooks import audit_headers, parse_json_object, raw_body, require_field, stored_response
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,12 @@ def receive():
         Webhook(secret).verify(body, headers)
     except WebhookVerificationError as exc:
         raise Rejected(401, f"signature verification failed: {exc}") from None
+    except RecursionError:
+        # svix parses the body after the signature verified.
+        raise Rejected(400, TOO_DEEP) from None
 
     payload = parse_json_object(body)
+    check_fields("resend", payload)
     event_type = require_field(payload, "type")
     svix_id = headers["svix-id"]
     new = db.land(

@@ -162,6 +162,17 @@ def test_stripe_stale_signature_is_401(client, clean_raw):
     assert count(clean_raw, "stripe_event") == 0
 
 
+def test_stripe_signature_from_the_future_is_401_beyond_five_minutes(client, clean_raw):
+    """Like Svix and Calendly: +-5 minutes both ways, so a delivery signed ahead cannot be replayed later."""
+    ahead = stripe_delivery(stripe_payload("evt_future"), STRIPE_SECRET, signed_at=int(time.time()) + 3600)
+    answer = post(client, ahead)
+    assert answer.status_code == 401 and "tolerance" in answer.json["error"]
+    assert count(clean_raw, "stripe_event") == 0
+    slightly_ahead = stripe_delivery(stripe_payload("evt_skew"), STRIPE_SECRET, signed_at=int(time.time()) + 60)
+    assert post(client, slightly_ahead).status_code == 200
+    assert count(clean_raw, "stripe_event") == 1
+
+
 def test_stripe_invalid_json_is_400(client, clean_raw):
     import stripe
 
@@ -215,7 +226,7 @@ def test_missing_secret_refuses_to_start_naming_the_variable(missing, database_u
 
 def test_stored_payload_is_the_exact_json_received(client, clean_raw):
     payload = resend_payload("email.clicked")
-    payload["data"]["click"] = {"ipAddress": "1.2.3.4", "link": "https://x.test/?a=1", "timestamp": "t", "userAgent": "UA"}
+    payload["data"]["click"] = {"ipAddress": "1.2.3.4", "link": "https://x.test/?a=1", "timestamp": "2026-11-20T10:00:01.000Z", "userAgent": "UA"}
     post(client, resend_delivery(payload, RESEND_SECRET))
     stored = clean_raw.execute("select payload from raw.resend_event").fetchone()[0]
     assert json.dumps(stored, sort_keys=True) == json.dumps(payload, sort_keys=True)

@@ -204,3 +204,98 @@ def test_signed_hostile_bodies_answer_200_or_400_and_land_only_on_200(fuzz_app, 
     print(f"\nsigned fuzz: {tally['requests']} requests, {tally['stored']} rows stored")
     assert tally["requests"] >= 6 * SIGNED_EXAMPLES * 0.9
     assert client.get("/healthz").status_code == 200
+
+
+# --- bodies that break parsers: nesting depth and lone surrogates --------------------
+
+OWN_ORIGIN = "http://localhost"
+DEEP = b"[" * 5000 + b"]" * 5000
+LONE_SURROGATE = b'"\\ud800"'
+
+
+def _variants() -> dict[str, tuple[str, dict, str]]:
+    """Every endpoint variant that reads a JSON body: (name -> (path, body with "POISON", table))."""
+    return {
+        "resend": ("/webhooks/resend", {"type": "email.delivered", "data": {"email_id": "em_p", "x": "POISON"}}, "resend_event"),
+        "stripe": ("/webhooks/stripe", {"id": "evt_p", "type": "customer.created", "created": 1700000000,
+                                        "data": {"object": {"id": "cus_p", "x": "POISON"}}}, "stripe_event"),
+        "posthog": ("/webhooks/posthog", {"uuid": str(uuid.uuid4()), "event": "$pageview", "distinct_id": "d_p",
+                                          "properties": {"x": "POISON"}}, "posthog_event"),
+        "cal": ("/webhooks/cal", {"triggerEvent": "BOOKING_CREATED", "createdAt": "2026-01-01T00:00:00Z",
+                                  "payload": {"uid": "b_p", "x": "POISON"}}, "cal_event"),
+        "calendly": ("/webhooks/calendly", {"event": "invitee.created", "created_at": "2026-01-01T00:00:00Z",
+                                            "payload": {"uri": "https://api.calendly.com/i/p", "x": "POISON"}},
+                     "calendly_event"),
+        "deals": ("/api/deals/events", {"email": "p@example.com", "stage": "lead", "x": "POISON"}, "deal_event"),
+        "capi": ("/api/meta/capi", {"event_id": str(uuid.uuid4()), "event_name": "Lead",
+                                    "event_source_url": "https://example.com/", "custom_data": {"x": "POISON"}},
+                 "meta_capi_event"),
+        "identify-token": ("/api/identify", {"email": "p@example.com", "distinct_id": "POISON"}, "identify_call"),
+        "identify-cookie": ("/api/identify", {"distinct_id": "POISON"}, "identify_call"),
+    }
+
+
+def _signed_request(kind: str, body: bytes) -> dict[str, str]:
+    """Headers that authenticate `body` (raw bytes) for the endpoint variant `kind`."""
+    import hashlib
+    import hmac
+    import time
+    from datetime import datetime, timezone
+
+    import stripe
+    from svix.webhooks import Webhook
+
+    secret, now = TEST_SECRETS, int(time.time())
+    headers = {"Content-Type": "application/json"}
+    if kind == "resend":
+        svix_id = f"msg_{uuid.uuid4().hex}"
+        signature = Webhook(secret["resend_webhook_secret"]).sign(svix_id, datetime.now(timezone.utc), body.decode())
+        headers |= {"svix-id": svix_id, "svix-timestamp": str(now), "svix-signature": signature}
+    elif kind == "stripe":
+        headers["Stripe-Signature"] = stripe.WebhookSignature.generate_signature_header(
+            body.decode(), secret["stripe_webhook_secret"], timestamp=now)
+    elif kind == "posthog":
+        headers["Authorization"] = f"Bearer {secret['posthog_webhook_secret']}"
+    elif kind == "cal":
+        headers["X-Cal-Signature-256"] = hmac.new(secret["cal_webhook_secret"].encode(), body, hashlib.sha256).hexdigest()
+    elif kind == "calendly":
+        mac = hmac.new(secret["calendly_webhook_signing_key"].encode(), f"{now}.".encode() + body, hashlib.sha256)
+        headers["Calendly-Webhook-Signature"] = f"t={now},v1={mac.hexdigest()}"
+    elif kind in ("deals", "identify-token"):
+        headers["Authorization"] = f"Bearer {secret['api_token']}"
+    elif kind == "identify-cookie":
+        headers["Origin"] = OWN_ORIGIN
+    return headers
+
+
+@pytest.mark.parametrize("poison, reason", [(DEEP, "nested deeper than"), (LONE_SURROGATE, "surrogate")],
+                         ids=["deep", "lone-surrogate"])
+@pytest.mark.parametrize("kind", list(_variants()))
+def test_deep_nesting_and_lone_surrogates_answer_400_on_every_endpoint(fuzz_app, conn, kind, poison, reason):
+    from gdp.links import person_cookie_value
+
+    path, template, table = _variants()[kind]
+    body = json.dumps(template, separators=(",", ":")).encode().replace(b'"POISON"', poison)
+    client = fuzz_app.test_client()
+    if kind == "identify-cookie":
+        client.set_cookie("gdp_pid", person_cookie_value(TEST_SECRETS["tracking_link_secret"], "p_poison"))
+    before = conn.execute(f"select count(*) from raw.{table}").fetchone()[0]
+    answer = client.post(path, data=body, headers=_signed_request(kind, body))
+    assert answer.status_code == 400, (kind, answer.status_code, answer.get_data(as_text=True)[:300])
+    assert reason in answer.json["error"] and "\n" not in answer.json["error"]
+    assert conn.execute(f"select count(*) from raw.{table}").fetchone()[0] == before
+    # The same template without poison is accepted, so the 400 is the poison's.
+    clean = json.dumps(template, separators=(",", ":")).encode().replace(b'"POISON"', b'"fine"')
+    clean = clean.replace(b'"em_p"', f'"em_{uuid.uuid4().hex}"'.encode())
+    assert client.post(path, data=clean, headers=_signed_request(kind, clean)).status_code == 200, kind
+
+
+@pytest.mark.parametrize("properties, reason", [("[" * 5000 + "]" * 5000, "nested deeper than"),
+                                                ('{"x": "\\ud800"}', "surrogate")], ids=["deep", "lone-surrogate"])
+def test_posthog_properties_sent_as_a_json_string_meet_the_same_limits(fuzz_app, conn, properties, reason):
+    """PostHog may send `properties` as a JSON string, which is parsed after the body: same limits."""
+    event = {"uuid": str(uuid.uuid4()), "event": "$pageview", "distinct_id": "d_p", "properties": properties}
+    delivery = posthog_delivery(event, TEST_SECRETS["posthog_webhook_secret"], shape="bare")
+    answer = fuzz_app.test_client().post(delivery.path, data=delivery.body, headers=delivery.headers)
+    assert answer.status_code == 400 and reason in answer.json["error"]
+    assert conn.execute("select count(*) from raw.posthog_event").fetchone()[0] == 0

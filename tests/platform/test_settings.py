@@ -46,3 +46,84 @@ def test_typed_values_and_defaults(monkeypatch):
 def test_require_names_the_variable():
     with pytest.raises(MissingSetting, match="RESEND_WEBHOOK_SECRET is not set"):
         Settings().require("resend_webhook_secret", "needed")
+
+
+# --- secrets never printed, every value checked, every missing one named at once ------
+
+SECRET_ENV = ("DATABASE_URL", "RESEND_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET", "POSTHOG_WEBHOOK_SECRET",
+              "CAL_WEBHOOK_SECRET", "CALENDLY_WEBHOOK_SIGNING_KEY", "TRACKING_LINK_SECRET", "GDP_API_TOKEN",
+              "POSTHOG_API_KEY", "RESEND_API_KEY", "META_ACCESS_TOKEN", "GDP_NOTIFY_WEBHOOK_URL")
+
+
+def test_repr_and_str_never_show_a_secret_value():
+    values = {f.name: f"s3cr3t-{f.name}" for f in fields(Settings) if f.metadata["env"] in SECRET_ENV}
+    values["database_url"] = "postgresql://gdp:hunter2-password@db.example:5432/gdp"
+    settings = Settings(**values)
+    for text in (repr(settings), str(settings), f"{settings}", f"{settings!r}"):
+        assert "s3cr3t" not in text and "hunter2" not in text
+        assert "resend_webhook_secret=" in text and "dbt_schema='analytics'" in text
+    assert settings.as_env()["RESEND_WEBHOOK_SECRET"] == "s3cr3t-resend_webhook_secret"
+
+
+@pytest.mark.parametrize("var, raw, reason", [
+    ("GDP_DB_TIMEOUT_S", "three", "must be a number"),
+    ("GDP_MAX_BODY_BYTES", "1.5", "must be an integer"),
+    ("GDP_SENSOR_INTERVAL_S", "-30", "must be greater than 0"),
+    ("GDP_ACTIVATION_RETRY_BASE_S", "-1", "must be 0 or more"),
+    ("GDP_RATE_LIMIT_CAPI_PER_MIN", "-5", "must be 0 or more"),
+    ("GDP_BLAST_RADIUS_SHARE", "1.5", "at most 1"),
+])
+def test_a_bad_value_is_refused_naming_the_variable(monkeypatch, var, raw, reason):
+    from gdp.settings import InvalidSetting
+
+    monkeypatch.setenv(var, raw)
+    with pytest.raises(InvalidSetting, match=f"{var}.*{reason}"):
+        Settings.from_env()
+
+
+def test_every_bad_value_is_named_at_once(monkeypatch):
+    from gdp.settings import InvalidSetting
+
+    monkeypatch.setenv("GDP_DB_TIMEOUT_S", "soon")
+    monkeypatch.setenv("GDP_EMAIL_CAP_PER_DAY", "-1")
+    with pytest.raises(InvalidSetting) as excinfo:
+        Settings.from_env()
+    assert "GDP_DB_TIMEOUT_S" in str(excinfo.value) and "GDP_EMAIL_CAP_PER_DAY" in str(excinfo.value)
+
+
+def test_the_app_names_every_missing_secret_at_once(database_url):
+    from ingest_app import create_app
+
+    with pytest.raises(MissingSetting) as excinfo:
+        create_app(Settings(), {"DATABASE_URL": database_url})
+    message = str(excinfo.value)
+    for var in ("RESEND_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET", "POSTHOG_WEBHOOK_SECRET", "CAL_WEBHOOK_SECRET",
+                "CALENDLY_WEBHOOK_SIGNING_KEY", "TRACKING_LINK_SECRET", "GDP_API_TOKEN"):
+        assert var in message
+    assert message.count("GDP_API_TOKEN") == 1
+
+
+def test_env_example_lists_every_variable_with_a_comment():
+    lines = (REPO_ROOT / ".env.example").read_text().splitlines()
+    variable = re.compile(r"^#? ?([A-Z][A-Z0-9_]+)=")
+    listed = {}
+    for i, line in enumerate(lines):
+        match = variable.match(line)
+        if match:
+            listed[match.group(1)] = i
+    assert sorted(set(ENV_VARS) - set(listed)) == []
+    assert sorted(set(listed) - set(ENV_VARS)) == []
+    for var, i in listed.items():
+        assert i > 0 and lines[i - 1].startswith("# ") and not variable.match(lines[i - 1]), f"{var} has no comment"
+
+
+def test_the_cli_names_a_bad_setting_without_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GDP_DB_TIMEOUT_S": "soon", "GDP_SENSOR_INTERVAL_S": "-1"}
+    run = subprocess.run([sys.executable, "-m", "gdp.cli", "db", "url"], env=env, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "GDP_DB_TIMEOUT_S must be a number" in run.stderr and "GDP_SENSOR_INTERVAL_S" in run.stderr
+    assert "Traceback" not in run.stderr
