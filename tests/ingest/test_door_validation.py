@@ -8,6 +8,10 @@ import re
 import uuid
 
 import pytest
+
+from gdp.settings import REPO_ROOT
+from ingest_app.validation import FIELDS
+from tests.conftest import TEST_SECRETS
 from tools.simulate.deliveries import (
     cal_booking_payload,
     cal_delivery,
@@ -19,10 +23,6 @@ from tools.simulate.deliveries import (
     resend_delivery,
     stripe_delivery,
 )
-
-from gdp.settings import REPO_ROOT
-from ingest_app.validation import FIELDS
-from tests.conftest import TEST_SECRETS
 
 S = TEST_SECRETS
 
@@ -157,7 +157,6 @@ def test_after_every_hostile_delivery_the_cycle_still_builds(server_url, setting
     """The point of the door: each hostile payload above, posted signed, leaves a database on
     which a real `dbt build` is green (before, one of them failed every later cycle)."""
     from orchestration.cycle import run_cycle
-
     from tests.dbt_helpers import ingest_client, private_database
 
     with private_database(server_url) as url:

@@ -10,8 +10,8 @@ import sys
 import time
 
 import psycopg
-from orchestration.cycle import CYCLE_LOCK_KEY
 
+from orchestration.cycle import CYCLE_LOCK_KEY
 from tests.dbt_helpers import private_database
 
 
