@@ -6,19 +6,31 @@ with
 
 raw_rows as (
     select * from {{ ref('int_capture__raw_rows') }}
-    where received_at < '{{ run_started_at.isoformat() }}'::timestamptz
+    where received_at < '{{ run_started_at }}'::timestamptz
 ),
 
 events as (
-    select raw_table, raw_key from {{ ref('event') }}
+    select
+        raw_table,
+        raw_key
+    from {{ ref('event') }}
 ),
 
 excluded as (
-    select raw_table, raw_key from {{ ref('int_events__unioned') }}
+    select
+        raw_table,
+        raw_key
+    from {{ ref('int_events__unioned') }}
     where excluded_reason is not null
 )
 
 select raw_rows.*
 from raw_rows
-where not exists (select 1 from events where events.raw_table = raw_rows.raw_table and events.raw_key = raw_rows.raw_key)
-  and not exists (select 1 from excluded where excluded.raw_table = raw_rows.raw_table and excluded.raw_key = raw_rows.raw_key)
+where not exists (
+        select 1 from events
+        where events.raw_table = raw_rows.raw_table and events.raw_key = raw_rows.raw_key
+    )
+    and not exists (
+        select 1 from excluded
+        where excluded.raw_table = raw_rows.raw_table and excluded.raw_key = raw_rows.raw_key
+    )
