@@ -49,6 +49,35 @@ class GdpDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return layer_of(dbt_resource_props)
 
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> AssetSpec:
+        """Draws segment → segment_member, the way the rows flow.
+
+        Each segment's post-hook writes its rows into segment_member, so dbt must build
+        segment_member's table first and the manifest has segment_member upstream of
+        every segment. That edge is build order, not lineage: the lineage is the reverse.
+        """
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = manifest["nodes"].get(unique_id) or {}
+        if is_segment(props):
+            return spec.replace_attributes(deps=[dep for dep in spec.deps if dep.asset_key != SEGMENT_MEMBER_KEY])
+        if props.get("resource_type") == "model" and props.get("name") == SEGMENT_MEMBER_KEY.path[-1]:
+            segments = [
+                self.get_asset_key(node)
+                for node in manifest["nodes"].values()
+                if is_segment(node)
+            ]
+            return spec.replace_attributes(deps=[*spec.deps, *sorted(segments, key=lambda key: key.to_user_string())])
+        return spec
+
+
+SEGMENT_MEMBER_KEY = AssetKey(["segment_member"])
+
+
+def is_segment(dbt_resource_props: Mapping[str, Any]) -> bool:
+    """A segment is a model whose config carries meta.segment (macros/segments/segments.sql)."""
+    meta = (dbt_resource_props.get("config") or {}).get("meta") or dbt_resource_props.get("meta") or {}
+    return dbt_resource_props.get("resource_type") == "model" and bool(meta.get("segment"))
+
 
 def layer_of(dbt_resource_props: Mapping[str, Any]) -> str:
     resource_type = dbt_resource_props["resource_type"]

@@ -73,6 +73,19 @@ def test_graph_runs_from_raw_sources_through_segments_to_each_activation():
     assert any(graph.get(key).group_name == "intermediate" for key in graph.get_all_asset_keys())
 
 
+def test_lineage_runs_from_each_segment_into_segment_member():
+    """Segments' post-hooks write segment_member: Dagster draws segment → segment_member, never the reverse."""
+    graph = defs.get_repository_def().asset_graph
+    segments = {key for key in graph.get_all_asset_keys() if graph.get(key).group_name == "segments"}
+    segments -= {AssetKey("segment_member"), AssetKey("segment"), AssetKey("contact_eligibility")}
+    assert {AssetKey("won"), AssetKey("bounced_complained"), AssetKey("new_signup_no_activation_24h")} <= segments
+    member_parents = graph.get(AssetKey("segment_member")).parent_keys
+    assert segments <= member_parents
+    for key in segments:
+        assert AssetKey("segment_member") not in graph.get(key).parent_keys, key.to_user_string()
+    assert AssetKey("person_features") in graph.get(AssetKey("won")).parent_keys
+
+
 def test_blocking_checks_sit_on_the_ledger():
     graph = defs.get_repository_def().asset_graph
     ledger_checks = {
