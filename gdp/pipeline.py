@@ -1,4 +1,4 @@
-"""One pipeline cycle: dbt build over raw → staging → marts → segments, then the ledger.
+"""One pipeline cycle: dbt build of the `cycle` selection (selectors.yml), then the ledger.
 
 The ledger step records what changed in each segment under a new cycle id, which
 is what activation acts on. A cycle whose dbt build failed records no
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 
-from gdp.dbt import DbtRun, run_dbt
+from gdp.dbt import DbtRun, cycle_build_args, run_dbt
 from gdp.ledger import LedgerResult, new_cycle_id, record_cycle
 from gdp.settings import Settings, get_settings
 
@@ -63,9 +63,10 @@ def run_cycle(
     record: bool = True,
     settings: Settings | None = None,
 ) -> CycleResult:
-    """dbt build, then (when it succeeded and `record`) the ledger under `cycle_id` (new if None)."""
+    """dbt build of the cycle (its data tests are the guards: a failed one fails the build),
+    then (when it succeeded and `record`) the ledger under `cycle_id` (new if None)."""
     settings = settings or get_settings()
-    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    args = cycle_build_args(full_refresh)
     result = CycleResult(run_dbt(args, url, target_path=target_path, stream=stream, settings=settings))
     if not record:
         return result

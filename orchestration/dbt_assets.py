@@ -18,8 +18,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from gdp.dbt import dbt_environment
-from gdp.settings import get_settings
+from gdp.dbt import CYCLE_SELECTOR, cycle_build_args, dbt_environment
 from orchestration.project import dbt_target_dir, gdp_dbt_project, prepare_manifest
 from orchestration.resources import PostgresResource
 
@@ -96,25 +95,11 @@ class DbtBuildConfig(Config):
     full_refresh: bool = False
 
 
-def build_dbt_args(
-    full_refresh: bool = False, extra_vars: Mapping[str, Any] | None = None, exclude: str | None = None
-) -> list[str]:
-    """The dbt argv for one refresh; selection is added by dagster-dbt from the run's subset.
-
-    Unit tests are excluded: they run on fixture rows, not on the data, so they
-    prove the SQL (in CI, `make test`) and would only lengthen every cycle here.
-    Data tests still run and surface as asset checks, except what the operator
-    excludes (GDP_CYCLE_DBT_EXCLUDE, a dbt selector, e.g. a test too slow for
-    every cycle that runs nightly instead).
-    """
-    args = ["build", "--exclude-resource-type", "unit_test"]
-    if exclude:
-        args += ["--exclude", exclude]
-    if full_refresh:
-        args.append("--full-refresh")
-    if extra_vars:
-        args += ["--vars", json.dumps(dict(extra_vars), sort_keys=True)]
-    return args
+def build_dbt_args(full_refresh: bool = False, extra_vars: Mapping[str, Any] | None = None) -> list[str]:
+    """The cycle's dbt argv (gdp.dbt.cycle_build_args); dagster-dbt adds the selection:
+    `--selector cycle` for a whole run (the assets are defined by that selector), the
+    subset's models and checks otherwise. The cycle's data tests surface as asset checks."""
+    return cycle_build_args(full_refresh, extra_vars, selector=None)
 
 
 @contextmanager
@@ -146,10 +131,12 @@ DBT_PROJECT = gdp_dbt_project()
 TRANSLATOR = GdpDbtTranslator(DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
 
 
-@dbt_assets(manifest=MANIFEST_PATH, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR, name="gdp_dbt")
+@dbt_assets(
+    manifest=MANIFEST_PATH, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR, name="gdp_dbt", selector=CYCLE_SELECTOR
+)
 def gdp_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource, postgres: PostgresResource):
     with dbt_env_for(postgres.url()):
-        args = build_dbt_args(config.full_refresh, exclude=get_settings().cycle_dbt_exclude)
+        args = build_dbt_args(config.full_refresh)
         invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
     # Artifacts of a green run are not needed again; a failed run keeps them for inspection.

@@ -1,7 +1,8 @@
 {#- Capture completeness: every raw row received before this dbt invocation started
     is a row of `event` or excluded for a recorded reason (redelivery never reaches
     raw; bot clicks, identity-only rows, unmapped types are recorded). Returns the
-    rows that are neither. -#}
+    rows that are neither. Dagster shows it as a check on `event`. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'event'}}}) }}
 with
 
 raw_rows as (
