@@ -18,7 +18,7 @@ GUARDS = {"assert_every_raw_row_captured", "assert_identity_quarantine_under_lim
 def listed(tmp_path, *args: str) -> list[dict]:
     env = dbt_environment(PARSE_PLACEHOLDER_URL, target_path=tmp_path)
     proc = subprocess.run(
-        dbt_command(["ls", "--output", "json", "--output-keys", "name,resource_type,tags,config", "-q", *args]),
+        dbt_command(["ls", "--output", "json", "--output-keys", "name", "resource_type", "tags", "-q", *args]),
         env=env, cwd=REPO_ROOT, capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
