@@ -10,7 +10,7 @@ dbt source. dbt tests surface as asset checks through dagster-dbt.
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -138,10 +138,26 @@ def gdp_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig, dbt: 
     with dbt_env_for(postgres.url()):
         args = build_dbt_args(config.full_refresh)
         invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
+    yield from segment_member_after_segments(invocation.stream())
     # Artifacts of a green run are not needed again; a failed run keeps them for inspection.
     if invocation.is_successful():
         shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+def segment_member_after_segments(events: Iterable[Any]) -> Iterator[Any]:
+    """dbt's events, with segment_member's (its output and its checks) moved after all others.
+
+    dbt builds segment_member's table before the segments (their post-hooks write into it);
+    Dagster, which draws segment → segment_member, needs a multi-asset's outputs in that
+    order, and the rows are complete only once every segment has been built anyway.
+    """
+    held = []
+    for event in events:
+        if getattr(event, "output_name", None) == SEGMENT_MEMBER_KEY.path[-1] or getattr(event, "asset_key", None) == SEGMENT_MEMBER_KEY:
+            held.append(event)
+        else:
+            yield event
+    yield from held
 
 
 def _manifest() -> dict[str, Any]:
