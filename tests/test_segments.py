@@ -75,7 +75,7 @@ DEALS = [
 
 def copy_project(dest: Path) -> Path:
     """The dbt project as an analyst's branch would have it, plus the new segment."""
-    for name in ("dbt_project.yml", "profiles.yml"):
+    for name in ("dbt_project.yml", "profiles.yml", "selectors.yml"):
         shutil.copy(REPO_ROOT / name, dest / name)
     for folder in ("models", "macros", "seeds", "snapshots", "analyses", "tests/dbt"):
         if (REPO_ROOT / folder).exists():
