@@ -86,6 +86,21 @@ def test_lineage_runs_from_each_segment_into_segment_member():
     assert AssetKey("person_features") in graph.get(AssetKey("won")).parent_keys
 
 
+def test_segment_member_is_reported_after_the_segments_dbt_built_after_it():
+    from dagster import AssetCheckResult, Output
+
+    from orchestration.dbt_assets import segment_member_after_segments
+
+    events = [
+        Output(None, output_name="segment_member"),
+        AssetCheckResult(asset_key=AssetKey("segment_member"), check_name="not_null_segment_member_person_id", passed=True),
+        Output(None, output_name="won"),
+        AssetCheckResult(asset_key=AssetKey("won"), check_name="unique_won_person_id", passed=True),
+    ]
+    reordered = list(segment_member_after_segments(iter(events)))
+    assert reordered == [events[2], events[3], events[0], events[1]]
+
+
 def test_blocking_checks_sit_on_the_ledger():
     graph = defs.get_repository_def().asset_graph
     ledger_checks = {
