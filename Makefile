@@ -31,8 +31,10 @@ test: $(STAMP) lint
 test-fast: $(STAMP) lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# Python (ruff) and the dbt project's SQL (sqlfluff, .sqlfluff at the dbt root).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint models tests/dbt --processes 2
 
 # Vulnerability audit of every installed dependency (PyPI's advisory data; --strict fails when a
 # package could not be looked up, so "no known vulnerabilities" always means "all were checked"),

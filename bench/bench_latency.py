@@ -1,7 +1,7 @@
 """Latency bench: a qualifying webhook's 2xx → the email reaching (fake) Resend.
 
 Run: .venv/bin/python bench/bench_latency.py [--persons 100000] [--qualifiers 20]
-     [--interval 5] [--sensor-interval 30] [--keep] [--exclude <dbt selector>]
+     [--interval 5] [--sensor-interval 30] [--keep]
 
 What it does, all on this machine:
 1. A private database on the embedded server (`gdp_bench_latency`), migrated, with
@@ -93,15 +93,14 @@ def prepare_database(server_url: str, persons: int, keep: bool) -> str:
     return url
 
 
-def baseline_cycle(url: str, exclude: str | None) -> None:
+def baseline_cycle(url: str) -> None:
     """The cycle's dbt build + ledger + dry-run activation, so measured cycles start settled."""
     from activation.runner import activate
-    from gdp.dbt import run_dbt
+    from gdp.dbt import cycle_build_args, run_dbt
     from ledger.membership import record_cycle
-    from orchestration.dbt_assets import build_dbt_args
 
     started = time.monotonic()
-    result = run_dbt(build_dbt_args(exclude=exclude), url, target_path=Path(tempfile.mkdtemp(prefix="bench_latency_dbt_")))
+    result = run_dbt(cycle_build_args(), url, target_path=Path(tempfile.mkdtemp(prefix="bench_latency_dbt_")))
     if not result.ok:
         raise SystemExit("baseline dbt build failed:\n" + "\n".join(result.failures) + result.output[-3000:])
     log(f"baseline dbt build: {time.monotonic() - started:.1f}s")
@@ -174,12 +173,11 @@ def main() -> None:
     parser.add_argument("--sensor-interval", type=int, default=30, help="GDP_SENSOR_INTERVAL_S for the daemon")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--keep", action="store_true", help="reuse the bench database (skip re-seeding)")
-    parser.add_argument("--exclude", default=None, help="GDP_CYCLE_DBT_EXCLUDE for the cycles (a dbt selector)")
     args = parser.parse_args()
 
     server_url = gdb.database_url(Settings.from_env())
     url = prepare_database(server_url, args.persons, args.keep)
-    baseline_cycle(url, args.exclude)
+    baseline_cycle(url)
 
     fake = FakeResend(api_key="re_bench_key", rate_limit_per_s=2).start()
     ingest_port = 18000 + os.getpid() % 1000
@@ -194,7 +192,6 @@ def main() -> None:
         "RESEND_API_BASE": fake.url,
         "GDP_SENSOR_INTERVAL_S": str(args.sensor_interval),
         "RESEND_WEBHOOK_SECRET": RESEND_SECRET,
-        **({"GDP_CYCLE_DBT_EXCLUDE": args.exclude} if args.exclude else {}),
     }
     baseline_cycles = succeeded_cycles(url)
     daemon_log = (home / "daemon.log").open("w")
@@ -255,7 +252,7 @@ def main() -> None:
     print()
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     print(f"persons {args.persons}, qualifiers {len(sent_at)}, sensor interval {args.sensor_interval}s, "
-          f"webhook every {args.interval}s, cycle dbt exclude: {args.exclude or 'none'}")
+          f"webhook every {args.interval}s")
     if waits:
         print(f"webhook 2xx -> email at fake Resend: p50 {statistics.median(waits):.1f}s  "
               f"p95 {percentile(waits, 0.95):.1f}s  max {max(waits):.1f}s  (n={len(waits)})")

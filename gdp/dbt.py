@@ -12,11 +12,43 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gdp.db import dbt_env
 from gdp.settings import REPO_ROOT, Settings, get_settings
+
+# The named selections of selectors.yml: `gdp refresh` and Dagster's cycle build CYCLE_SELECTOR
+# (models, seeds, data tests and guards; no unit tests, no full-history tests), CI and the
+# nightly run build NIGHTLY_SELECTOR (everything).
+CYCLE_SELECTOR = "cycle"
+NIGHTLY_SELECTOR = "nightly"
+
+
+def cycle_build_args(
+    full_refresh: bool = False,
+    extra_vars: Mapping[str, Any] | None = None,
+    *,
+    selector: str | None = CYCLE_SELECTOR,
+) -> list[str]:
+    """The `dbt build` argv of one cycle, the same for `gdp refresh` and Dagster.
+
+    Dagster passes selector=None: dagster-dbt adds `--selector cycle` itself (its assets are
+    defined by the same selector) or, for a subset run, the selected models and their checks.
+    Unit tests are excluded by resource type too, so a subset run never pulls them in.
+    """
+    args = ["build"]
+    if selector:
+        args += ["--selector", selector]
+    if selector != NIGHTLY_SELECTOR:
+        args += ["--exclude-resource-type", "unit_test"]
+    if full_refresh:
+        args.append("--full-refresh")
+    if extra_vars:
+        args += ["--vars", json.dumps(dict(extra_vars), sort_keys=True)]
+    return args
 
 
 def dbt_environment(url: str, settings: Settings | None = None, target_path: Path | None = None) -> dict[str, str]:

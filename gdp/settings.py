@@ -109,8 +109,6 @@ class Settings:
     default_deal_owner: str = field(default="sales", metadata={"env": "GDP_DEFAULT_DEAL_OWNER"})
     # Orchestration (Dagster)
     sensor_interval_s: int = field(default=30, metadata={"env": "GDP_SENSOR_INTERVAL_S"})
-    cycle_dbt_exclude: str | None = field(default=None, metadata={"env": "GDP_CYCLE_DBT_EXCLUDE"})
-    check_quarantine_max: int = field(default=25, metadata={"env": "GDP_CHECK_QUARANTINE_MAX"})
     check_match_quality_min: float = field(default=6.0, metadata={"env": "GDP_CHECK_MATCH_QUALITY_MIN"})
     # Segment ledger blast-radius guard: a cycle that moves more than this share of a segment
     # (segments of at least min_size members) or more than max persons is held for approval.

@@ -23,6 +23,8 @@
   O(passes x (N + E)) time, O(N + E) memory per materialized pass, no recursion.
 #}
 {% macro label_propagation(nodes_cte, edges_cte, passes) -%}
+{#- int(1): sqlfluff renders var() as a placeholder string; dbt always passes an integer. -#}
+{%- set passes = passes | int(1) %}
 labels_0 as (
     select node_id, node_id as label from {{ nodes_cte }}
 ),

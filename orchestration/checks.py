@@ -1,22 +1,17 @@
-"""Asset checks: what an operator must know before (and after) a send leaves.
+"""Asset checks that are not dbt tests: what an operator must know before (and after) a send leaves.
 
-Blocking checks sit on `membership_ledger`: when one fails with ERROR severity,
-Dagster does not run the activation assets of that run, so nothing is sent:
-- capture completeness: every raw row in dbt's `capture_completeness` mart is in
-  `event` or excluded with a recorded reason (no touch silently dropped);
-- identity quarantine size: too many quarantined identity components means the
-  identity graph is being polluted (a shared inbox, a bot cookie) and person ids
-  — and so who gets which email — cannot be trusted;
-- blast-radius guard: this cycle's ledger held transitions because a segment
-  moved more than its threshold; someone must look before anything is sent.
-Non-blocking: raw source freshness (each source's dbt `freshness`), and the
-estimated Meta match quality on `meta_capi_events`.
+The data guards are dbt tests of the cycle selection, which Dagster shows as checks on
+the models they test (dagster-dbt): capture completeness (`assert_every_raw_row_captured`,
+on `event`), identity quarantine size (`assert_identity_quarantine_under_limit`, var
+identity_quarantine_max), component convergence. A failing one fails the dbt build, so the
+ledger and the activations of that run do not run, exactly as in `gdp refresh`.
+Blocking here: the blast-radius guard, a ledger rule (this cycle's ledger held transitions
+because a segment moved more than its threshold; someone must look before anything is sent).
+Non-blocking: raw source freshness (each source's dbt `freshness`), and the estimated Meta
+match quality on `meta_capi_events`.
 """
 
-import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -33,31 +28,10 @@ from psycopg import sql
 from activation.match_quality import MATCH_KEY_WEIGHTS, measure
 from gdp.settings import get_settings
 from orchestration.assets import LEDGER_KEY
-from orchestration.dbt_assets import MANIFEST_PATH, source_freshness_specs
+from orchestration.dbt_assets import source_freshness_specs
 from orchestration.resources import NotifierResource, PostgresResource
 
 PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
-# When a row of a captured table arrived, for tables without `received_at`
-# (names as in the capture_completeness mart's raw_table).
-LANDED_AT_COLUMN = {"auth.users": "created_at", "activation.email_send": "sent_at"}
-
-def _manifest() -> dict[str, Any]:
-    return json.loads(Path(MANIFEST_PATH).read_text())
-
-
-def model_relation(name: str, manifest: Mapping[str, Any] | None = None) -> sql.Identifier | None:
-    """schema.alias of a dbt model (not relation_name: its database is the parse-time one)."""
-    manifest = manifest or _manifest()
-    for node in manifest.get("nodes", {}).values():
-        if node["resource_type"] == "model" and node["name"] == name:
-            return sql.Identifier(node["schema"], node.get("alias") or name)
-    return None
-
-
-def _run_started_at(context: AssetCheckExecutionContext) -> datetime:
-    stats = context.instance.get_run_stats(context.run.run_id)
-    start = stats.start_time or stats.launch_time
-    return datetime.fromtimestamp(start, tz=timezone.utc) if start else datetime.now(timezone.utc)
 
 
 # --- raw source freshness -------------------------------------------------------------
@@ -109,92 +83,6 @@ def freshness_check(spec: Mapping[str, Any]):
 
 
 # --- blocking checks on the ledger ------------------------------------------------------
-
-
-@asset_check(
-    asset=LEDGER_KEY,
-    blocking=True,
-    description="Every raw row is in `event` or excluded with a recorded reason (dbt's capture_completeness mart).",
-)
-def capture_completeness(context: AssetCheckExecutionContext, postgres: PostgresResource) -> AssetCheckResult:
-    relation = model_relation("capture_completeness")
-    if relation is None:
-        return AssetCheckResult(
-            passed=False, severity=AssetCheckSeverity.ERROR, description="The dbt project has no capture_completeness model."
-        )
-    run_started = _run_started_at(context)
-    with psycopg.connect(postgres.url(), autocommit=True) as conn:
-        rows = conn.execute(
-            sql.SQL(
-                "select raw_table, raw_rows, event_rows, excluded_rows, missing_rows, excluded_reasons"
-                " from {} order by raw_table"
-            ).format(relation)
-        ).fetchall()
-        per_table = {}
-        for table, raw, ev, ex, miss, reasons in rows:
-            # The mart is built after `event` within the same dbt run, so a row landing in
-            # between is counted as missing; rows that landed after this run started are
-            # the next cycle's to capture, not a loss.
-            late = 0
-            if miss:
-                schema, _, name = table.rpartition(".")
-                (late,) = conn.execute(
-                    sql.SQL("select count(*) from {} where {} >= %s").format(
-                        sql.Identifier(schema or "raw", name), sql.Identifier(LANDED_AT_COLUMN.get(table, "received_at"))
-                    ),
-                    (run_started,),
-                ).fetchone()
-            per_table[table] = {
-                "raw": raw, "event": ev, "excluded": ex, "missing": max(0, miss - late), "landed_during_run": late,
-                "excluded_reasons": reasons,
-            }
-    missing = {t: c["missing"] for t, c in per_table.items() if c["missing"]}
-    total_raw = sum(c["raw"] for c in per_table.values())
-    share = (total_raw - sum(missing.values())) / total_raw if total_raw else 1.0
-    return AssetCheckResult(
-        passed=not missing,
-        severity=AssetCheckSeverity.ERROR,
-        description=(
-            f"All {total_raw} raw rows are in event or excluded with a reason."
-            if not missing
-            else "Raw rows missing from event: " + ", ".join(f"{t} {n}" for t, n in sorted(missing.items()))
-        ),
-        metadata={"captured_share": round(share, 6), "raw_rows": int(total_raw), "per_table": MetadataValue.json(per_table)},
-    )
-
-
-@asset_check(
-    asset=LEDGER_KEY,
-    blocking=True,
-    description="Quarantined identity components (over the size cap) stay under GDP_CHECK_QUARANTINE_MAX.",
-)
-def identity_quarantine_size(postgres: PostgresResource) -> AssetCheckResult:
-    limit = get_settings().check_quarantine_max
-    relation = model_relation("int_identity__quarantine")
-    if relation is None:
-        return AssetCheckResult(
-            passed=False, severity=AssetCheckSeverity.ERROR, description="The dbt project has no identity quarantine model."
-        )
-    with psycopg.connect(postgres.url(), autocommit=True) as conn:
-        components, identifiers = conn.execute(
-            sql.SQL("select count(*), coalesce(sum(component_size), 0) from {}").format(relation)
-        ).fetchone()
-        worst = conn.execute(
-            sql.SQL("select component_size, quarantine_reason from {} order by component_size desc limit 5").format(
-                relation
-            )
-        ).fetchall()
-    return AssetCheckResult(
-        passed=components <= limit,
-        severity=AssetCheckSeverity.ERROR,
-        description=f"{components} quarantined components ({identifiers} identifiers); limit {limit}.",
-        metadata={
-            "quarantined_components": int(components),
-            "quarantined_identifiers": int(identifiers),
-            "limit": limit,
-            "largest": MetadataValue.json([{"size": s, "reason": r} for s, r in worst]),
-        },
-    )
 
 
 @asset_check(
@@ -271,8 +159,6 @@ def all_checks() -> list:
     raw_sources = {spec["key"]: spec for spec in source_freshness_specs() if spec["schema"] == "raw"}
     return [
         *(freshness_check(spec) for spec in raw_sources.values()),
-        capture_completeness,
-        identity_quarantine_size,
         blast_radius_guard,
         meta_match_quality,
     ]

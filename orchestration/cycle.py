@@ -1,4 +1,4 @@
-"""One pipeline cycle: dbt build over raw → staging → marts → segments, then the ledger.
+"""One pipeline cycle: dbt build of the `cycle` selection (selectors.yml), then the ledger.
 
 The ledger step records what changed in each segment under a new cycle id, which
 is what activation acts on. A cycle whose dbt build failed records no
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 
-from gdp.dbt import DbtRun, run_dbt
+from gdp.dbt import DbtRun, cycle_build_args, run_dbt
 from gdp.settings import Settings, get_settings
 from ledger.membership import LedgerResult, new_cycle_id, record_cycle
 
@@ -102,7 +102,8 @@ def run_cycle(
     settings: Settings | None = None,
     wait: bool = False,
 ) -> CycleResult:
-    """dbt build, then (when it succeeded and `record`) the ledger under `cycle_id` (new if None).
+    """dbt build of the cycle (its data tests are the guards: a failed one fails the build),
+    then (when it succeeded and `record`) the ledger under `cycle_id` (new if None).
 
     Raises `CycleBusy` when another cycle runs on `url`, unless `wait`.
     """
@@ -113,7 +114,7 @@ def run_cycle(
 
 def _run_cycle(url: str, full_refresh: bool, stream: bool, target_path: Path | None, cycle_id: str | None,
                record: bool, settings: Settings) -> CycleResult:
-    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    args = cycle_build_args(full_refresh)
     result = CycleResult(run_dbt(args, url, target_path=target_path, stream=stream, settings=settings))
     if not record:
         return result

@@ -10,7 +10,7 @@ dbt source. dbt tests surface as asset checks through dagster-dbt.
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from gdp.dbt import dbt_environment
-from gdp.settings import get_settings
+from gdp.dbt import CYCLE_SELECTOR, cycle_build_args, dbt_environment
 from orchestration.project import dbt_target_dir, gdp_dbt_project, prepare_manifest
 from orchestration.resources import PostgresResource
 
@@ -49,6 +48,35 @@ class GdpDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return layer_of(dbt_resource_props)
 
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> AssetSpec:
+        """Draws segment → segment_member, the way the rows flow.
+
+        Each segment's post-hook writes its rows into segment_member, so dbt must build
+        segment_member's table first and the manifest has segment_member upstream of
+        every segment. That edge is build order, not lineage: the lineage is the reverse.
+        """
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = manifest["nodes"].get(unique_id) or {}
+        if is_segment(props):
+            return spec.replace_attributes(deps=[dep for dep in spec.deps if dep.asset_key != SEGMENT_MEMBER_KEY])
+        if props.get("resource_type") == "model" and props.get("name") == SEGMENT_MEMBER_KEY.path[-1]:
+            segments = [
+                self.get_asset_key(node)
+                for node in manifest["nodes"].values()
+                if is_segment(node)
+            ]
+            return spec.replace_attributes(deps=[*spec.deps, *sorted(segments, key=lambda key: key.to_user_string())])
+        return spec
+
+
+SEGMENT_MEMBER_KEY = AssetKey(["segment_member"])
+
+
+def is_segment(dbt_resource_props: Mapping[str, Any]) -> bool:
+    """A segment is a model whose config carries meta.segment (macros/segments/segments.sql)."""
+    meta = (dbt_resource_props.get("config") or {}).get("meta") or dbt_resource_props.get("meta") or {}
+    return dbt_resource_props.get("resource_type") == "model" and bool(meta.get("segment"))
+
 
 def layer_of(dbt_resource_props: Mapping[str, Any]) -> str:
     resource_type = dbt_resource_props["resource_type"]
@@ -67,25 +95,11 @@ class DbtBuildConfig(Config):
     full_refresh: bool = False
 
 
-def build_dbt_args(
-    full_refresh: bool = False, extra_vars: Mapping[str, Any] | None = None, exclude: str | None = None
-) -> list[str]:
-    """The dbt argv for one refresh; selection is added by dagster-dbt from the run's subset.
-
-    Unit tests are excluded: they run on fixture rows, not on the data, so they
-    prove the SQL (in CI, `make test`) and would only lengthen every cycle here.
-    Data tests still run and surface as asset checks, except what the operator
-    excludes (GDP_CYCLE_DBT_EXCLUDE, a dbt selector, e.g. a test too slow for
-    every cycle that runs nightly instead).
-    """
-    args = ["build", "--exclude-resource-type", "unit_test"]
-    if exclude:
-        args += ["--exclude", exclude]
-    if full_refresh:
-        args.append("--full-refresh")
-    if extra_vars:
-        args += ["--vars", json.dumps(dict(extra_vars), sort_keys=True)]
-    return args
+def build_dbt_args(full_refresh: bool = False, extra_vars: Mapping[str, Any] | None = None) -> list[str]:
+    """The cycle's dbt argv (gdp.dbt.cycle_build_args); dagster-dbt adds the selection:
+    `--selector cycle` for a whole run (the assets are defined by that selector), the
+    subset's models and checks otherwise. The cycle's data tests surface as asset checks."""
+    return cycle_build_args(full_refresh, extra_vars, selector=None)
 
 
 @contextmanager
@@ -117,15 +131,33 @@ DBT_PROJECT = gdp_dbt_project()
 TRANSLATOR = GdpDbtTranslator(DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
 
 
-@dbt_assets(manifest=MANIFEST_PATH, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR, name="gdp_dbt")
+@dbt_assets(
+    manifest=MANIFEST_PATH, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR, name="gdp_dbt", selector=CYCLE_SELECTOR
+)
 def gdp_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource, postgres: PostgresResource):
     with dbt_env_for(postgres.url()):
-        args = build_dbt_args(config.full_refresh, exclude=get_settings().cycle_dbt_exclude)
+        args = build_dbt_args(config.full_refresh)
         invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
+    yield from segment_member_after_segments(invocation.stream())
     # Artifacts of a green run are not needed again; a failed run keeps them for inspection.
     if invocation.is_successful():
         shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+def segment_member_after_segments(events: Iterable[Any]) -> Iterator[Any]:
+    """dbt's events, with segment_member's (its output and its checks) moved after all others.
+
+    dbt builds segment_member's table before the segments (their post-hooks write into it);
+    Dagster, which draws segment → segment_member, needs a multi-asset's outputs in that
+    order, and the rows are complete only once every segment has been built anyway.
+    """
+    held = []
+    for event in events:
+        if getattr(event, "output_name", None) == SEGMENT_MEMBER_KEY.path[-1] or getattr(event, "asset_key", None) == SEGMENT_MEMBER_KEY:
+            held.append(event)
+        else:
+            yield event
+    yield from held
 
 
 def _manifest() -> dict[str, Any]:

@@ -14,7 +14,11 @@ touches as (
 ),
 
 subscriptions as (
-    select subscription_id, mrr_cents, currency from {{ ref('subscription') }}
+    select
+        subscription_id,
+        mrr_cents,
+        currency
+    from {{ ref('subscription') }}
 ),
 
 conversions as (
@@ -33,9 +37,9 @@ conversions as (
     from events
     left join subscriptions
         on events.event_type = 'subscription_started'
-        and subscriptions.subscription_id = events.properties ->> 'subscription_id'
+            and subscriptions.subscription_id = events.properties ->> 'subscription_id'
     where events.event_type in ('checkout_completed', 'subscription_started', 'deal_won')
-      and events.person_id is not null
+        and events.person_id is not null
 ),
 
 in_window as (
@@ -46,13 +50,15 @@ in_window as (
         touches.campaign_id,
         touches.channel,
         row_number() over (partition by conversions.conversion_event_id order by touches.touched_at, touches.touch_event_id) as first_rank,
-        row_number() over (partition by conversions.conversion_event_id order by touches.touched_at desc, touches.touch_event_id desc) as last_rank,
+        row_number()
+            over (partition by conversions.conversion_event_id order by touches.touched_at desc, touches.touch_event_id desc)
+            as last_rank,
         count(*) over (partition by conversions.conversion_event_id) as touch_count
     from conversions
     inner join touches
-        on touches.person_id = conversions.person_id
-        and touches.touched_at <= conversions.converted_at
-        and touches.touched_at > conversions.converted_at - interval '{{ var("attribution_window_days") }} days'
+        on conversions.person_id = touches.person_id
+            and conversions.converted_at >= touches.touched_at
+            and touches.touched_at > conversions.converted_at - interval '{{ var("attribution_window_days") }} days'
 ),
 
 final as (
@@ -76,9 +82,9 @@ final as (
         {{ var("attribution_window_days") }} as attribution_window_days
     from conversions
     left join in_window as first_touch
-        on first_touch.conversion_event_id = conversions.conversion_event_id and first_touch.first_rank = 1
+        on conversions.conversion_event_id = first_touch.conversion_event_id and first_touch.first_rank = 1
     left join in_window as last_touch
-        on last_touch.conversion_event_id = conversions.conversion_event_id and last_touch.last_rank = 1
+        on conversions.conversion_event_id = last_touch.conversion_event_id and last_touch.last_rank = 1
 )
 
 select * from final

@@ -7,11 +7,18 @@ raw_rows as (
 ),
 
 events as (
-    select raw_table, raw_key from {{ ref('event') }}
+    select
+        raw_table,
+        raw_key
+    from {{ ref('event') }}
 ),
 
 excluded as (
-    select raw_table, raw_key, excluded_reason from {{ ref('int_events__unioned') }}
+    select
+        raw_table,
+        raw_key,
+        excluded_reason
+    from {{ ref('int_events__unioned') }}
     where excluded_reason is not null
 ),
 
@@ -26,14 +33,19 @@ classified as (
         end as outcome,
         excluded.excluded_reason
     from raw_rows
-    left join events on events.raw_table = raw_rows.raw_table and events.raw_key = raw_rows.raw_key
-    left join excluded on excluded.raw_table = raw_rows.raw_table and excluded.raw_key = raw_rows.raw_key
+    left join events on raw_rows.raw_table = events.raw_table and raw_rows.raw_key = events.raw_key
+    left join excluded on raw_rows.raw_table = excluded.raw_table and raw_rows.raw_key = excluded.raw_key
 ),
 
 reasons as (
-    select raw_table, jsonb_object_agg(excluded_reason, row_count) as excluded_reasons
+    select
+        raw_table,
+        jsonb_object_agg(excluded_reason, row_count) as excluded_reasons
     from (
-        select raw_table, excluded_reason, count(*) as row_count
+        select
+            raw_table,
+            excluded_reason,
+            count(*) as row_count
         from classified
         where outcome = 'excluded'
         group by raw_table, excluded_reason
@@ -45,13 +57,13 @@ final as (
     select
         classified.raw_table,
         count(*) as raw_rows,
-        count(*) filter (where outcome = 'event') as event_rows,
-        count(*) filter (where outcome = 'excluded') as excluded_rows,
-        count(*) filter (where outcome = 'missing') as missing_rows,
-        round(100.0 * count(*) filter (where outcome <> 'missing') / nullif(count(*), 0), 2) as captured_pct,
+        count(*) filter (where classified.outcome = 'event') as event_rows,
+        count(*) filter (where classified.outcome = 'excluded') as excluded_rows,
+        count(*) filter (where classified.outcome = 'missing') as missing_rows,
+        round(100.0 * count(*) filter (where classified.outcome <> 'missing') / nullif(count(*), 0), 2) as captured_pct,
         coalesce(reasons.excluded_reasons, '{}'::jsonb) as excluded_reasons
     from classified
-    left join reasons on reasons.raw_table = classified.raw_table
+    left join reasons on classified.raw_table = reasons.raw_table
     group by classified.raw_table, reasons.excluded_reasons
 )
 

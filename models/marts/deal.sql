@@ -9,7 +9,10 @@ deal_events as (
 ),
 
 identity_link as (
-    select identity_key, person_id from {{ ref('identity_link') }}
+    select
+        identity_key,
+        person_id
+    from {{ ref('identity_link') }}
 ),
 
 annotations as (
@@ -24,7 +27,9 @@ annotations as (
 ),
 
 booked_calls as (
-    select person_id, min(occurred_at) as first_call_booked_at
+    select
+        person_id,
+        min(occurred_at) as first_call_booked_at
     from {{ ref('event') }}
     where event_type = 'call_booked' and person_id is not null
     group by person_id
@@ -39,7 +44,7 @@ per_deal as (
         (array_agg(amount_cents order by occurred_at desc, landing_id desc) filter (where amount_cents is not null))[1] as amount_cents,
         coalesce(jsonb_agg(distinct objection) filter (where objection is not null), '[]'::jsonb) as objection_tags,
         {%- for stage in ['lead', 'contacted', 'replied_positive', 'replied_negative', 'booked', 'no_show', 'proposal_sent', 'won', 'lost'] %}
-        min(occurred_at) filter (where stage = '{{ stage }}') as {{ stage }}_at,
+            min(occurred_at) filter (where stage = '{{ stage }}') as {{ stage }}_at,
         {%- endfor %}
         min(occurred_at) as created_at,
         max(occurred_at) as updated_at,
@@ -76,8 +81,8 @@ final as (
         per_deal.move_count
     from per_deal
     left join identity_link on identity_link.identity_key = {{ identity_key('email', 'per_deal.email') }}
-    left join booked_calls on booked_calls.person_id = identity_link.person_id
-    left join annotations on annotations.email = per_deal.email
+    left join booked_calls on identity_link.person_id = booked_calls.person_id
+    left join annotations on per_deal.email = annotations.email
     cross join lateral (
         -- objection tags from deal moves and from activation's tag_objection, merged once
         select
@@ -86,7 +91,7 @@ final as (
         from (
             select jsonb_array_elements_text(per_deal.objection_tags) as tag
             union
-            select unnest(annotations.objections)
+            select unnest(annotations.objections) as tag
         ) as merged
     ) as tags
 )

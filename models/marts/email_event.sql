@@ -5,10 +5,10 @@ with
 events as (
     select * from {{ ref('event') }}
     where source = 'resend'
-      and event_type in (
-          'email_sent', 'email_delivered', 'email_delivery_delayed', 'email_opened', 'email_clicked',
-          'email_bounced', 'email_complained', 'email_failed', 'email_suppressed', 'email_scheduled'
-      )
+        and event_type in (
+            'email_sent', 'email_delivered', 'email_delivery_delayed', 'email_opened', 'email_clicked',
+            'email_bounced', 'email_complained', 'email_failed', 'email_suppressed', 'email_scheduled'
+        )
 ),
 
 final as (

@@ -12,7 +12,10 @@ email_events as (
 ),
 
 identity_link as (
-    select identity_key, person_id from {{ ref('identity_link') }}
+    select
+        identity_key,
+        person_id
+    from {{ ref('identity_link') }}
 ),
 
 webhook_messages as (
@@ -74,7 +77,7 @@ joined as (
         webhook_messages.complained_at,
         webhook_messages.failed_at
     from sends
-    full outer join webhook_messages on webhook_messages.email_id = sends.resend_email_id
+    full outer join webhook_messages on sends.resend_email_id = webhook_messages.email_id
 ),
 
 final as (

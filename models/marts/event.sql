@@ -30,23 +30,29 @@ unioned as (
 ),
 
 identity_link as (
-    select identity_key, person_id from {{ ref('identity_link') }}
+    select
+        identity_key,
+        person_id
+    from {{ ref('identity_link') }}
 ),
 
 new_events as (
-    select * from unioned
-    where excluded_reason is null
-    {%- if is_incremental() %}
-      and (
-          unioned.raw_table = 'auth.users'
-          or unioned.received_at > (
-              select coalesce(max(received_at), '-infinity'::timestamptz) - interval '{{ var("event_lookback") }}'
-              from {{ this }}
-              where raw_table <> 'auth.users'
-          )
-      )
-      and not exists (select 1 from {{ this }} as existing where existing.event_id = unioned.event_id)
-    {%- endif %}
+    select unioned.* from unioned
+    where unioned.excluded_reason is null
+        {%- if is_incremental() %}
+            and (
+                unioned.raw_table = 'auth.users'
+                or unioned.received_at > (
+                    select coalesce(max(previous.received_at), '-infinity'::timestamptz) - interval '{{ var("event_lookback") }}'
+                    from {{ this }} as previous
+                    where previous.raw_table <> 'auth.users'
+                )
+            )
+            and not exists (
+                select 1 from {{ this }} as existing
+                where existing.event_id = unioned.event_id
+            )
+        {%- endif %}
 ),
 
 resolved_new as (
@@ -67,38 +73,38 @@ resolved_new as (
         new_events.landing_id,
         new_events.received_at
     from new_events
-    left join identity_link on identity_link.identity_key = new_events.identity_key
+    left join identity_link on new_events.identity_key = identity_link.identity_key
 ),
 
 {% if is_incremental() %}
-re_resolved as (
-    select
-        existing.event_id,
-        identity_link.person_id,
-        existing.occurred_at,
-        existing.source,
-        existing.event_type,
-        existing.source_event,
-        existing.campaign_id,
-        existing.funnel,
-        existing.email_id,
-        existing.properties,
-        existing.identity_key,
-        existing.raw_table,
-        existing.raw_key,
-        existing.landing_id,
-        existing.received_at
-    from {{ this }} as existing
-    left join identity_link on identity_link.identity_key = existing.identity_key
-    where existing.person_id is distinct from identity_link.person_id
-),
+    re_resolved as (
+        select
+            existing.event_id,
+            identity_link.person_id,
+            existing.occurred_at,
+            existing.source,
+            existing.event_type,
+            existing.source_event,
+            existing.campaign_id,
+            existing.funnel,
+            existing.email_id,
+            existing.properties,
+            existing.identity_key,
+            existing.raw_table,
+            existing.raw_key,
+            existing.landing_id,
+            existing.received_at
+        from {{ this }} as existing
+        left join identity_link on existing.identity_key = identity_link.identity_key
+        where existing.person_id is distinct from identity_link.person_id
+    ),
 {% endif %}
 
 final as (
     select * from resolved_new
     {%- if is_incremental() %}
-    union all
-    select * from re_resolved
+        union all
+        select * from re_resolved
     {%- endif %}
 )
 

@@ -45,11 +45,11 @@ derived_aliases as (
         resolved.first_raw_key
     from resolved
     where resolved.identifier_type <> 'person_id'
-      and {{ derived_person_id('resolved.identity_key') }} <> resolved.person_id
-      and not exists (
-          select 1 from resolved as explicit
-          where explicit.identity_key = 'person_id:' || {{ derived_person_id('resolved.identity_key') }}
-      )
+        and {{ derived_person_id('resolved.identity_key') }} <> resolved.person_id
+        and not exists (
+            select 1 from resolved as explicit
+            where explicit.identity_key = 'person_id:' || {{ derived_person_id('resolved.identity_key') }}
+        )
 ),
 
 unioned as (

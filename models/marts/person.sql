@@ -29,9 +29,16 @@ identifiers as (
         person_id,
         min(first_seen_at) as first_identified_at,
         max(last_seen_at) as last_identified_at,
-        (array_agg(identifier_value order by last_seen_at desc nulls last, identifier_value) filter (where identifier_type = 'email'))[1] as email,
-        (array_agg(identifier_value order by first_seen_at, identifier_value) filter (where identifier_type = 'app_user_id'))[1] as app_user_id,
-        (array_agg(identifier_value order by last_seen_at desc nulls last, identifier_value) filter (where identifier_type = 'stripe_customer'))[1] as stripe_customer_id,
+        (array_agg(identifier_value order by last_seen_at desc nulls last, identifier_value asc) filter (where identifier_type = 'email'))[
+            1
+        ] as email,
+        (array_agg(identifier_value order by first_seen_at, identifier_value) filter (where identifier_type = 'app_user_id'))[1]
+            as app_user_id,
+        (
+            array_agg(identifier_value order by last_seen_at desc nulls last, identifier_value asc) filter (
+                where identifier_type = 'stripe_customer'
+            )
+        )[1] as stripe_customer_id,
         (array_agg(proved_by_raw_table order by first_seen_at, identity_key))[1] as first_identifier_source,
         count(*) as identifier_count,
         bool_or(is_quarantined) as is_quarantined
@@ -54,7 +61,8 @@ event_flags as (
     select
         person_id,
         bool_or(event_type = 'signed_up') as has_signed_up,
-        bool_or(event_type in ('checkout_completed', 'purchased', 'subscription_started', 'payment_succeeded', 'deal_won')) as has_converted,
+        bool_or(event_type in ('checkout_completed', 'purchased', 'subscription_started', 'payment_succeeded', 'deal_won'))
+            as has_converted,
         bool_or(source in ('lead', 'deal')) as has_sales_touch,
         (array_agg(funnel order by occurred_at) filter (where funnel is not null))[1] as first_funnel
     from events
@@ -62,12 +70,28 @@ event_flags as (
 ),
 
 names as (
-    select identity_key, name, priority from (
-        select {{ identity_key('app_user_id', 'app_user_id') }} as identity_key, user_name as name, 1 as priority from app_users
+    select
+        identity_key,
+        name,
+        priority
+    from (
+        select
+            {{ identity_key('app_user_id', 'app_user_id') }} as identity_key,
+            user_name as name,
+            1 as priority
+        from app_users
         union all
-        select {{ identity_key('stripe_customer', 'customer_id') }}, customer_name, 2 from stripe_customers
+        select
+            {{ identity_key('stripe_customer', 'customer_id') }},
+            customer_name as name,
+            2 as priority
+        from stripe_customers
         union all
-        select {{ identity_key('email', 'email') }}, lead_name, 3 from leads
+        select
+            {{ identity_key('email', 'email') }},
+            lead_name as name,
+            3 as priority
+        from leads
     ) as candidates
     where name is not null
 ),
@@ -77,7 +101,7 @@ person_names as (
         identity_link.person_id,
         names.name
     from identity_link
-    inner join names on names.identity_key = identity_link.identity_key
+    inner join names on identity_link.identity_key = names.identity_key
     order by identity_link.person_id, names.priority, names.name
 ),
 
@@ -107,10 +131,10 @@ final as (
         identifiers.identifier_count,
         identifiers.is_quarantined
     from identifiers
-    left join first_touch on first_touch.person_id = identifiers.person_id
-    left join event_flags on event_flags.person_id = identifiers.person_id
-    left join person_names on person_names.person_id = identifiers.person_id
-    left join lead_persons on lead_persons.person_id = identifiers.person_id
+    left join first_touch on identifiers.person_id = first_touch.person_id
+    left join event_flags on identifiers.person_id = event_flags.person_id
+    left join person_names on identifiers.person_id = person_names.person_id
+    left join lead_persons on identifiers.person_id = lead_persons.person_id
 )
 
 select * from final

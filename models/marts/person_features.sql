@@ -40,18 +40,31 @@ event_rollup as (
         max(events.occurred_at) as last_seen_at,
         min(events.occurred_at) filter (where events.event_type = 'signed_up') as signup_at,
         min(events.occurred_at) filter (where events.event_type = 'activated') as activated_at,
-        max(events.occurred_at) filter (where events.source in ('posthog', 'app') or events.event_type in ('feature_used', 'activated', 'signed_up')) as last_active_at,
-        count(*) filter (where events.event_type in ('feature_used', 'activated') and events.occurred_at > as_of.as_of_at - interval '1 day') as usage_events_1d,
-        count(*) filter (where events.event_type in ('feature_used', 'activated') and events.occurred_at > as_of.as_of_at - interval '7 days') as usage_events_7d,
-        count(*) filter (where events.event_type in ('feature_used', 'activated') and events.occurred_at > as_of.as_of_at - interval '30 days') as usage_events_30d,
-        count(*) filter (where events.event_type = 'pricing_viewed' and events.occurred_at > as_of.as_of_at - interval '7 days') as pricing_views_7d,
-        count(*) filter (where events.event_type = 'pricing_viewed' and events.occurred_at > as_of.as_of_at - interval '30 days') as pricing_views_30d,
-        count(*) filter (where events.event_type = 'offer_page_viewed' and events.occurred_at > as_of.as_of_at - interval '7 days') as offer_page_visits_7d,
-        count(*) filter (where events.event_type = 'offer_page_viewed' and events.occurred_at > as_of.as_of_at - interval '30 days') as offer_page_visits_30d,
+        max(events.occurred_at) filter (
+            where events.source in ('posthog', 'app') or events.event_type in ('feature_used', 'activated', 'signed_up')
+        ) as last_active_at,
+        count(*) filter (
+            where events.event_type in ('feature_used', 'activated') and events.occurred_at > as_of.as_of_at - interval '1 day'
+        ) as usage_events_1d,
+        count(*) filter (
+            where events.event_type in ('feature_used', 'activated') and events.occurred_at > as_of.as_of_at - interval '7 days'
+        ) as usage_events_7d,
+        count(*) filter (
+            where events.event_type in ('feature_used', 'activated') and events.occurred_at > as_of.as_of_at - interval '30 days'
+        ) as usage_events_30d,
+        count(*) filter (where events.event_type = 'pricing_viewed' and events.occurred_at > as_of.as_of_at - interval '7 days')
+            as pricing_views_7d,
+        count(*) filter (where events.event_type = 'pricing_viewed' and events.occurred_at > as_of.as_of_at - interval '30 days')
+            as pricing_views_30d,
+        count(*) filter (where events.event_type = 'offer_page_viewed' and events.occurred_at > as_of.as_of_at - interval '7 days')
+            as offer_page_visits_7d,
+        count(*) filter (where events.event_type = 'offer_page_viewed' and events.occurred_at > as_of.as_of_at - interval '30 days')
+            as offer_page_visits_30d,
         count(*) filter (where events.event_type = 'offer_page_viewed') as offer_page_visits_total,
         max(events.occurred_at) filter (where events.event_type = 'checkout_started') as last_checkout_started_at,
         max(events.occurred_at) filter (where events.event_type in ('checkout_completed', 'purchased')) as last_checkout_completed_at,
-        count(*) filter (where events.event_type = 'link_clicked' and events.occurred_at > as_of.as_of_at - interval '30 days') as link_clicks_30d,
+        count(*) filter (where events.event_type = 'link_clicked' and events.occurred_at > as_of.as_of_at - interval '30 days')
+            as link_clicks_30d,
         max(events.occurred_at) filter (where events.event_type in ('link_clicked', 'email_clicked')) as last_clicked_at,
         bool_or(events.event_type = 'email_bounced') as is_bounced,
         bool_or(events.event_type = 'email_complained') as is_complained,
@@ -72,7 +85,8 @@ event_rollup as (
 email_rollup as (
     select
         email_messages.person_id,
-        count(*) filter (where not email_messages.is_dry_run and email_messages.sent_at > as_of.as_of_at - interval '30 days') as emails_sent_30d,
+        count(*) filter (where not email_messages.is_dry_run and email_messages.sent_at > as_of.as_of_at - interval '30 days')
+            as emails_sent_30d,
         count(*) filter (where email_messages.first_opened_at > as_of.as_of_at - interval '30 days') as emails_opened_30d,
         count(*) filter (where email_messages.first_clicked_at > as_of.as_of_at - interval '30 days') as emails_clicked_30d,
         max(email_messages.sent_at) filter (where not email_messages.is_dry_run) as last_email_sent_at,
@@ -106,7 +120,7 @@ deal_rollup as (
         objections,
         updated_at as deal_updated_at
     from deals
-    order by person_id, updated_at desc, deal_id
+    order by person_id asc, updated_at desc, deal_id asc
 ),
 
 final as (
@@ -158,10 +172,12 @@ final as (
         event_rollup.last_email_reply_at,
         event_rollup.first_call_booked_at,
         event_rollup.last_call_booked_at,
-        (event_rollup.last_call_booked_at is not null
+        (
+            event_rollup.last_call_booked_at is not null
             and (event_rollup.last_call_canceled_at is null or event_rollup.last_call_canceled_at < event_rollup.last_call_booked_at)
         ) or coalesce(deal_rollup.outbound_stage = 'booked', false) as has_booked_call,
-        (event_rollup.last_no_show_at is not null
+        (
+            event_rollup.last_no_show_at is not null
             and (event_rollup.last_call_booked_at is null or event_rollup.last_no_show_at >= event_rollup.last_call_booked_at)
         ) or coalesce(deal_rollup.outbound_stage = 'no_show', false) as is_no_show,
         event_rollup.last_no_show_at,
@@ -169,10 +185,10 @@ final as (
         as_of.as_of_at
     from persons
     cross join as_of
-    left join event_rollup on event_rollup.person_id = persons.person_id
-    left join email_rollup on email_rollup.person_id = persons.person_id
-    left join subscription_rollup on subscription_rollup.person_id = persons.person_id
-    left join deal_rollup on deal_rollup.person_id = persons.person_id
+    left join event_rollup on persons.person_id = event_rollup.person_id
+    left join email_rollup on persons.person_id = email_rollup.person_id
+    left join subscription_rollup on persons.person_id = subscription_rollup.person_id
+    left join deal_rollup on persons.person_id = deal_rollup.person_id
 )
 
 select * from final

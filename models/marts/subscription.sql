@@ -9,7 +9,10 @@ subscription_snapshots as (
 ),
 
 identity_link as (
-    select identity_key, person_id from {{ ref('identity_link') }}
+    select
+        identity_key,
+        person_id
+    from {{ ref('identity_link') }}
 ),
 
 ranked as (
@@ -33,7 +36,8 @@ ranked as (
 ),
 
 newest as (
-    select * from ranked where recency_rank = 1
+    select * from ranked
+    where recency_rank = 1
 ),
 
 final as (

@@ -97,8 +97,8 @@ def test_job_runs_raw_to_event_to_segment_to_outbox_and_sends_once(world):
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert {AssetKey("event"), AssetKey(SEGMENT), LEDGER_KEY, *(AssetKey(a) for a in ACTIVATIONS)} <= materialized
     checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
-    assert checks[("membership_ledger", "capture_completeness")] is True
-    assert checks[("membership_ledger", "identity_quarantine_size")] is True
+    assert checks[("event", "assert_every_raw_row_captured")] is True
+    assert checks[("int_identity__quarantine", "assert_identity_quarantine_under_limit")] is True
     assert checks[("membership_ledger", "blast_radius_guard")] is True
     assert checks[("raw/resend_event", "freshness")] is True  # rows just landed
     assert ("meta_capi_events", "meta_match_quality") in checks
@@ -166,31 +166,27 @@ def test_blast_radius_hold_stops_the_runs_activation(world, monkeypatch):
     assert any("gdp segments approve" in text and SEGMENT in text for text in world["notifier"].sent)
 
 
-def test_capture_completeness_blocks_on_a_lost_row_not_on_one_landing_mid_run(world):
-    """The mart counts rows landed between the `event` build and its own as missing;
-    the check forgives those (they landed after the run started), not older ones."""
+def test_a_lost_raw_row_fails_the_dbt_guard_and_nothing_is_sent(world):
+    """A row that committed later than the incremental lookback never reaches `event`:
+    the dbt test assert_every_raw_row_captured (a check on `event`) fails the build, so the
+    ledger and the activations of that run do not run, as in `gdp refresh`."""
     url, defs = world["url"], world["defs"]
-    job = defs.resolve_job_def(REFRESH_AND_ACTIVATE)
-
-    def run_with_missing(missing: int, land_during_run: int) -> bool:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("update analytics.capture_completeness set missing_rows = %s where raw_table = 'resend_event'", (missing,))
-        with DagsterInstance.ephemeral() as instance:
-            # Rows stamped after the run's start stand in for rows landing while it runs.
-            with psycopg.connect(url, autocommit=True) as conn:
-                for _ in range(land_during_run):
-                    conn.execute(
-                        "insert into raw.resend_event (svix_id, event_type, received_at, payload)"
-                        " values (%s, 'email.sent', now() + interval '1 hour', '{}'::jsonb)",
-                        (f"msg_{uuid.uuid4().hex}",),
-                    )
-            result = job.execute_in_process(instance=instance, asset_selection=[LEDGER_KEY], raise_on_error=False)
-            (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "capture_completeness"]
-            return check.passed
-
-    assert run_with_missing(1, land_during_run=1) is True
-    # Now two rows landed after the start (one from above), but three are missing: one is lost.
-    assert run_with_missing(3, land_during_run=1) is False
+    svix_id = f"msg_lost_{uuid.uuid4().hex}"
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("update analytics.capture_completeness set missing_rows = 0")
-        conn.execute("delete from raw.resend_event where received_at > now()")
+        conn.execute(
+            "insert into raw.resend_event (svix_id, event_type, received_at, payload)"
+            " values (%s, 'email.sent', now() - interval '1 day', '{}'::jsonb)",
+            (svix_id,),
+        )
+    try:
+        with DagsterInstance.ephemeral() as instance:
+            result = defs.resolve_job_def(REFRESH_AND_ACTIVATE).execute_in_process(instance=instance, raise_on_error=False)
+            assert not result.success
+            checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+            assert checks[("event", "assert_every_raw_row_captured")] is False
+            materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+            assert LEDGER_KEY not in materialized
+            assert not materialized & {AssetKey(a) for a in ACTIVATIONS}
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("delete from raw.resend_event where svix_id = %s", (svix_id,))

@@ -10,6 +10,7 @@ import hashlib
 
 import pytest
 
+from gdp.dbt import run_dbt
 from tests.dbt_helpers import build, ingest_client, private_database, rows, send_resend, send_stripe
 
 T0 = 1795000000  # 2026-11-18T...Z, after every Resend fixture below
@@ -121,6 +122,14 @@ def warehouse(server_url, settings, tmp_path_factory):
             send_stripe(client, STRIPE[0])
         build(url, tmp_path_factory.mktemp("dbt"))
         yield url
+
+
+def test_quarantine_guard_is_a_dbt_test_with_its_threshold_a_var(warehouse, tmp_path):
+    """The guard fails the build (so no cycle is recorded or sent) above var identity_quarantine_max."""
+    select = ["test", "--select", "assert_identity_quarantine_under_limit"]
+    assert run_dbt(select, warehouse, target_path=tmp_path / "ok").ok
+    over = run_dbt([*select, "--vars", '{"identity_quarantine_max": -1}'], warehouse, target_path=tmp_path / "over")
+    assert not over.ok and over.statuses["fail"] == 1
 
 
 def test_subscription_takes_newest_state_by_stripe_time_not_arrival(warehouse):

@@ -1,9 +1,9 @@
-"""Segments end to end on a real build: a new segment is one SQL file + one YAML entry.
+"""Segments end to end on a real build: a new segment is one file pair, `<name>.sql` + `<name>.yml`.
 
 One module-scoped pipeline cycle (`orchestration.cycle.run_cycle`: a real `dbt build` of
 the whole project, then the ledger) runs against a private database, on a copy of
 the project to which a segment was added the way an analyst would: one SQL file in
-models/segments/outbound/ and one entry in that folder's YAML, nothing else. The
+models/segments/outbound/ and its YAML beside it, nothing else. The
 tests then check that `segment`, `segment_member`, the ledger, the blast-radius
 guard, activation (dry-run) and the `gdp segments` CLI all picked it up.
 `preview` runs one dbt compile on the real working tree.
@@ -49,7 +49,9 @@ final as (
 
 select * from final
 """
-NEW_YAML_ENTRY = f"""
+NEW_YAML = f"""version: 2
+
+models:
   - name: {NEW_SEGMENT}
     description: Won deals (test segment).
     config:
@@ -61,7 +63,9 @@ NEW_YAML_ENTRY = f"""
           priority: 70
           activations:
             - {{channel: email, template: case_study_drop}}
-
+    columns:
+      - name: person_id
+        data_tests: [unique, not_null]
 """
 DEALS = [
     ("wendy@example.org", "won", None),
@@ -73,17 +77,14 @@ DEALS = [
 
 def copy_project(dest: Path) -> Path:
     """The dbt project as an analyst's branch would have it, plus the new segment."""
-    for name in ("dbt_project.yml", "profiles.yml"):
+    for name in ("dbt_project.yml", "profiles.yml", "selectors.yml"):
         shutil.copy(REPO_ROOT / name, dest / name)
     for folder in ("models", "macros", "seeds", "snapshots", "analyses", "tests/dbt"):
         if (REPO_ROOT / folder).exists():
             shutil.copytree(REPO_ROOT / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
     funnel = dest / "models" / "segments" / "outbound"
     (funnel / f"{NEW_SEGMENT}.sql").write_text(NEW_SQL)
-    yaml_path = funnel / "_outbound__segments.yml"
-    text = yaml_path.read_text()
-    assert "\nunit_tests:" in text
-    yaml_path.write_text(text.replace("\nunit_tests:", NEW_YAML_ENTRY + "unit_tests:", 1))
+    (funnel / f"{NEW_SEGMENT}.yml").write_text(NEW_YAML)
     return dest
 
 

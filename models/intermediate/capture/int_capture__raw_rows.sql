@@ -18,18 +18,21 @@
 with
 
 {% for raw_table, model, key, received in tables -%}
-{{ model }} as (
-    select '{{ raw_table }}' as raw_table, {{ key }} as raw_key, {{ received }} as received_at
-    from {{ ref(model) }}
-),
+    {{ model }} as (
+        select
+            '{{ raw_table }}' as raw_table,
+            {{ key }} as raw_key,
+            {{ received }}
+        from {{ ref(model) }}
+    ),
 {% endfor %}
 
 final as (
-{%- for raw_table, model, key, received in tables %}
-    select * from {{ model }}
-    {%- if not loop.last %}
-    union all{% endif %}
-{%- endfor %}
+    {%- for raw_table, model, key, received in tables %}
+        select * from {{ model }}
+        {%- if not loop.last %}
+            union all{% endif %}
+    {%- endfor %}
 )
 
 select * from final

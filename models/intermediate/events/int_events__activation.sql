@@ -16,7 +16,7 @@ final as (
         sent_at as received_at,
         sent_at as occurred_at,
         status as source_event,
-        cast(null as text) as event_type,
+        null::text as event_type,
         {{ identity_key('person_id', 'person_id') }} as identity_key,
         campaign_id,
         funnel,

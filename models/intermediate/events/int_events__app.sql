@@ -15,17 +15,17 @@ signups as (
         'app' as source,
         'auth.users' as raw_table,
         app_user_id as raw_key,
-        cast(null as bigint) as landing_id,
+        null::bigint as landing_id,
         signed_up_at as received_at,
         signed_up_at as occurred_at,
         'user_created' as source_event,
-        cast(null as text) as event_type,
+        null::text as event_type,
         {{ identity_key('app_user_id', 'app_user_id') }} as identity_key,
-        cast(null as text) as campaign_id,
+        null::text as campaign_id,
         'newsletter' as funnel,
-        cast(null as text) as email_id,
+        null::text as email_id,
         '{}'::jsonb as properties,
-        cast(null as text) as excluded_reason
+        null::text as excluded_reason
     from app_users
 ),
 
@@ -39,11 +39,11 @@ identifies as (
         received_at,
         received_at as occurred_at,
         'identify' as source_event,
-        cast(null as text) as event_type,
+        null::text as event_type,
         {{ identity_key('person_id', 'person_id') }} as identity_key,
-        cast(null as text) as campaign_id,
-        cast(null as text) as funnel,
-        cast(null as text) as email_id,
+        null::text as campaign_id,
+        null::text as funnel,
+        null::text as email_id,
         '{}'::jsonb as properties,
         'identity only: /api/identify (feeds identity_link)' as excluded_reason
     from identify_calls

@@ -19,11 +19,11 @@ cal_events as (
         received_at,
         occurred_at,
         trigger_event as source_event,
-        cast(null as text) as event_type,
+        null::text as event_type,
         {{ identity_key('email', 'attendee_email') }} as identity_key,
         utm_campaign as campaign_id,
         'outbound' as funnel,
-        cast(null as text) as email_id,
+        null::text as email_id,
         jsonb_strip_nulls(jsonb_build_object(
             'booking_uid', booking_uid, 'title', title, 'start_at', start_at, 'end_at', end_at,
             'is_no_show', is_no_show
@@ -45,13 +45,13 @@ calendly_events as (
             when calendly_event_type = 'invitee.canceled' and is_rescheduled then 'invitee.rescheduled'
             else calendly_event_type
         end as source_event,
-        cast(null as text) as event_type,
+        null::text as event_type,
         coalesce({{ identity_key('email', 'invitee_email') }}, {{ identity_key('calendly_invitee', 'invitee_uri') }}) as identity_key,
         utm_campaign as campaign_id,
         'outbound' as funnel,
-        cast(null as text) as email_id,
+        null::text as email_id,
         jsonb_strip_nulls(jsonb_build_object('invitee_uri', invitee_uri, 'start_at', start_at)) as properties,
-        cast(null as text) as excluded_reason
+        null::text as excluded_reason
     from calendly
 ),
 

@@ -14,11 +14,11 @@ final as (
         received_at,
         occurred_at,
         event_name as source_event,
-        cast(null as text) as event_type,
+        null::text as event_type,
         coalesce({{ identity_key('person_id', 'person_id') }}, {{ identity_key('fbp', 'fbp') }}) as identity_key,
-        cast(null as text) as campaign_id,
-        cast(null as text) as funnel,
-        cast(null as text) as email_id,
+        null::text as campaign_id,
+        null::text as funnel,
+        null::text as email_id,
         jsonb_strip_nulls(jsonb_build_object(
             'event_name', event_name,
             'meta_event_id', capi_event_id,
@@ -27,7 +27,7 @@ final as (
             'value', value,
             'currency', currency
         )) as properties,
-        cast(null as text) as excluded_reason
+        null::text as excluded_reason
     from capi
 )
 

@@ -31,8 +31,8 @@ final as (
         end as event_type,
         {{ identity_key('posthog_distinct_id', 'posthog.distinct_id') }} as identity_key,
         posthog.utm_campaign as campaign_id,
-        cast(null as text) as funnel,
-        cast(null as text) as email_id,
+        null::text as funnel,
+        null::text as email_id,
         jsonb_strip_nulls(jsonb_build_object(
             'url', posthog.current_url,
             'path', posthog.url_path,
@@ -50,9 +50,11 @@ final as (
                 then 'not in posthog_event_names: ' || posthog.event_name
         end as excluded_reason
     from posthog
-    left join posthog_event_names on posthog_event_names.event_name = posthog.event_name
+    left join posthog_event_names on posthog.event_name = posthog_event_names.event_name
     left join lateral (
-        select page_patterns.event_type, page_patterns.page_group
+        select
+            page_patterns.event_type,
+            page_patterns.page_group
         from page_patterns
         where posthog.url_path like page_patterns.url_pattern
         order by page_patterns.priority

@@ -19,7 +19,7 @@ final as (
             when resend_event_type = 'contact.updated' and contact_is_unsubscribed then 'contact.unsubscribed'
             else resend_event_type
         end as source_event,
-        cast(null as text) as event_type,
+        null::text as event_type,
         coalesce(
             {{ identity_key('person_id', 'tag_person_id') }},
             {{ identity_key('email', "case when resend_event_type = 'email.received' then from_email when resend_object = 'contact' then contact_email else to_email end") }}
@@ -40,7 +40,7 @@ final as (
             'failed_reason', failed_reason,
             'tags', tags
         )) as properties,
-        cast(null as text) as excluded_reason
+        null::text as excluded_reason
     from resend
 )
 

@@ -19,16 +19,16 @@ deal_events as (
         received_at,
         occurred_at,
         stage as source_event,
-        cast(null as text) as event_type,
+        null::text as event_type,
         {{ identity_key('email', 'email') }} as identity_key,
-        cast(null as text) as campaign_id,
+        null::text as campaign_id,
         'outbound' as funnel,
-        cast(null as text) as email_id,
+        null::text as email_id,
         jsonb_strip_nulls(jsonb_build_object(
             'deal_id', deal_id, 'stage', stage, 'objection', objection, 'owner', owner, 'note', note,
             'amount_cents', amount_cents, 'via', via
         )) as properties,
-        cast(null as text) as excluded_reason
+        null::text as excluded_reason
     from deals
 ),
 
@@ -42,13 +42,13 @@ lead_events as (
         received_at,
         imported_at as occurred_at,
         'imported' as source_event,
-        cast(null as text) as event_type,
+        null::text as event_type,
         {{ identity_key('email', 'email') }} as identity_key,
-        cast(null as text) as campaign_id,
+        null::text as campaign_id,
         'outbound' as funnel,
-        cast(null as text) as email_id,
+        null::text as email_id,
         jsonb_strip_nulls(jsonb_build_object('company', company, 'owner', owner, 'lead_source', lead_source)) as properties,
-        cast(null as text) as excluded_reason
+        null::text as excluded_reason
     from leads
 ),
 

@@ -18,7 +18,7 @@ final as (
         received_at,
         coalesce(created_at, received_at) as occurred_at,
         stripe_event_type as source_event,
-        cast(null as text) as event_type,
+        null::text as event_type,
         coalesce(
             {{ identity_key('stripe_customer', 'customer_id') }},
             {{ identity_key('person_id', "coalesce(data_object ->> 'client_reference_id', data_object -> 'metadata' ->> 'person_id')") }},
@@ -26,7 +26,7 @@ final as (
         ) as identity_key,
         nullif(data_object -> 'metadata' ->> 'campaign_id', '') as campaign_id,
         nullif(data_object -> 'metadata' ->> 'funnel', '') as funnel,
-        cast(null as text) as email_id,
+        null::text as email_id,
         jsonb_strip_nulls(jsonb_build_object(
             'object_type', object_type,
             'object_id', object_id,
@@ -35,7 +35,8 @@ final as (
             'mode', data_object ->> 'mode',
             'amount_cents', coalesce(data_object -> 'amount_total', data_object -> 'amount_paid', data_object -> 'amount_due'),
             'currency', data_object ->> 'currency',
-            'subscription_id', case when object_type = 'subscription' then object_id else {{ stripe_ref('data_object', 'subscription') }} end,
+            'subscription_id',
+            case when object_type = 'subscription' then object_id else {{ stripe_ref('data_object', 'subscription') }} end,
             'previous_attributes', previous_attributes,
             'livemode', livemode
         )) as properties,

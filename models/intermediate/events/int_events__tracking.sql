@@ -15,7 +15,7 @@ final as (
         received_at,
         clicked_at as occurred_at,
         'click' as source_event,
-        cast(null as text) as event_type,
+        null::text as event_type,
         coalesce({{ identity_key('person_id', 'person_id') }}, {{ identity_key('click_id', 'click_id') }}) as identity_key,
         coalesce(campaign_id, utm_campaign) as campaign_id,
         funnel,

@@ -19,10 +19,10 @@ final as (
         'email_unsubscribed' as event_type,
         {{ identity_key('person_id', 'person_id') }} as identity_key,
         campaign_id,
-        cast(null as text) as funnel,
-        cast(null as text) as email_id,
+        null::text as funnel,
+        null::text as email_id,
         jsonb_build_object('method', method) as properties,
-        cast(null as text) as excluded_reason
+        null::text as excluded_reason
     from requests
 )
 

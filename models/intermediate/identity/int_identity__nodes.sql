@@ -10,9 +10,22 @@ edges as (
 ),
 
 sightings as (
-    select left_key as identity_key, raw_table, raw_key, first_seen_at, last_seen_at from edges
+    select
+        left_key as identity_key,
+        raw_table,
+        raw_key,
+        first_seen_at,
+        last_seen_at
+    from edges
     union all
-    select right_key, raw_table, raw_key, first_seen_at, last_seen_at from edges where right_key is not null
+    select
+        right_key,
+        raw_table,
+        raw_key,
+        first_seen_at,
+        last_seen_at
+    from edges
+    where right_key is not null
 ),
 
 per_key as (

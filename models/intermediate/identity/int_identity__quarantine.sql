@@ -12,7 +12,9 @@ nodes as (
 ),
 
 sized as (
-    select component_id, count(*) as component_size
+    select
+        component_id,
+        count(*) as component_size
     from components
     group by component_id
 ),
@@ -22,11 +24,11 @@ final as (
         sized.component_id,
         sized.component_size,
         'component of ' || sized.component_size || ' identifiers exceeds identity_max_component_size = '
-            || {{ var('identity_max_component_size') }} as quarantine_reason,
-        to_jsonb((array_agg(nodes.identity_key order by nodes.sighting_count desc, nodes.identity_key))[1:5]) as busiest_identity_keys
+        || {{ var('identity_max_component_size') }} as quarantine_reason,
+        to_jsonb((array_agg(nodes.identity_key order by nodes.sighting_count desc, nodes.identity_key asc))[1:5]) as busiest_identity_keys
     from sized
-    inner join components on components.component_id = sized.component_id
-    inner join nodes on nodes.node_id = components.node_id
+    inner join components on sized.component_id = components.component_id
+    inner join nodes on components.node_id = nodes.node_id
     where sized.component_size > {{ var('identity_max_component_size') }}
     group by sized.component_id, sized.component_size
 )

@@ -24,8 +24,8 @@ assigned as (
         quarantine.component_id is not null as is_quarantined,
         case when quarantine.component_id is not null then nodes.node_id else components.component_id end as component_id
     from nodes
-    inner join components on components.node_id = nodes.node_id
-    left join quarantine on quarantine.component_id = components.component_id
+    inner join components on nodes.node_id = components.node_id
+    left join quarantine on components.component_id = quarantine.component_id
 ),
 
 anchors as (
@@ -52,7 +52,7 @@ final as (
         assigned.first_raw_table,
         assigned.first_raw_key
     from assigned
-    inner join anchors on anchors.component_id = assigned.component_id
+    inner join anchors on assigned.component_id = anchors.component_id
 )
 
 select * from final

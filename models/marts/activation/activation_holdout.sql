@@ -25,7 +25,7 @@ buckets as (
         coalesce(segment.holdout_share, 0)::double precision as holdout_share,
         {{ holdout_bucket('transitions.segment', 'transitions.person_id') }} as holdout_bucket
     from transitions
-    left join segment on segment.segment = transitions.segment
+    left join segment on transitions.segment = segment.segment
 ),
 
 final as (

@@ -22,15 +22,15 @@ conversions as (
         event_type,
         case event_type
             {%- for event_type, meta_name in meta_event_names.items() %}
-            when '{{ event_type }}' then '{{ meta_name }}'
+                when '{{ event_type }}' then '{{ meta_name }}'
             {%- endfor %}
         end as meta_event_name,
         occurred_at,
-        properties->>'amount_cents' as amount_cents_text,
-        properties->>'amount_total' as amount_total_text,
-        nullif(properties->>'currency', '') as currency
+        properties ->> 'amount_cents' as amount_cents_text,
+        properties ->> 'amount_total' as amount_total_text,
+        nullif(properties ->> 'currency', '') as currency
     from event
-    where event_type in ({% for event_type in meta_event_names %}'{{ event_type }}'{% if not loop.last %}, {% endif %}{% endfor %})
+    where event_type in ('{{ meta_event_names.keys() | join("', '") }}')
 ),
 
 amounts as (

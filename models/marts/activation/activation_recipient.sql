@@ -30,7 +30,7 @@ final as (
         names.display_name,
         names.first_name,
         coalesce(contact_eligibility.is_contactable, false)
-            and contact_eligibility.email is not null as is_emailable,
+        and contact_eligibility.email is not null as is_emailable,
         case
             when contact_eligibility.person_id is null then 'unknown_person'
             when contact_eligibility.suppression_reason is not null then contact_eligibility.suppression_reason
@@ -44,8 +44,8 @@ final as (
         contact_eligibility.email_cap_per_day,
         contact_eligibility.email_cap_per_week
     from person
-    inner join names on names.person_id = person.person_id
-    left join contact_eligibility on contact_eligibility.person_id = person.person_id
+    inner join names on person.person_id = names.person_id
+    left join contact_eligibility on person.person_id = contact_eligibility.person_id
     cross join lateral (
         select
             case

@@ -18,15 +18,18 @@ counts as (
 ),
 
 final as (
-    select steps.step_number, steps.step, steps.persons
+    select
+        steps.step_number,
+        steps.step,
+        steps.persons
     from counts
     cross join lateral (
         values
-            (1, 'emailed', counts.emailed),
-            (2, 'clicked', counts.clicked),
-            (3, 'signed up', counts.signed_up),
-            (4, 'activated', counts.activated),
-            (5, 'subscribed', counts.subscribed)
+        (1, 'emailed', counts.emailed),
+        (2, 'clicked', counts.clicked),
+        (3, 'signed up', counts.signed_up),
+        (4, 'activated', counts.activated),
+        (5, 'subscribed', counts.subscribed)
     ) as steps (step_number, step, persons)
 )
 

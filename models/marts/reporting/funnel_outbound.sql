@@ -28,17 +28,20 @@ deal_counts as (
 ),
 
 final as (
-    select steps.step_number, steps.step, steps.persons
+    select
+        steps.step_number,
+        steps.step,
+        steps.persons
     from lead_counts
     cross join deal_counts
     cross join lateral (
         values
-            (1, 'lead', lead_counts.leads),
-            (2, 'clicked', lead_counts.clicked),
-            (3, 'replied positive', deal_counts.replied_positive),
-            (4, 'booked call', deal_counts.booked_call),
-            (5, 'proposal sent', deal_counts.proposal_sent),
-            (6, 'won', deal_counts.won)
+        (1, 'lead', lead_counts.leads),
+        (2, 'clicked', lead_counts.clicked),
+        (3, 'replied positive', deal_counts.replied_positive),
+        (4, 'booked call', deal_counts.booked_call),
+        (5, 'proposal sent', deal_counts.proposal_sent),
+        (6, 'won', deal_counts.won)
     ) as steps (step_number, step, persons)
 )
 

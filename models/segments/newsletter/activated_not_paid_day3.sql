@@ -15,7 +15,7 @@ started as (
         activated_at
     from person_features
     where activated_at is not null
-      and not is_paying
+        and not is_paying
 ),
 
 final as (
@@ -26,7 +26,7 @@ final as (
         activated_at
     from started
     where started_at <= {{ as_of() }} - interval '{{ var("activated_not_paid_day") }} days'
-      and started_at > {{ as_of() }} - interval '{{ var("activated_not_paid_max_age_days") }} days'
+        and started_at > {{ as_of() }} - interval '{{ var("activated_not_paid_max_age_days") }} days'
 )
 
 select * from final

@@ -11,10 +11,12 @@ events as (
 ),
 
 first_problem as (
-    select person_id, min(occurred_at) as first_problem_at
+    select
+        person_id,
+        min(occurred_at) as first_problem_at
     from events
     where event_type in ('email_bounced', 'email_complained')
-      and person_id is not null
+        and person_id is not null
     group by person_id
 ),
 
@@ -25,7 +27,7 @@ final as (
         person_features.is_bounced,
         person_features.is_complained
     from person_features
-    left join first_problem on first_problem.person_id = person_features.person_id
+    left join first_problem on person_features.person_id = first_problem.person_id
     where person_features.is_bounced or person_features.is_complained
 )
 

@@ -14,10 +14,10 @@ final as (
         last_checkout_started_at
     from person_features
     where last_checkout_started_at is not null
-      and (last_checkout_completed_at is null or last_checkout_completed_at < last_checkout_started_at)
-      and not is_paying
-      and last_checkout_started_at <= {{ as_of() }} - interval '{{ var("checkout_abandon_hours") }} hours'
-      and last_checkout_started_at > {{ as_of() }} - interval '{{ var("checkout_abandon_max_age_days") }} days'
+        and (last_checkout_completed_at is null or last_checkout_completed_at < last_checkout_started_at)
+        and not is_paying
+        and last_checkout_started_at <= {{ as_of() }} - interval '{{ var("checkout_abandon_hours") }} hours'
+        and last_checkout_started_at > {{ as_of() }} - interval '{{ var("checkout_abandon_max_age_days") }} days'
 )
 
 select * from final

@@ -15,8 +15,8 @@ final as (
         usage_events_7d
     from person_features
     where (signup_at is not null or is_user)
-      and emails_clicked_30d >= {{ var("high_clicks_min_30d") }}
-      and usage_events_7d <= {{ var("high_clicks_low_usage_max_7d") }}
+        and emails_clicked_30d >= {{ var("high_clicks_min_30d") }}
+        and usage_events_7d <= {{ var("high_clicks_low_usage_max_7d") }}
 )
 
 select * from final

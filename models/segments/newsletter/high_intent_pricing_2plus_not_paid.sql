@@ -19,9 +19,9 @@ pricing_views as (
         count(*) over (partition by person_id) as pricing_views
     from events
     where event_type = 'pricing_viewed'
-      and person_id is not null
-      and occurred_at > {{ as_of() }} - interval '{{ var("pricing_window_days") }} days'
-      and occurred_at <= {{ as_of() }}
+        and person_id is not null
+        and occurred_at > {{ as_of() }} - interval '{{ var("pricing_window_days") }} days'
+        and occurred_at <= {{ as_of() }}
 ),
 
 final as (
@@ -30,9 +30,9 @@ final as (
         pricing_views.occurred_at as qualified_at,
         pricing_views.pricing_views
     from pricing_views
-    join person_features on person_features.person_id = pricing_views.person_id
+    inner join person_features on pricing_views.person_id = person_features.person_id
     where pricing_views.view_number = {{ var("pricing_views_min") }}
-      and not person_features.is_paying
+        and not person_features.is_paying
 )
 
 select * from final

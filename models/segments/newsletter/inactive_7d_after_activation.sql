@@ -23,7 +23,7 @@ final as (
         last_active_at
     from last_activity
     where last_active_at <= {{ as_of() }} - interval '{{ var("inactive_after_activation_days") }} days'
-      and last_active_at > {{ as_of() }} - interval '{{ var("inactive_max_days") }} days'
+        and last_active_at > {{ as_of() }} - interval '{{ var("inactive_max_days") }} days'
 )
 
 select * from final

@@ -13,10 +13,10 @@ final as (
         signup_at
     from person_features
     where signup_at is not null
-      and activated_at is null
-      and not is_paying
-      and signup_at <= {{ as_of() }} - interval '{{ var("new_signup_grace_hours") }} hours'
-      and signup_at > {{ as_of() }} - interval '{{ var("new_signup_max_age_days") }} days'
+        and activated_at is null
+        and not is_paying
+        and signup_at <= {{ as_of() }} - interval '{{ var("new_signup_grace_hours") }} hours'
+        and signup_at > {{ as_of() }} - interval '{{ var("new_signup_max_age_days") }} days'
 )
 
 select * from final

@@ -17,10 +17,10 @@ newsletter_clicks as (
         count(*) as newsletter_clicks
     from events
     where event_type in ('email_clicked', 'link_clicked')
-      and funnel = 'newsletter'
-      and person_id is not null
-      and occurred_at > {{ as_of() }} - interval '{{ var("newsletter_click_window_days") }} days'
-      and occurred_at <= {{ as_of() }}
+        and funnel = 'newsletter'
+        and person_id is not null
+        and occurred_at > {{ as_of() }} - interval '{{ var("newsletter_click_window_days") }} days'
+        and occurred_at <= {{ as_of() }}
     group by person_id
 ),
 
@@ -30,9 +30,9 @@ final as (
         newsletter_clicks.first_click_at as qualified_at,
         newsletter_clicks.newsletter_clicks
     from newsletter_clicks
-    join person_features on person_features.person_id = newsletter_clicks.person_id
+    inner join person_features on newsletter_clicks.person_id = person_features.person_id
     where person_features.signup_at is null
-      and not person_features.is_user
+        and not person_features.is_user
 )
 
 select * from final

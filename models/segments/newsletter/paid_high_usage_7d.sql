@@ -18,9 +18,9 @@ usage as (
         count(*) over (partition by person_id) as usage_events_7d
     from events
     where event_type in ('feature_used', 'activated')
-      and person_id is not null
-      and occurred_at > {{ as_of() }} - interval '7 days'
-      and occurred_at <= {{ as_of() }}
+        and person_id is not null
+        and occurred_at > {{ as_of() }} - interval '7 days'
+        and occurred_at <= {{ as_of() }}
 ),
 
 final as (
@@ -30,9 +30,9 @@ final as (
         person_features.plan,
         usage.usage_events_7d
     from usage
-    join person_features on person_features.person_id = usage.person_id
+    inner join person_features on usage.person_id = person_features.person_id
     where usage.usage_number = {{ var("paid_high_usage_min_7d") }}
-      and person_features.is_paying
+        and person_features.is_paying
 )
 
 select * from final

@@ -18,13 +18,15 @@ usage_newest_first as (
         row_number() over (partition by person_id order by occurred_at desc, event_id desc) as usage_rank
     from events
     where event_type in ('feature_used', 'activated')
-      and person_id is not null
-      and occurred_at <= {{ as_of() }}
+        and person_id is not null
+        and occurred_at <= {{ as_of() }}
 ),
 
 dropped_below as (
     -- the newest event that, while inside the window, made usage exceed the threshold
-    select person_id, occurred_at + interval '7 days' as dropped_below_at
+    select
+        person_id,
+        occurred_at + interval '7 days' as dropped_below_at
     from usage_newest_first
     where usage_rank = {{ var("paid_low_usage_max_7d") }} + 1
 ),
@@ -36,9 +38,9 @@ final as (
         person_features.plan,
         person_features.usage_events_7d
     from person_features
-    left join dropped_below on dropped_below.person_id = person_features.person_id
+    left join dropped_below on person_features.person_id = dropped_below.person_id
     where person_features.is_paying
-      and person_features.usage_events_7d <= {{ var("paid_low_usage_max_7d") }}
+        and person_features.usage_events_7d <= {{ var("paid_low_usage_max_7d") }}
 )
 
 select * from final

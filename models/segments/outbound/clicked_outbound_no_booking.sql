@@ -19,10 +19,10 @@ outbound_clicks as (
         count(*) as outbound_clicks
     from events
     where event_type in ('email_clicked', 'link_clicked')
-      and funnel = 'outbound'
-      and person_id is not null
-      and occurred_at > {{ as_of() }} - interval '{{ var("outbound_click_window_days") }} days'
-      and occurred_at <= {{ as_of() }}
+        and funnel = 'outbound'
+        and person_id is not null
+        and occurred_at > {{ as_of() }} - interval '{{ var("outbound_click_window_days") }} days'
+        and occurred_at <= {{ as_of() }}
     group by person_id
 ),
 
@@ -33,9 +33,9 @@ final as (
         outbound_clicks.outbound_clicks,
         person_features.outbound_stage
     from outbound_clicks
-    join person_features on person_features.person_id = outbound_clicks.person_id
+    inner join person_features on outbound_clicks.person_id = person_features.person_id
     where not person_features.has_booked_call
-      and coalesce(person_features.outbound_stage, 'lead') in ('lead', 'contacted', 'replied_positive')
+        and coalesce(person_features.outbound_stage, 'lead') in ('lead', 'contacted', 'replied_positive')
 )
 
 select * from final

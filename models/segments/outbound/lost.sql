@@ -18,9 +18,9 @@ final as (
         deals.deal_id,
         deals.objection_tags
     from person_features
-    join deals on deals.deal_id = person_features.deal_id
+    inner join deals on person_features.deal_id = deals.deal_id
     where deals.current_stage = 'lost'
-      and coalesce(deals.lost_at, deals.updated_at) > {{ as_of() }} - interval '{{ var("lost_nurture_max_age_days") }} days'
+        and coalesce(deals.lost_at, deals.updated_at) > {{ as_of() }} - interval '{{ var("lost_nurture_max_age_days") }} days'
 )
 
 select * from final

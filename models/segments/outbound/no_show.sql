@@ -16,9 +16,9 @@ final as (
         coalesce(person_features.last_no_show_at, deals.no_show_at, {{ as_of() }}) as qualified_at,
         person_features.outbound_stage
     from person_features
-    left join deals on deals.deal_id = person_features.deal_id
+    left join deals on person_features.deal_id = deals.deal_id
     where person_features.is_no_show
-      and coalesce(person_features.outbound_stage, 'no_show') not in ('won', 'lost')
+        and coalesce(person_features.outbound_stage, 'no_show') not in ('won', 'lost')
 )
 
 select * from final

@@ -20,9 +20,9 @@ offer_visits as (
         count(*) over (partition by person_id) as offer_visits
     from events
     where event_type = 'offer_page_viewed'
-      and person_id is not null
-      and occurred_at > {{ as_of() }} - interval '{{ var("offer_visits_window_days") }} days'
-      and occurred_at <= {{ as_of() }}
+        and person_id is not null
+        and occurred_at > {{ as_of() }} - interval '{{ var("offer_visits_window_days") }} days'
+        and occurred_at <= {{ as_of() }}
 ),
 
 final as (
@@ -32,14 +32,14 @@ final as (
         offer_visits.offer_visits,
         person_features.outbound_stage
     from offer_visits
-    join person_features on person_features.person_id = offer_visits.person_id
+    inner join person_features on offer_visits.person_id = person_features.person_id
     where offer_visits.visit_number = {{ var("offer_visits_min") }}
-      and person_features.is_lead
-      and coalesce(person_features.outbound_stage, 'lead') in ('lead', 'contacted')
-      and person_features.last_email_reply_at is null
-      and person_features.last_replied_positive_at is null
-      and person_features.last_replied_negative_at is null
-      and not person_features.has_booked_call
+        and person_features.is_lead
+        and coalesce(person_features.outbound_stage, 'lead') in ('lead', 'contacted')
+        and person_features.last_email_reply_at is null
+        and person_features.last_replied_positive_at is null
+        and person_features.last_replied_negative_at is null
+        and not person_features.has_booked_call
 )
 
 select * from final

@@ -19,9 +19,9 @@ opens as (
         count(*) over (partition by person_id) as outbound_opens
     from email_messages
     where funnel = 'outbound'
-      and person_id is not null
-      and first_opened_at > {{ as_of() }} - interval '{{ var("warm_lead_window_days") }} days'
-      and first_opened_at <= {{ as_of() }}
+        and person_id is not null
+        and first_opened_at > {{ as_of() }} - interval '{{ var("warm_lead_window_days") }} days'
+        and first_opened_at <= {{ as_of() }}
 ),
 
 final as (
@@ -31,12 +31,12 @@ final as (
         opens.outbound_opens,
         person_features.outbound_stage
     from opens
-    join person_features on person_features.person_id = opens.person_id
+    inner join person_features on opens.person_id = person_features.person_id
     where opens.open_number = {{ var("warm_lead_min_opens") }}
-      and person_features.is_lead
-      and coalesce(person_features.outbound_stage, 'lead') in ('lead', 'contacted')
-      and person_features.last_email_reply_at is null
-      and not person_features.has_booked_call
+        and person_features.is_lead
+        and coalesce(person_features.outbound_stage, 'lead') in ('lead', 'contacted')
+        and person_features.last_email_reply_at is null
+        and not person_features.has_booked_call
 )
 
 select * from final

@@ -17,7 +17,7 @@ final as (
         deals.deal_id,
         deals.amount_cents
     from person_features
-    join deals on deals.deal_id = person_features.deal_id
+    inner join deals on person_features.deal_id = deals.deal_id
     where deals.current_stage = 'won'
 )
 

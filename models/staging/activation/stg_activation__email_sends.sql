@@ -4,18 +4,29 @@
 with
 
 {% if execute and send_log is none -%}
-source as (
-    select
-        null::bigint as email_send_id, null::text as outbox_key, null::text as person_id, null::text as email,
-        null::text as campaign_id, null::text as funnel, null::text as segment, null::text as template,
-        null::text as subject, null::text as resend_email_id, null::text as status, null::text as error,
-        null::timestamptz as qualified_at, null::timestamptz as sent_at, null::jsonb as tags
-    where false
-),
+    source as (
+        select
+            null::bigint as email_send_id,
+            null::text as outbox_key,
+            null::text as person_id,
+            null::text as email,
+            null::text as campaign_id,
+            null::text as funnel,
+            null::text as segment,
+            null::text as template,
+            null::text as subject,
+            null::text as resend_email_id,
+            null::text as status,
+            null::text as error,
+            null::timestamptz as qualified_at,
+            null::timestamptz as sent_at,
+            null::jsonb as tags
+        where false
+    ),
 {%- else -%}
-source as (
-    select * from {{ source('activation', 'email_send') }}
-),
+    source as (
+        select * from {{ source('activation', 'email_send') }}
+    ),
 {%- endif %}
 
 final as (

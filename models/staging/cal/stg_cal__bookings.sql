@@ -12,17 +12,23 @@ final as (
         received_at,
         coalesce(payload ->> 'triggerEvent', trigger_event) as trigger_event,
         coalesce((payload ->> 'createdAt')::timestamptz, received_at) as occurred_at,
-        coalesce(payload -> 'payload' ->> 'uid', payload -> 'payload' ->> 'bookingUid', payload -> 'payload' ->> 'bookingId') as booking_uid,
+        coalesce(payload -> 'payload' ->> 'uid', payload -> 'payload' ->> 'bookingUid', payload -> 'payload' ->> 'bookingId')
+            as booking_uid,
         payload -> 'payload' ->> 'title' as title,
         (payload -> 'payload' ->> 'startTime')::timestamptz as start_at,
         (payload -> 'payload' ->> 'endTime')::timestamptz as end_at,
         payload -> 'payload' -> 'attendees' -> 0 ->> 'email' as attendee_email,
         payload -> 'payload' -> 'attendees' -> 0 ->> 'name' as attendee_name,
         coalesce(
-            (select bool_or(coalesce((attendee ->> 'noShow')::boolean, false))
-             from jsonb_array_elements(
-                 case when jsonb_typeof(payload -> 'payload' -> 'attendees') = 'array' then payload -> 'payload' -> 'attendees' else '[]'::jsonb end
-             ) as attendees(attendee)),
+            (
+                select bool_or(coalesce((attendee ->> 'noShow')::boolean, false))  -- noqa: RF03
+                from jsonb_array_elements(
+                        case
+                            when jsonb_typeof(source.payload -> 'payload' -> 'attendees') = 'array' then source.payload -> 'payload' -> 'attendees' else  -- noqa: RF03
+                                '[]'::jsonb
+                        end
+                    ) as attendees (attendee)
+            ),
             false
         ) as is_no_show,
         payload -> 'payload' -> 'organizer' ->> 'email' as organizer_email,

@@ -23,14 +23,15 @@ tagged as (
         *,
         case jsonb_typeof(data -> 'tags')
             when 'object' then data -> 'tags'
-            when 'array' then coalesce(
-                (
-                    select jsonb_object_agg(tag ->> 'name', tag -> 'value')
-                    from jsonb_array_elements(data -> 'tags') as tags(tag)
-                    where jsonb_typeof(tag) = 'object' and coalesce(tag ->> 'name', '') <> ''
-                ),
-                '{}'::jsonb
-            )
+            when 'array'
+                then coalesce(
+                        (
+                            select jsonb_object_agg(tag ->> 'name', tag -> 'value')  -- noqa: RF03
+                            from jsonb_array_elements(unpacked.data -> 'tags') as tags (tag)  -- noqa: RF03
+                            where jsonb_typeof(tag) = 'object' and coalesce(tag ->> 'name', '') <> ''  -- noqa: RF03
+                        ),
+                        '{}'::jsonb
+                    )
             else '{}'::jsonb
         end as tags
     from unpacked
@@ -57,7 +58,8 @@ final as (
             when 'array' then data -> 'to' ->> 0
             when 'string' then data ->> 'to'
         end as to_address,
-        {{ normalize_identifier('email', "case jsonb_typeof(data -> 'to') when 'array' then data -> 'to' ->> 0 when 'string' then data ->> 'to' end") }} as to_email,
+        {{ normalize_identifier('email', "case jsonb_typeof(data -> 'to') when 'array' then data -> 'to' ->> 0 when 'string' then data ->> 'to' end") }}
+            as to_email,
         data ->> 'subject' as subject,
         tags,
         nullif(btrim(tags ->> 'person_id'), '') as tag_person_id,

@@ -18,7 +18,8 @@ final as (
         nullif(btrim(payload -> 'data' -> 'object' ->> 'client_reference_id'), '') as client_reference_id,
         nullif(btrim(payload -> 'data' -> 'object' -> 'metadata' ->> 'person_id'), '') as metadata_person_id,
         nullif(btrim(payload -> 'data' -> 'object' -> 'metadata' ->> 'campaign_id'), '') as campaign_id,
-        {{ normalize_identifier('email', "coalesce(payload -> 'data' -> 'object' -> 'customer_details' ->> 'email', payload -> 'data' -> 'object' ->> 'customer_email')") }} as email,
+        {{ normalize_identifier('email', "coalesce(payload -> 'data' -> 'object' -> 'customer_details' ->> 'email', payload -> 'data' -> 'object' ->> 'customer_email')") }}
+            as email,
         payload -> 'data' -> 'object' ->> 'mode' as checkout_mode,
         payload -> 'data' -> 'object' ->> 'status' as checkout_status,
         payload -> 'data' -> 'object' ->> 'payment_status' as payment_status,

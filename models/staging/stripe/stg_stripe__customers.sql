@@ -17,8 +17,10 @@ final as (
         payload -> 'data' -> 'object' ->> 'name' as customer_name,
         nullif(btrim(payload -> 'data' -> 'object' -> 'metadata' ->> 'person_id'), '') as metadata_person_id,
         {{ from_unix("payload -> 'data' -> 'object' ->> 'created'") }} as customer_created_at,
-        (payload ->> 'type' = 'customer.deleted'
-            or coalesce((payload -> 'data' -> 'object' ->> 'deleted')::boolean, false)) as is_deleted
+        (
+            payload ->> 'type' = 'customer.deleted'
+            or coalesce((payload -> 'data' -> 'object' ->> 'deleted')::boolean, false)
+        ) as is_deleted
     from source
 )
 

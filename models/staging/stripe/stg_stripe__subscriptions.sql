@@ -25,10 +25,23 @@ items as (
     select
         unpacked.stripe_event_id,
         (array_agg(coalesce(item -> 'price' ->> 'id', item -> 'plan' ->> 'id') order by ordinal))[1] as price_id,
-        (array_agg(coalesce({{ stripe_ref("item -> 'price'", 'product') }}, {{ stripe_ref("item -> 'plan'", 'product') }}) order by ordinal))[1] as product_id,
-        (array_agg(coalesce(item -> 'price' ->> 'nickname', item -> 'plan' ->> 'nickname', item -> 'price' ->> 'lookup_key') order by ordinal))[1] as plan_name,
-        (array_agg(coalesce(item -> 'price' -> 'recurring' ->> 'interval', item -> 'plan' ->> 'interval') order by ordinal))[1] as plan_interval,
-        (array_agg(coalesce((item -> 'price' ->> 'unit_amount')::bigint, (item -> 'plan' ->> 'amount')::bigint) order by ordinal))[1] as unit_amount_cents,
+        (
+            array_agg(
+                coalesce({{ stripe_ref("item -> 'price'", 'product') }}, {{ stripe_ref("item -> 'plan'", 'product') }}) order by ordinal
+            )
+        )[
+            1
+        ]
+            as product_id,
+        (
+            array_agg(
+                coalesce(item -> 'price' ->> 'nickname', item -> 'plan' ->> 'nickname', item -> 'price' ->> 'lookup_key') order by ordinal
+            )
+        )[1] as plan_name,
+        (array_agg(coalesce(item -> 'price' -> 'recurring' ->> 'interval', item -> 'plan' ->> 'interval') order by ordinal))[1]
+            as plan_interval,
+        (array_agg(coalesce((item -> 'price' ->> 'unit_amount')::bigint, (item -> 'plan' ->> 'amount')::bigint) order by ordinal))[1]
+            as unit_amount_cents,
         sum(coalesce((item ->> 'quantity')::int, 1)) as quantity,
         sum(
             {{ monthly_cents(
@@ -40,9 +53,10 @@ items as (
         max({{ from_unix("item ->> 'current_period_start'") }}) as item_period_start_at,
         max({{ from_unix("item ->> 'current_period_end'") }}) as item_period_end_at
     from unpacked
-    cross join lateral jsonb_array_elements(
-        case when jsonb_typeof(subscription -> 'items' -> 'data') = 'array' then subscription -> 'items' -> 'data' else '[]'::jsonb end
-    ) with ordinality as elements(item, ordinal)
+    cross join
+        lateral jsonb_array_elements(
+            case when jsonb_typeof(unpacked.subscription -> 'items' -> 'data') = 'array' then unpacked.subscription -> 'items' -> 'data' else '[]'::jsonb end
+        ) with ordinality as elements (item, ordinal)
     group by unpacked.stripe_event_id
 ),
 
@@ -52,27 +66,27 @@ final as (
         unpacked.stripe_event_type,
         unpacked.event_created_at,
         unpacked.received_at,
-        subscription ->> 'id' as subscription_id,
+        unpacked.subscription ->> 'id' as subscription_id,
         {{ stripe_ref('subscription', 'customer') }} as customer_id,
-        subscription ->> 'status' as status,
+        unpacked.subscription ->> 'status' as status,
         items.price_id,
         items.product_id,
         items.plan_name,
         items.plan_interval,
         items.unit_amount_cents,
         items.quantity,
-        lower(subscription ->> 'currency') as currency,
+        lower(unpacked.subscription ->> 'currency') as currency,
         coalesce(items.list_mrr_cents, 0) as list_mrr_cents,
-        coalesce(items.item_period_start_at, {{ from_unix("subscription ->> 'current_period_start'") }}) as current_period_start_at,
-        coalesce(items.item_period_end_at, {{ from_unix("subscription ->> 'current_period_end'") }}) as current_period_end_at,
-        coalesce((subscription ->> 'cancel_at_period_end')::boolean, false) as cancel_at_period_end,
-        {{ from_unix("subscription ->> 'canceled_at'") }} as canceled_at,
-        {{ from_unix("subscription ->> 'ended_at'") }} as ended_at,
-        {{ from_unix("subscription ->> 'trial_end'") }} as trial_end_at,
-        {{ from_unix("subscription ->> 'created'") }} as subscription_created_at,
-        nullif(btrim(subscription -> 'metadata' ->> 'person_id'), '') as metadata_person_id
+        coalesce(items.item_period_start_at, {{ from_unix("unpacked.subscription ->> 'current_period_start'") }}) as current_period_start_at,
+        coalesce(items.item_period_end_at, {{ from_unix("unpacked.subscription ->> 'current_period_end'") }}) as current_period_end_at,
+        coalesce((unpacked.subscription ->> 'cancel_at_period_end')::boolean, false) as cancel_at_period_end,
+        {{ from_unix("unpacked.subscription ->> 'canceled_at'") }} as canceled_at,
+        {{ from_unix("unpacked.subscription ->> 'ended_at'") }} as ended_at,
+        {{ from_unix("unpacked.subscription ->> 'trial_end'") }} as trial_end_at,
+        {{ from_unix("unpacked.subscription ->> 'created'") }} as subscription_created_at,
+        nullif(btrim(unpacked.subscription -> 'metadata' ->> 'person_id'), '') as metadata_person_id
     from unpacked
-    left join items on items.stripe_event_id = unpacked.stripe_event_id
+    left join items on unpacked.stripe_event_id = items.stripe_event_id
 )
 
 select * from final
