@@ -4,13 +4,17 @@
   string literals treat a backslash as an escape, Postgres' do not).
 -#}
 
-{% macro regex_literal(pattern) -%}
-    {{ return(adapter.dispatch('regex_literal', 'gdp')(pattern)) }}
+{#- A text value as a SQL string literal of the engine. -#}
+{% macro string_literal(value) -%}
+    {{ return(adapter.dispatch('string_literal', 'gdp')(value)) }}
 {%- endmacro %}
 
-{% macro default__regex_literal(pattern) -%}'{{ pattern | replace("'", "''") }}'{%- endmacro %}
+{% macro default__string_literal(value) -%}'{{ value | string | replace("'", "''") }}'{%- endmacro %}
 
-{% macro spark__regex_literal(pattern) -%}'{{ pattern | replace("\\", "\\\\") | replace("'", "\\'") }}'{%- endmacro %}
+{% macro spark__string_literal(value) -%}'{{ value | string | replace("\\", "\\\\") | replace("'", "\\'") }}'{%- endmacro %}
+
+
+{% macro regex_literal(pattern) -%}{{ string_literal(pattern) }}{%- endmacro %}
 
 
 {#- The first capture group of `pattern` in `expr` (Postgres substring(x from pattern)); no match -> null. -#}
