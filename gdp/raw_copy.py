@@ -106,7 +106,7 @@ def copy_table(
     batch_rows: int = DEFAULT_BATCH_ROWS,
 ) -> TableCopy:
     target = f"`{schema}`.`{table}`"
-    exists = spark.catalog.tableExists(table, schema)
+    exists = spark.catalog.tableExists(f"{schema}.{table}")
     landing_max, received_max = _spark_watermark(spark, target) if exists else (None, None)
     query = sql.SQL("select {cols} from {schema}.{table}").format(
         cols=sql.SQL(", ").join(c.select for c in columns),
