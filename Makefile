@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,spark]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -33,7 +33,7 @@ lint: $(STAMP)
 # package could not be looked up, so "no known vulnerabilities" always means "all were checked"),
 # then the linter CI runs.
 audit: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[test,audit]'
+	$(BIN)/pip install --quiet -e '.[test,spark,audit]'
 	$(BIN)/pip-audit --vulnerability-service pypi --skip-editable --strict --progress-spinner off
 	$(BIN)/ruff check .
 
