@@ -9,7 +9,8 @@ Watermark: the copy resumes from what the Spark table already holds (its newest
 `landing_id` and `received_at`), so a crashed or repeated run needs no state of its own.
 Identity values are taken at insert but become visible at commit, so a row with a lower
 `landing_id` can commit after a higher one was copied; rows received within `lookback` of
-the newest copied row are read again and only landing ids Spark lacks are appended.
+the newest copied row are read again and only landing ids Spark lacks are appended. The
+watermarks of all tables cost two Spark queries; Postgres answers which rows are missing.
 JSON stays JSON text (Spark has no jsonb); uuids, inets and arrays arrive as their text.
 In production the same step writes to object storage (a Databricks external location),
 or the platform's own replication replaces it: docs/spark.md.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 from psycopg import sql
@@ -89,10 +90,45 @@ def landed_tables(conn: psycopg.Connection, schema: str) -> dict[str, list[Colum
     }
 
 
-def _spark_watermark(spark, target: str):
-    """(newest landing_id, newest received_at) already in Spark, or (None, None)."""
-    row = spark.sql(f"select max(landing_id) as landing_id, max(received_at) as received_at from {target}").first()
-    return row["landing_id"], row["received_at"]
+@dataclass(frozen=True)
+class Watermark:
+    """What a Spark table already holds: its newest landing id, and the landing ids received
+    within the lookback of its newest `received_at` (the only ones a late commit can sit among)."""
+
+    landing_id: int
+    window_start: datetime
+    recent_ids: frozenset[int]
+
+
+def _from_micros(micros: int) -> datetime:
+    # Read as integers: pyspark turns timestamps into the Python process' local time.
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
+
+
+def watermarks(spark, schema: str, tables: list[str], lookback: timedelta) -> dict[str, Watermark]:
+    """The watermark of every existing non-empty table, in two Spark queries whatever their number."""
+    if not tables:
+        return {}
+    maxima = spark.sql(" union all ".join(
+        f"select '{t}' as t, max(landing_id) as landing_id, unix_micros(max(received_at)) as received_micros"
+        f" from `{schema}`.`{t}`" for t in tables
+    )).collect()
+    lookback_micros = lookback // timedelta(microseconds=1)
+    bounds = {
+        row["t"]: (row["landing_id"], row["received_micros"] - lookback_micros)
+        for row in maxima if row["landing_id"] is not None
+    }
+    if not bounds:
+        return {}
+    recent: dict[str, set[int]] = {t: set() for t in bounds}
+    window_query = " union all ".join(
+        f"select '{t}' as t, landing_id from `{schema}`.`{t}`"
+        f" where received_at > timestamp_micros({int(start)})"
+        for t, (_, start) in bounds.items()
+    )
+    for row in spark.sql(window_query).collect():
+        recent[row["t"]].add(row["landing_id"])
+    return {t: Watermark(landing, _from_micros(start), frozenset(recent[t])) for t, (landing, start) in bounds.items()}
 
 
 def copy_table(
@@ -102,40 +138,33 @@ def copy_table(
     table: str,
     columns: list[Column],
     *,
-    lookback: timedelta = DEFAULT_LOOKBACK,
+    exists: bool,
+    watermark: Watermark | None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
 ) -> TableCopy:
+    """Append the rows of one landing that Spark lacks (all of them when it holds none)."""
     target = f"`{schema}`.`{table}`"
-    exists = spark.catalog.tableExists(f"{schema}.{table}")
-    landing_max, received_max = _spark_watermark(spark, target) if exists else (None, None)
     query = sql.SQL("select {cols} from {schema}.{table}").format(
         cols=sql.SQL(", ").join(c.select for c in columns),
         schema=sql.Identifier(schema),
         table=sql.Identifier(table),
     )
     params: tuple = ()
-    if landing_max is not None:
-        query += sql.SQL(" where landing_id > %s or received_at > %s")
-        params = (landing_max, received_max - lookback)
+    if watermark is not None:
+        query += sql.SQL(" where (landing_id > %s or received_at > %s) and not (landing_id = any(%s))")
+        params = (watermark.landing_id, watermark.window_start, list(watermark.recent_ids))
     query += sql.SQL(" order by landing_id")
 
-    names = [c.name for c in columns]
-    landing_at = names.index("landing_id")
+    landing_at = [c.name for c in columns].index("landing_id")
     schema_ddl = ", ".join(f"`{c.name}` {c.spark_type}" for c in columns)
     copied = 0
-    newest = landing_max
+    newest = watermark.landing_id if watermark else None
     with conn.cursor(name=f"raw_copy_{table}") as cursor:
         cursor.execute(query, params)
         while batch := cursor.fetchmany(batch_rows):
-            frame = spark.createDataFrame(batch, schema=schema_ddl)
-            if exists:
-                present = spark.table(target).select("landing_id").where(f"landing_id >= {int(batch[0][landing_at])}")
-                frame = frame.join(present, "landing_id", "left_anti").select(*names)
-            added = frame.count()
-            if added:
-                _write(frame, target, exists)
-                exists = True
-            copied += added
+            _write(spark.createDataFrame(batch, schema=schema_ddl), target, exists)
+            exists = True
+            copied += len(batch)
             newest = max(newest or 0, batch[-1][landing_at])
     if not exists:
         # An empty landing still becomes a table, so the dbt source it feeds exists.
@@ -154,8 +183,11 @@ def copy_raw(url: str, spark, *, schema: str = "raw", lookback: timedelta = DEFA
     spark.sql(f"create database if not exists `{schema}`")
     results = []
     with psycopg.connect(url) as conn:
-        for table, columns in landed_tables(conn, schema).items():
-            result = copy_table(conn, spark, schema, table, columns, lookback=lookback)
+        tables = landed_tables(conn, schema)
+        existing = [t for t in tables if spark.catalog.tableExists(f"{schema}.{t}")]
+        marks = watermarks(spark, schema, existing, lookback)
+        for table, columns in tables.items():
+            result = copy_table(conn, spark, schema, table, columns, exists=table in existing, watermark=marks.get(table))
             log.info("raw copy %s.%s: %d new rows (landing_id up to %s)", schema, table, result.copied, result.landing_id_max)
             results.append(result)
     return results
