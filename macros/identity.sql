@@ -80,11 +80,11 @@ returns string
 return case
     when normalized is null or normalized = '' then null
     {%- if placeholders %}
-    when lower(normalized) in ({% for v in placeholders %}{{ string_literal(v) }}{% if not loop.last %}, {% endif %}{% endfor %}) then null
+    when lower(normalized) in ({% for v in placeholders %}{{ text_literal(v) }}{% if not loop.last %}, {% endif %}{% endfor %}) then null
     {%- endif %}
     when identifier_type = 'email' and not {{ regexp_matches('normalized', '^[^@\s]+@[^@\s]+\.[^@\s]+$') }} then null
     {%- if patterns %}
-    when identifier_type = 'email' and normalized like any ({% for p in patterns %}{{ string_literal(p) }}{% if not loop.last %}, {% endif %}{% endfor %}) then null
+    when identifier_type = 'email' and normalized like any ({% for p in patterns %}{{ text_literal(p) }}{% if not loop.last %}, {% endif %}{% endfor %}) then null
     {%- endif %}
     else normalized
 end

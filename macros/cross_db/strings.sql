@@ -5,16 +5,16 @@
 -#}
 
 {#- A text value as a SQL string literal of the engine. -#}
-{% macro string_literal(value) -%}
-    {{ return(adapter.dispatch('string_literal', 'gdp')(value)) }}
+{% macro text_literal(value) -%}
+    {{ return(adapter.dispatch('text_literal', 'gdp')(value)) }}
 {%- endmacro %}
 
-{% macro default__string_literal(value) -%}'{{ value | string | replace("'", "''") }}'{%- endmacro %}
+{% macro default__text_literal(value) -%}'{{ value | string | replace("'", "''") }}'{%- endmacro %}
 
-{% macro spark__string_literal(value) -%}'{{ value | string | replace("\\", "\\\\") | replace("'", "\\'") }}'{%- endmacro %}
+{% macro spark__text_literal(value) -%}'{{ value | string | replace("\\", "\\\\") | replace("'", "\\'") }}'{%- endmacro %}
 
 
-{% macro regex_literal(pattern) -%}{{ string_literal(pattern) }}{%- endmacro %}
+{% macro regex_literal(pattern) -%}{{ text_literal(pattern) }}{%- endmacro %}
 
 
 {#- The first capture group of `pattern` in `expr` (Postgres substring(x from pattern)); no match -> null. -#}

@@ -36,15 +36,15 @@ cast(null as {{ sql_type(type) }})
 
 
 {#- A cast that gives null where the text is not a valid value of the type, on both engines. -#}
-{% macro safe_cast(expr, type) -%}
-    {{ return(adapter.dispatch('safe_cast', 'gdp')(expr, type)) }}
+{% macro try_cast_as(expr, type) -%}
+    {{ return(adapter.dispatch('try_cast_as', 'gdp')(expr, type)) }}
 {%- endmacro %}
 
 {#- pg_input_is_valid is PostgreSQL 16+. -#}
-{% macro default__safe_cast(expr, type) -%}
+{% macro default__try_cast_as(expr, type) -%}
 case when pg_input_is_valid(({{ expr }})::text, '{{ sql_type(type) }}') then ({{ expr }})::text::{{ sql_type(type) }} end
 {%- endmacro %}
 
-{% macro spark__safe_cast(expr, type) -%}
+{% macro spark__try_cast_as(expr, type) -%}
 try_cast({{ expr }} as {{ sql_type(type) }})
 {%- endmacro %}

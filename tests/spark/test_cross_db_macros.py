@@ -102,13 +102,13 @@ CASES: dict[str, tuple[str, list[tuple], set[int]]] = {
         [(42, 1.5, None, "7", True)],
         set(),
     ),
-    "safe_cast": (
+    "try_cast_as": (
         # Values come from a union so Postgres cannot fold a failing cast of a literal at plan time.
         "with t as (select 1 as i, '2024-01-02T03:04:05Z' as s union all select 2, 'not a date'"
         " union all select 3, '12.5' union all select 4, 'x' union all select 5, '9')"
-        " select i, case when i in (1, 2) then {{ safe_cast('s', 'timestamp') }} end,"
-        " case when i in (3, 4) then {{ safe_cast('s', 'numeric') }} end,"
-        " case when i in (4, 5) then {{ safe_cast('s', 'bigint') }} end from t order by i",
+        " select i, case when i in (1, 2) then {{ try_cast_as('s', 'timestamp') }} end,"
+        " case when i in (3, 4) then {{ try_cast_as('s', 'numeric') }} end,"
+        " case when i in (4, 5) then {{ try_cast_as('s', 'bigint') }} end from t order by i",
         [(1, ts("2024-01-02T03:04:05+00:00"), None, None), (2, None, None, None), (3, None, 12.5, None),
          (4, None, None, None), (5, None, None, 9)],
         set(),
