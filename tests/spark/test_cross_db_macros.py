@@ -195,6 +195,14 @@ CASES: dict[str, tuple[str, list[tuple], set[int]]] = {
         [(True, False, 3, 3, "b", 1, "x4", 3, "t", "ab")],
         set(),
     ),
+    "lateral_joins_are_portable": (
+        LETTERS + "select keys.k, counted.c, firsts.n from (select distinct k from t) as keys"
+        " cross join lateral (select count(*) as c from t as u where u.k = keys.k) as counted"
+        " left join lateral (select min(n) as n from t as u where u.k = keys.k and u.v is not null) as firsts on true"
+        " order by keys.k",
+        [("a", 2, 1), ("b", 2, 3)],
+        set(),
+    ),
 }
 
 
