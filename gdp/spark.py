@@ -20,11 +20,6 @@ SPARK_DIR_ENV = "GDP_SPARK_DIR"
 _SPARK_DIR_REF = re.compile(r"\{\{\s*env_var\('" + SPARK_DIR_ENV + r"'[^}]*\}\}")
 
 
-def spark_dir(data_dir: Path) -> Path:
-    """Where the local warehouse and metastore live: `<GDP_DATA_DIR>/spark`."""
-    return data_dir / "spark"
-
-
 def spark_conf(directory: Path) -> dict[str, str]:
     """The `spark` target's server_side_parameters with the Spark folder filled in."""
     profile = yaml.safe_load((REPO_ROOT / "profiles.yml").read_text())
