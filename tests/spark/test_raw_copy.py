@@ -79,6 +79,7 @@ def test_copy_is_incremental_and_idempotent(raw_url, spark):
 
 
 def test_late_commit_below_the_watermark_is_copied_once(raw_url, spark):
+    """Continues from the rows the test above landed and copied (module-scoped database and Spark)."""
     newest = spark_rows(spark, "resend_event")[-1]
     received = newest["received_at"].replace(tzinfo=timezone.utc)
     # Landing id +2 commits first; +1, received a minute earlier, commits after it was copied.
