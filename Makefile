@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,spark]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -27,9 +27,9 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 
 # Everyday subset: everything but the tests marked slow (soak, crash-kill loops, fuzz,
-# end-to-end, demo, browser). CI runs `make test`.
+# end-to-end, demo, browser) and the Spark warehouse tests. CI runs `make test`.
 test-fast: $(STAMP) lint
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow and not spark"
 
 # Python (ruff) and the dbt project's SQL (sqlfluff, .sqlfluff at the dbt root).
 lint: $(STAMP)
@@ -40,7 +40,7 @@ lint: $(STAMP)
 # package could not be looked up, so "no known vulnerabilities" always means "all were checked"),
 # then the linter CI runs.
 audit: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[test,audit]'
+	$(BIN)/pip install --quiet -e '.[test,spark,audit]'
 	$(BIN)/pip-audit --vulnerability-service pypi --skip-editable --strict --progress-spinner off
 	$(BIN)/ruff check .
 

@@ -32,6 +32,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "identity": ("bench.bench_identity", ["--edges", "1000000"], ["--edges", "100000"]),
     "latency": ("bench.bench_latency", ["--persons", "100000", "--qualifiers", "20"],
                 ["--persons", "10000", "--qualifiers", "5"]),
+    "spark": ("bench.bench_spark", ["--rows", "200000"], ["--rows", "20000"]),
     "soak": ("bench.bench_soak", ["--duration", "600"], ["--duration", "30"]),
 }
 

@@ -18,6 +18,10 @@
     emails "Ada <Ada@X.org> " -> ada@x.org, other identifiers trimmed; placeholders,
     deny-listed values and malformed emails -> null. -#}
 {% macro create_identity_functions() -%}
+    {{ return(adapter.dispatch('create_identity_functions', 'gdp')()) }}
+{%- endmacro %}
+
+{% macro default__create_identity_functions() -%}
 create schema if not exists {{ target.schema }};
 create or replace function {{ target.schema }}.gdp_normalize_identifier(identifier_type text, value text)
 returns text
@@ -52,6 +56,43 @@ begin
     return normalized;
 end
 $normalize$;
+{%- endmacro %}
+
+
+{#- Spark: the same rules as SQL functions (Spark 4 SQL UDFs hold one expression each, so the
+    candidate and the checks are two functions). One statement per call, as Spark runs them. -#}
+{% macro spark__create_identity_functions() -%}
+{%- set placeholders = var('identity_placeholder_values') -%}
+{%- set patterns = var('identity_placeholder_email_patterns') -%}
+{%- do run_query('create schema if not exists ' ~ target.schema) -%}
+{%- set candidate -%}
+create or replace function {{ target.schema }}.gdp_identifier_candidate(identifier_type string, value string)
+returns string
+return case
+    when identifier_type = 'email' then lower(trim(coalesce({{ regexp_extract_group('value', '<([^<>]+)>') }}, value)))
+    else trim(value)
+end
+{%- endset -%}
+{%- do run_query(candidate) -%}
+{%- set checked -%}
+create or replace function {{ target.schema }}.gdp_identifier_checked(identifier_type string, normalized string)
+returns string
+return case
+    when normalized is null or normalized = '' then null
+    {%- if placeholders %}
+    when lower(normalized) in ({% for v in placeholders %}{{ text_literal(v) }}{% if not loop.last %}, {% endif %}{% endfor %}) then null
+    {%- endif %}
+    when identifier_type = 'email' and not {{ regexp_matches('normalized', '^[^@\s]+@[^@\s]+\.[^@\s]+$') }} then null
+    {%- if patterns %}
+    when identifier_type = 'email' and normalized like any ({% for p in patterns %}{{ text_literal(p) }}{% if not loop.last %}, {% endif %}{% endfor %}) then null
+    {%- endif %}
+    else normalized
+end
+{%- endset -%}
+{%- do run_query(checked) -%}
+create or replace function {{ target.schema }}.gdp_normalize_identifier(identifier_type string, value string)
+returns string
+return {{ target.schema }}.gdp_identifier_checked(identifier_type, {{ target.schema }}.gdp_identifier_candidate(identifier_type, value))
 {%- endmacro %}
 
 

@@ -7,6 +7,14 @@
   platform default cannot survive the next run. tests/test_rls.py checks it.
 -#}
 {% macro revoke_client_access(schemas) -%}
+    {{ return(adapter.dispatch('revoke_client_access', 'gdp')(schemas)) }}
+{%- endmacro %}
+
+{#- Spark has no Supabase client roles: nothing to revoke. On Databricks, access to the
+    warehouse schemas is granted in Unity Catalog (docs/spark.md), never by a dbt hook. -#}
+{% macro spark__revoke_client_access(schemas) -%}{%- endmacro %}
+
+{% macro default__revoke_client_access(schemas) -%}
 do $$
 declare
     target_schema text;

@@ -1,0 +1,193 @@
+"""Copy `raw.*` from Postgres into the Spark warehouse, incrementally and idempotently.
+
+The operational side (ingest, raw, ledger, outbox) stays on Postgres whichever warehouse
+builds; when Spark builds, this is the first step of the cycle. Each raw table becomes a
+parquet table `raw.<table>` in the Spark catalog, partitioned by `received_date` (UTC day
+of `received_at`), so dbt's sources read the same names on both engines.
+
+Watermark: the copy resumes from what the Spark table already holds (its newest
+`landing_id` and `received_at`), so a crashed or repeated run needs no state of its own.
+Identity values are taken at insert but become visible at commit, so a row with a lower
+`landing_id` can commit after a higher one was copied; rows received within `lookback` of
+the newest copied row are read again and only landing ids Spark lacks are appended. The
+watermarks of all tables cost two Spark queries; Postgres answers which rows are missing.
+JSON stays JSON text (Spark has no jsonb); uuids, inets and arrays arrive as their text.
+In production the same step writes to object storage (a Databricks external location),
+or the platform's own replication replaces it: docs/spark.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+from psycopg import sql
+
+log = logging.getLogger(__name__)
+
+PARTITION_COLUMN = "received_date"
+DEFAULT_LOOKBACK = timedelta(minutes=10)
+DEFAULT_BATCH_ROWS = 50_000
+
+# Postgres types that keep their type in Spark; everything else is copied as text.
+_NATIVE = {
+    "bigint": "bigint",
+    "integer": "int",
+    "smallint": "int",
+    "boolean": "boolean",
+    "double precision": "double",
+    "real": "double",
+    "numeric": "decimal(38, 9)",
+    "date": "date",
+    "timestamp with time zone": "timestamp",
+    "timestamp without time zone": "timestamp",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    pg_type: str
+
+    @property
+    def spark_type(self) -> str:
+        return _NATIVE.get(self.pg_type, "string")
+
+    @property
+    def select(self) -> sql.Composable:
+        ident = sql.Identifier(self.name)
+        return ident if self.pg_type in _NATIVE else sql.SQL("{}::text as {}").format(ident, ident)
+
+
+@dataclass(frozen=True)
+class TableCopy:
+    table: str
+    copied: int
+    landing_id_max: int | None
+
+
+def landed_tables(conn: psycopg.Connection, schema: str) -> dict[str, list[Column]]:
+    """Tables of `schema` that carry `landing_id` and `received_at` (the append-only landings)."""
+    rows = conn.execute(
+        """
+        select c.table_name, c.column_name, c.data_type
+        from information_schema.columns as c
+        join information_schema.tables as t using (table_schema, table_name)
+        where c.table_schema = %s and t.table_type = 'BASE TABLE'
+        order by c.table_name, c.ordinal_position
+        """,
+        (schema,),
+    ).fetchall()
+    tables: dict[str, list[Column]] = {}
+    for table, column, data_type in rows:
+        tables.setdefault(table, []).append(Column(column, data_type))
+    return {
+        table: columns
+        for table, columns in tables.items()
+        if {"landing_id", "received_at"} <= {c.name for c in columns}
+    }
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """What a Spark table already holds: its newest landing id, and the landing ids received
+    within the lookback of its newest `received_at` (the only ones a late commit can sit among)."""
+
+    landing_id: int
+    window_start: datetime
+    recent_ids: frozenset[int]
+
+
+def _from_micros(micros: int) -> datetime:
+    # Read as integers: pyspark turns timestamps into the Python process' local time.
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
+
+
+def watermarks(spark, schema: str, tables: list[str], lookback: timedelta) -> dict[str, Watermark]:
+    """The watermark of every existing non-empty table, in two Spark queries whatever their number."""
+    if not tables:
+        return {}
+    maxima = spark.sql(" union all ".join(
+        f"select '{t}' as t, max(landing_id) as landing_id, unix_micros(max(received_at)) as received_micros"
+        f" from `{schema}`.`{t}`" for t in tables
+    )).collect()
+    lookback_micros = lookback // timedelta(microseconds=1)
+    bounds = {
+        row["t"]: (row["landing_id"], row["received_micros"] - lookback_micros)
+        for row in maxima if row["landing_id"] is not None
+    }
+    if not bounds:
+        return {}
+    recent: dict[str, set[int]] = {t: set() for t in bounds}
+    window_query = " union all ".join(
+        f"select '{t}' as t, landing_id from `{schema}`.`{t}`"
+        f" where received_at > timestamp_micros({int(start)})"
+        for t, (_, start) in bounds.items()
+    )
+    for row in spark.sql(window_query).collect():
+        recent[row["t"]].add(row["landing_id"])
+    return {t: Watermark(landing, _from_micros(start), frozenset(recent[t])) for t, (landing, start) in bounds.items()}
+
+
+def copy_table(
+    conn: psycopg.Connection,
+    spark,
+    schema: str,
+    table: str,
+    columns: list[Column],
+    *,
+    exists: bool,
+    watermark: Watermark | None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> TableCopy:
+    """Append the rows of one landing that Spark lacks (all of them when it holds none)."""
+    target = f"`{schema}`.`{table}`"
+    query = sql.SQL("select {cols} from {schema}.{table}").format(
+        cols=sql.SQL(", ").join(c.select for c in columns),
+        schema=sql.Identifier(schema),
+        table=sql.Identifier(table),
+    )
+    params: tuple = ()
+    if watermark is not None:
+        query += sql.SQL(" where (landing_id > %s or received_at > %s) and not (landing_id = any(%s))")
+        params = (watermark.landing_id, watermark.window_start, list(watermark.recent_ids))
+    query += sql.SQL(" order by landing_id")
+
+    landing_at = [c.name for c in columns].index("landing_id")
+    schema_ddl = ", ".join(f"`{c.name}` {c.spark_type}" for c in columns)
+    copied = 0
+    newest = watermark.landing_id if watermark else None
+    with conn.cursor(name=f"raw_copy_{table}") as cursor:
+        cursor.execute(query, params)
+        while batch := cursor.fetchmany(batch_rows):
+            _write(spark.createDataFrame(batch, schema=schema_ddl), target, exists)
+            exists = True
+            copied += len(batch)
+            newest = max(newest or 0, batch[-1][landing_at])
+    if not exists:
+        # An empty landing still becomes a table, so the dbt source it feeds exists.
+        _write(spark.createDataFrame([], schema=schema_ddl), target, exists)
+    return TableCopy(table, copied, newest)
+
+
+def _write(frame, target: str, exists: bool) -> None:
+    frame = frame.withColumn(PARTITION_COLUMN, frame["received_at"].cast("date"))
+    writer = frame.write.format("parquet").partitionBy(PARTITION_COLUMN)
+    writer.mode("append" if exists else "errorifexists").saveAsTable(target)
+
+
+def copy_raw(url: str, spark, *, schema: str = "raw", lookback: timedelta = DEFAULT_LOOKBACK) -> list[TableCopy]:
+    """Copy every landed table of `schema` that has rows Spark lacks; returns one result per table."""
+    spark.sql(f"create database if not exists `{schema}`")
+    results = []
+    with psycopg.connect(url) as conn:
+        tables = landed_tables(conn, schema)
+        existing = [t for t in tables if spark.catalog.tableExists(f"{schema}.{t}")]
+        marks = watermarks(spark, schema, existing, lookback)
+        for table, columns in tables.items():
+            result = copy_table(conn, spark, schema, table, columns, exists=table in existing, watermark=marks.get(table))
+            log.info("raw copy %s.%s: %d new rows (landing_id up to %s)", schema, table, result.copied, result.landing_id_max)
+            results.append(result)
+    return results

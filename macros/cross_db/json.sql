@@ -1,0 +1,128 @@
+{#-
+  JSON access. Postgres keeps payloads as jsonb; Spark keeps them as JSON text (a string
+  column), so every read of a field goes through these. `path` is a list of keys
+  (['data', 'object', 'id']) or one key ('type').
+-#}
+
+{% macro json_path_keys(path) -%}
+    {{ return([path] if path is string else path) }}
+{%- endmacro %}
+
+
+{#- The Postgres text[] of a path: array['data', 'object']. -#}
+{% macro json_pg_path(path) -%}
+array[{% for key in json_path_keys(path) %}'{{ key | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor %}]::text[]
+{%- endmacro %}
+
+
+{#- The JSONPath Spark reads: $['data']['object'] (bracket form, so keys may hold dots). -#}
+{% macro json_spark_path(path) -%}
+'${% for key in json_path_keys(path) %}[\'{{ key | replace("\\", "\\\\") | replace("'", "\\'") }}\']{% endfor %}'
+{%- endmacro %}
+
+
+{#- A field as text (Postgres ->> / #>>): strings unquoted, objects and arrays as JSON text. -#}
+{% macro json_get_text(json_expr, path) -%}
+    {{ return(adapter.dispatch('json_get_text', 'gdp')(json_expr, path)) }}
+{%- endmacro %}
+
+{% macro default__json_get_text(json_expr, path) -%}
+(({{ json_expr }}) #>> {{ json_pg_path(path) }})
+{%- endmacro %}
+
+{% macro spark__json_get_text(json_expr, path) -%}
+get_json_object({{ json_expr }}, {{ json_spark_path(path) }})
+{%- endmacro %}
+
+
+{#- A field as JSON (Postgres -> / #>), to read further or to keep as a JSON value. -#}
+{% macro json_get(json_expr, path) -%}
+    {{ return(adapter.dispatch('json_get', 'gdp')(json_expr, path)) }}
+{%- endmacro %}
+
+{% macro default__json_get(json_expr, path) -%}
+(({{ json_expr }}) #> {{ json_pg_path(path) }})
+{%- endmacro %}
+
+{#- get_json_object unquotes a string scalar; a string stays a string only through to_json. -#}
+{% macro spark__json_get(json_expr, path) -%}
+to_json(variant_get(try_parse_json({{ json_expr }}), {{ json_spark_path(path) }}))
+{%- endmacro %}
+
+
+{#- Postgres jsonb_typeof of a field: object, array, string, number, boolean, null; missing -> null. -#}
+{% macro json_typeof(json_expr, path) -%}
+    {{ return(adapter.dispatch('json_typeof', 'gdp')(json_expr, path)) }}
+{%- endmacro %}
+
+{% macro default__json_typeof(json_expr, path) -%}
+jsonb_typeof(({{ json_expr }}) #> {{ json_pg_path(path) }})
+{%- endmacro %}
+
+{% macro spark__json_typeof(json_expr, path) -%}
+{%- set schema -%}schema_of_variant(variant_get(try_parse_json({{ json_expr }}), {{ json_spark_path(path) }})){%- endset -%}
+case
+    when {{ schema }} like 'OBJECT%' then 'object'
+    when {{ schema }} like 'ARRAY%' then 'array'
+    when {{ schema }} = 'STRING' then 'string'
+    when {{ schema }} = 'BOOLEAN' then 'boolean'
+    when {{ schema }} = 'VOID' then 'null'
+    when {{ schema }} is not null then 'number'
+end
+{%- endmacro %}
+
+
+{#- The elements of a JSON array as rows, each as JSON text: use in FROM as
+    `cross join lateral {{ json_array_elements('x') }} as items (item)`. A non-array gives no rows. -#}
+{% macro json_array_elements(json_expr) -%}
+    {{ return(adapter.dispatch('json_array_elements', 'gdp')(json_expr)) }}
+{%- endmacro %}
+
+{% macro default__json_array_elements(json_expr) -%}
+jsonb_array_elements(case when jsonb_typeof({{ json_expr }}) = 'array' then {{ json_expr }} else '[]'::jsonb end)
+{%- endmacro %}
+
+{#- from_json with array<string> keeps nested objects as their JSON text. -#}
+{% macro spark__json_array_elements(json_expr) -%}
+explode(coalesce(from_json({{ json_expr }}, 'array<string>'), array()))
+{%- endmacro %}
+
+
+{#- A JSON object from key/value pairs, null values left out (jsonb_strip_nulls(jsonb_build_object(...))).
+    `pairs` is a list of [key, expression]. -#}
+{% macro json_object(pairs) -%}
+    {{ return(adapter.dispatch('json_object', 'gdp')(pairs)) }}
+{%- endmacro %}
+
+{% macro default__json_object(pairs) -%}
+jsonb_strip_nulls(jsonb_build_object({% for key, value in pairs %}'{{ key }}', {{ value }}{% if not loop.last %}, {% endif %}{% endfor %}))
+{%- endmacro %}
+
+{#- to_json drops null fields by default. -#}
+{% macro spark__json_object(pairs) -%}
+{%- if pairs | length == 0 -%}'{}'{%- else -%}
+to_json(named_struct({% for key, value in pairs %}'{{ key }}', {{ value }}{% if not loop.last %}, {% endif %}{% endfor %}))
+{%- endif -%}
+{%- endmacro %}
+
+
+{#- The empty object as a JSON value ('{}'::jsonb). -#}
+{% macro json_empty_object() -%}
+    {{ return(adapter.dispatch('json_empty_object', 'gdp')()) }}
+{%- endmacro %}
+
+{% macro default__json_empty_object() -%}'{}'::jsonb{%- endmacro %}
+
+{% macro spark__json_empty_object() -%}'{}'{%- endmacro %}
+
+
+{#- Text to a JSON value ('...'::jsonb); Spark keeps JSON as text, so only an invalid one becomes null there. -#}
+{% macro to_json_value(text_expr) -%}
+    {{ return(adapter.dispatch('to_json_value', 'gdp')(text_expr)) }}
+{%- endmacro %}
+
+{% macro default__to_json_value(text_expr) -%}({{ text_expr }})::jsonb{%- endmacro %}
+
+{% macro spark__to_json_value(text_expr) -%}
+case when try_parse_json({{ text_expr }}) is not null then {{ text_expr }} end
+{%- endmacro %}
