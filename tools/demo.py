@@ -13,7 +13,7 @@ import secrets
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import click
@@ -37,8 +37,40 @@ DEMO_SECRETS = {
 }
 
 
+def demo_env_path(settings: Settings) -> Path:
+    """Where the demo keeps the secrets it invented, so `gdp link` and `gdp serve` can sign like it did."""
+    return settings.data_dir / "demo" / "demo.env"
+
+
+def _env_names() -> dict[str, str]:
+    return {f.name: f.metadata["env"] for f in fields(Settings)}
+
+
+def _read_demo_env(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
 def _demo_settings(settings: Settings) -> Settings:
-    filled = {attr: make() for attr, make in DEMO_SECRETS.items() if not getattr(settings, attr)}
+    """Fill each missing secret with the one a previous demo invented, else a new one, and keep them in demo.env.
+
+    Reusing them keeps links in earlier demo emails valid; the file is 0600 under the git-ignored data dir and
+    holds only invented throwaway values, never one the environment set.
+    """
+    names = _env_names()
+    path = demo_env_path(settings)
+    kept = _read_demo_env(path)
+    filled = {attr: kept.get(names[attr]) or make() for attr, make in DEMO_SECRETS.items() if not getattr(settings, attr)}
+    if filled:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = ["# Secrets `gdp demo` invented for this data dir (throwaway; the environment's own win).",
+                 f"# To mint links or serve with them: set -a; . {path}; set +a"]
+        lines += [f"{names[attr]}={value}" for attr, value in filled.items()]
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("\n".join(lines) + "\n")
     return replace(settings, **filled)
 
 
