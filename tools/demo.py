@@ -20,6 +20,7 @@ import click
 import httpx
 
 from gdp import db as gdb
+from gdp.durations import human_duration
 from gdp.migrate import apply_migrations
 from gdp.serve import free_port
 from gdp.settings import REPO_ROOT, Settings, get_settings
@@ -160,4 +161,8 @@ def run_demo(persons: int, days: int, seed: int) -> None:
     click.echo(report.as_text())
     html_path = write_html(report, out_dir / "report.html")
     click.echo(f"\nHTML report: {html_path}")
-    click.echo(f"demo finished in {time.monotonic() - started:.0f} s")
+    click.echo(f"demo finished in {human_duration(time.monotonic() - started)}")
+    if not settings.database_url:
+        click.echo("the embedded PostgreSQL keeps running for the next command; `gdp db stop` stops it")
+    if (env_file := demo_env_path(settings)).exists():
+        click.echo(f"secrets the demo invented (for gdp link / gdp serve): set -a; . {env_file}; set +a")
