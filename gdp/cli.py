@@ -92,7 +92,8 @@ def refresh(full_refresh: bool, quiet: bool) -> None:
         sys.exit(1)
 
 
-@main.command("dbt", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command("dbt", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                       "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def dbt(ctx: click.Context, args: tuple[str, ...]) -> None:
@@ -102,8 +103,9 @@ def dbt(ctx: click.Context, args: tuple[str, ...]) -> None:
     """
     from gdp.dbt import dbt_command, dbt_environment
 
-    if not args:
-        # dbt with no sub-command would only complain about the --project-dir this command adds.
+    if not args or args[0] in ("-h", "--help"):
+        # dbt with no sub-command would only complain about the --project-dir this command adds;
+        # after a sub-command, --help is dbt's own.
         click.echo(ctx.get_help())
         return
     url = gdb.database_url()

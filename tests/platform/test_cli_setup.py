@@ -99,6 +99,10 @@ def test_bare_dbt_shows_help():
     assert proc.returncode == 0, proc.stderr
     assert "Usage: " in proc.stdout and "gdp dbt build" in proc.stdout
     assert "No such option" not in proc.stdout + proc.stderr
+    assert _gdp("dbt", "--help", env=env).stdout == proc.stdout
+    # After a sub-command, --help is dbt's own, as the help text promises.
+    build = _gdp("dbt", "build", "--help", env=env)
+    assert build.returncode == 0 and "--select" in build.stdout and "gdp dbt" not in build.stdout
 
 
 def test_bench_help_says_what_it_runs():

@@ -86,8 +86,14 @@ def test_reads_as_a_report_not_plumbing(opened_report, demo_world):
     latency = page.locator("section[data-section='latency'] table").inner_text()
     assert not re.search(r"\d{4,}(\.\d+)? s", latency.replace(",", "")), latency
     # Match quality against its target, red below it.
+    from activation.match_quality import measure
+
     score = page.locator("section[data-section='match-quality'] .score")
-    assert "target" in score.inner_text()
+    assert "target 6.0/10" in score.inner_text()
+    with psycopg.connect(url) as conn:
+        measured = measure(conn)
+    expected = "bad" if measured.events and measured.score < 6.0 else "good"
+    assert expected in score.get_attribute("class").split(), (measured.score, score.get_attribute("class"))
     # The email previews link points at a real file.
     href = page.locator("#email-previews").get_attribute("href")
     assert (data_dir / "demo" / href).resolve().is_file()
