@@ -146,10 +146,11 @@ def _funnel_chart(rows: list[dict], funnel: str) -> dict:
 def _trend_chart(rows: list[dict]) -> dict:
     alt = _alt()
     return alt.Chart(alt.Data(values=_plain(rows))).mark_line(point=True).encode(
-        x=alt.X("day:T", title="day (UTC)"),
+        x=alt.X("day:T", timeUnit="utcyearmonthdate", title="day (UTC)",
+                axis=alt.Axis(format="%b %d", tickCount={"interval": "day", "step": 1})),
         y=alt.Y("persons:Q", title="persons"),
         color=alt.Color("metric:N", title=None),
-        tooltip=["day:T", "metric:N", "persons:Q"],
+        tooltip=[alt.Tooltip("day:T", timeUnit="utcyearmonthdate"), "metric:N", "persons:Q"],
     ).properties(width=720, height=240).to_dict()
 
 
