@@ -40,6 +40,7 @@ def stop_embedded(settings: Settings | None = None) -> bool:
     """
     import os
 
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     from pgserver._commands import pg_ctl
     from pgserver.utils import PostmasterInfo
 
