@@ -15,8 +15,14 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
+from gdp.durations import human_duration
+
+# Channels whose action reaches a provider or a person. tag_objection writes a tag on a
+# deal and nothing leaves the system, so it is not a send and never counts here.
+SEND_CHANNELS = ("email", "meta_audience", "meta_capi", "notify_human")
 SENT_STATUSES = ("sent",)
-DRY_RUN_STATUSES = ("sent", "dry_run")
+# Dry-run renders ("preview" is the name activation may give them) count only when asked.
+DRY_RUN_STATUSES = ("sent", "dry_run", "preview")
 
 
 @dataclass(frozen=True)
@@ -31,8 +37,8 @@ class LatencyReport:
         if not self.count:
             return f"{self.channel:<14} no sends with a qualification time yet"
         return (
-            f"{self.channel:<14} n={self.count:<7} p50={self.p50_s:8.1f}s  p95={self.p95_s:8.1f}s  "
-            f"max={self.max_s:8.1f}s"
+            f"{self.channel:<14} n={self.count:<7} p50={human_duration(self.p50_s):<12} "
+            f"p95={human_duration(self.p95_s):<12} max={human_duration(self.max_s)}"
         )
 
 
@@ -44,10 +50,11 @@ def latency(
     cycle_id: str | None = None,
     include_dry_run: bool = False,
 ) -> list[LatencyReport]:
-    """p50/p95 qualification → send per channel, plus an "all" row (first)."""
+    """p50/p95 qualification → send per channel, plus an "all" row (first); only SEND_CHANNELS count."""
     statuses = list(DRY_RUN_STATUSES if include_dry_run else SENT_STATUSES)
     where = [
         sql.SQL("status = any({})").format(sql.Literal(statuses)),
+        sql.SQL("channel = any({})").format(sql.Literal(list(SEND_CHANNELS))),
         sql.SQL("qualified_at is not null"),
         sql.SQL("sent_at is not null"),
     ]

@@ -49,6 +49,18 @@ def db_init() -> None:
     click.echo(f"{len(result.applied)} applied, {len(result.skipped)} already applied ({gdb.redact(url)})")
 
 
+@db_group.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL under .gdp/ (it keeps running between commands); the next command starts it."""
+    settings = get_settings()
+    if settings.database_url:
+        click.echo(f"DATABASE_URL is set ({gdb.redact(settings.database_url)}); that server is not this command's to stop")
+        return
+    stopped = gdb.stop_embedded(settings)
+    where = gdb.embedded_data_dir(settings)
+    click.echo(f"stopped the embedded PostgreSQL in {where}" if stopped else f"no embedded PostgreSQL runs in {where}")
+
+
 @db_group.command("env")
 def db_env() -> None:
     """Print `export` lines so plain `dbt` targets the same database: eval "$(gdp db env)"."""
@@ -94,12 +106,22 @@ def refresh(full_refresh: bool, quiet: bool, wait: bool) -> None:
         sys.exit(1)
 
 
-@main.command("dbt", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command("dbt", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                       "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def dbt(args: tuple[str, ...]) -> None:
-    """Run any dbt command against the configured database, e.g. gdp dbt test -s event."""
+@click.pass_context
+def dbt(ctx: click.Context, args: tuple[str, ...]) -> None:
+    """Run any dbt command against the configured database, e.g. gdp dbt build, gdp dbt test -s event.
+
+    The project directory and profile are filled in; `gdp dbt build --help` shows dbt's own options.
+    """
     from gdp.dbt import dbt_command, dbt_environment
 
+    if not args or args[0] in ("-h", "--help"):
+        # dbt with no sub-command would only complain about the --project-dir this command adds;
+        # after a sub-command, --help is dbt's own.
+        click.echo(ctx.get_help())
+        return
     url = gdb.database_url()
     os.chdir(REPO_ROOT)
     os.execve(dbt_command(list(args))[0], dbt_command(list(args)), dbt_environment(url))
@@ -124,18 +146,19 @@ def demo(persons: int, days: int, seed: int) -> None:
 def simulate(base_url: str | None, persons: int, days: int, seed: int) -> None:
     """Send a seeded world of both funnels through a running ingest app (`gdp serve`), signed
     with the secrets in the environment; auth.users and leads go straight to the database."""
-    from tools.simulate.sender import Sender
+    from tools.simulate.sender import IngestUnreachable, Sender
     from tools.simulate.world import World
 
     settings = get_settings()
-    world = World(persons=persons, days=days, seed=seed)
-    world.build()
-    touches = world.touches()
     sender = Sender(base_url or settings.public_base_url, settings, gdb.database_url(settings), seed=seed)
     try:
+        sender.preflight()
+        world = World(persons=persons, days=days, seed=seed)
+        world.build()
+        touches = world.touches()
         with click.progressbar(length=len(touches), label="sending", show_pos=True) as bar:
             stats = sender.send_all(touches, progress=bar.update)
-    except MissingSetting as exc:
+    except (MissingSetting, IngestUnreachable) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         sender.close()
@@ -147,10 +170,13 @@ def simulate(base_url: str | None, persons: int, days: int, seed: int) -> None:
         sys.exit(1)
 
 
-@main.command("bench", context_settings={"ignore_unknown_options": True})
+@main.command("bench", context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench(args: tuple[str, ...]) -> None:
-    """Run the benchmarks and write bench/results/latest.json (see `gdp bench --help` of bench/run_all.py)."""
+    """Run the benchmarks (ingest, clicks, pipeline, identity, latency, soak) and write bench/results/latest.json.
+
+    Options go to bench/run_all.py: --quick for a smaller scale, --only ingest,clicks for some of them.
+    """
     import subprocess
 
     sys.exit(subprocess.call([sys.executable, "-m", "bench.run_all", *args], cwd=REPO_ROOT))

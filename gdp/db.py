@@ -33,6 +33,26 @@ def start_embedded(settings: Settings):
     return pgserver.get_server(data_dir, cleanup_mode=None)
 
 
+def stop_embedded(settings: Settings | None = None) -> bool:
+    """Stop the embedded server if it runs (it outlives every command on purpose); True when one was stopped.
+
+    Reads the postmaster.pid pgserver left instead of attaching, so stopping never starts it first.
+    """
+    import os
+
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    from pgserver._commands import pg_ctl
+    from pgserver.utils import PostmasterInfo
+
+    data_dir = embedded_data_dir(settings or get_settings())
+    info = PostmasterInfo.read_from_pgdata(data_dir)
+    if info is None or not info.is_running():
+        return False
+    # pgserver runs the server as its own `pgserver` user when started by root; pg_ctl must match.
+    pg_ctl(["-w", "stop"], pgdata=data_dir, user="pgserver" if os.geteuid() == 0 else None)
+    return True
+
+
 def database_url(settings: Settings | None = None) -> str:
     """The URL in use: `DATABASE_URL` when set, else the embedded server's."""
     settings = settings or get_settings()

@@ -13,13 +13,14 @@ import secrets
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import click
 import httpx
 
 from gdp import db as gdb
+from gdp.durations import human_duration
 from gdp.migrate import apply_migrations
 from gdp.serve import free_port
 from gdp.settings import REPO_ROOT, Settings, get_settings
@@ -37,8 +38,40 @@ DEMO_SECRETS = {
 }
 
 
+def demo_env_path(settings: Settings) -> Path:
+    """Where the demo keeps the secrets it invented, so `gdp link` and `gdp serve` can sign like it did."""
+    return settings.data_dir / "demo" / "demo.env"
+
+
+def _env_names() -> dict[str, str]:
+    return {f.name: f.metadata["env"] for f in fields(Settings)}
+
+
+def _read_demo_env(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
 def _demo_settings(settings: Settings) -> Settings:
-    filled = {attr: make() for attr, make in DEMO_SECRETS.items() if not getattr(settings, attr)}
+    """Fill each missing secret with the one a previous demo invented, else a new one, and keep them in demo.env.
+
+    Reusing them keeps links in earlier demo emails valid; the file is 0600 under the git-ignored data dir and
+    holds only invented throwaway values, never one the environment set.
+    """
+    names = _env_names()
+    path = demo_env_path(settings)
+    kept = _read_demo_env(path)
+    filled = {attr: kept.get(names[attr]) or make() for attr, make in DEMO_SECRETS.items() if not getattr(settings, attr)}
+    if filled:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = ["# Secrets `gdp demo` invented for this data dir (throwaway; the environment's own win).",
+                 f"# To mint links or serve with them: set -a; . {path}; set +a"]
+        lines += [f"{names[attr]}={value}" for attr, value in filled.items()]
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("\n".join(lines) + "\n")
     return replace(settings, **filled)
 
 
@@ -128,4 +161,8 @@ def run_demo(persons: int, days: int, seed: int) -> None:
     click.echo(report.as_text())
     html_path = write_html(report, out_dir / "report.html")
     click.echo(f"\nHTML report: {html_path}")
-    click.echo(f"demo finished in {time.monotonic() - started:.0f} s")
+    click.echo(f"demo finished in {human_duration(time.monotonic() - started)}")
+    if not settings.database_url:
+        click.echo("the embedded PostgreSQL keeps running for the next command; `gdp db stop` stops it")
+    if (env_file := demo_env_path(settings)).exists():
+        click.echo(f"secrets the demo invented (for gdp link / gdp serve): set -a; . {env_file}; set +a")

@@ -1,46 +1,87 @@
-"""The demo's report: what landed, what dbt made of it, what activation would do.
+"""The demo's report: headline numbers, funnels, trends, segments, sends, attribution.
 
-Each section is a query over the contract tables; a section whose tables are not
-built yet says so instead of failing, so the report works at every stage of a
-deployment. The same sections render as text and as a self-contained HTML page.
+The numbers come from dbt's report marts (models/marts/reporting/), where analysts
+can read and test each rule; this module only lays them out. The page is one
+offline HTML file: Vega-Lite charts built with altair and the vega / vega-lite /
+vega-embed JavaScript inlined from vl-convert-python, so it opens with no network.
+A section whose relations are not built yet says so instead of failing.
 """
 
 from __future__ import annotations
 
 import html
+import json
+import os
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
+from gdp.durations import human_duration
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[tuple]
+
 
 @dataclass
 class Section:
+    """One part of the page: an id the page and the tests find it by, charts (Vega-Lite specs) and tables."""
+
+    key: str
     title: str
-    columns: list[str]
-    rows: list[tuple]
     note: str = ""
-    chart: bool = False  # render a numeric column as bars in HTML
-    chart_column: int = -1
+    charts: list[dict] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    html: str = ""  # extra markup built here, e.g. KPI cards
+
+    @property
+    def has_data(self) -> bool:
+        return any(t.rows for t in self.tables) or bool(self.html)
 
 
 @dataclass
 class Report:
+    generated_at: datetime
+    window: tuple[datetime | None, datetime | None] = (None, None)
+    dry_run: bool = False
+    previews: Path | None = None
     sections: list[Section] = field(default_factory=list)
+    appendix: list[Section] = field(default_factory=list)
+
+    def section(self, key: str) -> Section:
+        return next(s for s in self.sections + self.appendix if s.key == key)
 
     def as_text(self) -> str:
-        out = []
-        for s in self.sections:
+        out = [f"generated at {_when(self.generated_at)}; data window {self.window_text()}"]
+        if self.dry_run:
+            out.append("dry-run: nothing was sent to any provider; 'dry-run' rows are what would have been sent")
+        for s in self.sections + self.appendix:
             out.append(f"\n== {s.title} ==")
             if s.note:
                 out.append(f"   {s.note}")
-            if s.rows:
-                widths = [max(len(str(c)), *(len(_fmt(r[i])) for r in s.rows)) for i, c in enumerate(s.columns)]
-                out.append("   " + "  ".join(str(c).ljust(w) for c, w in zip(s.columns, widths)))
-                for r in s.rows:
+            for t in s.tables:
+                if not t.rows:
+                    continue
+                widths = [max(len(str(c)), *(len(_fmt(r[i])) for r in t.rows)) for i, c in enumerate(t.columns)]
+                out.append("   " + "  ".join(str(c).ljust(w) for c, w in zip(t.columns, widths)))
+                for r in t.rows:
                     out.append("   " + "  ".join(_fmt(v).ljust(w) for v, w in zip(r, widths)))
         return "\n".join(out)
+
+    def window_text(self) -> str:
+        start, end = self.window
+        if not start:
+            return "no events yet"
+        return f"{_when(start)} to {_when(end)} ({human_duration((end - start).total_seconds())})"
+
+
+def _when(at: datetime) -> str:
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _fmt(value) -> str:
@@ -49,172 +90,413 @@ def _fmt(value) -> str:
     return "" if value is None else str(value)
 
 
+def _pct(share) -> str:
+    return "–" if share is None else f"{float(share) * 100:.1f} %"
+
+
+def _money(cents) -> str:
+    return f"${float(cents) / 100:,.2f}"
+
+
 def _exists(conn: psycopg.Connection, qualified: str) -> bool:
     return conn.execute("select to_regclass(%s) is not null", (qualified,)).fetchone()[0]
 
 
-def _query(conn, title, columns, query, *, needs: list[str], note: str = "", chart: bool = False) -> Section:
-    missing = [t for t in needs if not _exists(conn, t)]
-    if missing:
-        return Section(title, columns, [], note=f"not built yet: {', '.join(missing)}")
-    return Section(title, columns, conn.execute(query).fetchall(), note=note, chart=chart)
+def _missing(conn, *relations: str) -> str:
+    gone = [r for r in relations if not _exists(conn, r)]
+    return f"not built yet: {', '.join(gone)}" if gone else ""
 
 
-def build_report(url: str, settings, send_stats=None) -> Report:
-    a = settings.dbt_schema
-    report = Report()
-    with psycopg.connect(url) as conn:
-        if send_stats is not None:
-            kinds = sorted(set(send_stats.sent) | set(send_stats.accepted))
-            report.sections.append(Section(
-                "Requests sent by the simulator", ["kind", "sent", "accepted", "redeliveries", "failed"],
-                [(k, send_stats.sent[k], send_stats.accepted[k], send_stats.duplicates[k], send_stats.failed[k])
-                 for k in kinds]))
-        raw_tables = [r[0] for r in conn.execute(
-            "select tablename from pg_tables where schemaname = 'raw' order by 1").fetchall()]
-        counts = [(t, conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier("raw", t))).fetchone()[0])
-                  for t in raw_tables]
-        report.sections.append(Section("Raw rows landed", ["table", "rows"], counts, chart=True))
-        report.sections.append(_query(
-            conn, "Events per source and type", ["source", "event_type", "events", "persons"],
-            f"select source, event_type, count(*), count(distinct person_id) from {a}.event group by 1, 2 order by 1, 2",
-            needs=[f"{a}.event"], chart=True))
-        report.sections.append(_query(
-            conn, "Persons", ["persons", "leads", "users", "customers", "anonymous"],
-            f"select count(*), count(*) filter (where is_lead), count(*) filter (where is_user), "
-            f"count(*) filter (where is_customer), count(*) filter (where is_anonymous) from {a}.person",
-            needs=[f"{a}.person"]))
-        report.sections.append(_query(
-            conn, "Funnels (persons reaching each step)", ["funnel", "step", "persons"], _FUNNEL_SQL.format(a=a),
-            needs=[f"{a}.funnel_outbound", f"{a}.funnel_newsletter"], chart=True))
-        report.sections.append(_query(
-            conn, "Identity: merges and quarantine", ["identifiers", "merged person ids (aliases)", "quarantined components",
-                                                      "quarantined identifiers"],
-            f"select count(*), count(*) filter (where link_type = 'alias'), "
-            f"count(distinct component_id) filter (where is_quarantined), count(*) filter (where is_quarantined) "
-            f"from {a}.identity_link",
-            needs=[f"{a}.identity_link"]))
-        report.sections.append(_query(
-            conn, "Capture completeness (every raw row is an event or excluded with a reason)",
-            ["raw table", "raw rows", "events", "excluded", "missing", "captured %"],
-            f"select raw_table, raw_rows, event_rows, excluded_rows, missing_rows, captured_pct::float "
-            f"from {a}.capture_completeness order by raw_table",
-            needs=[f"{a}.capture_completeness"]))
-        report.sections.append(_segments(conn, a))
-        report.sections.append(_query(
-            conn, "Activations by channel", ["channel", "status", "actions"],
-            "select channel, status, count(*) from activation.outbox group by 1, 2 order by 1, 2",
-            needs=["activation.outbox"], chart=True))
-        report.sections.append(_query(
-            conn, f"Attribution by campaign (last touch, {_window(conn, a)})",
-            ["campaign", "conversions", "checkouts", "subscriptions", "deals won", "revenue_usd"],
-            f"select coalesce(last_touch_campaign_id, '(unattributed)'), count(*), "
-            f"count(*) filter (where conversion_type = 'checkout_completed'), "
-            f"count(*) filter (where conversion_type = 'subscription_started'), "
-            f"count(*) filter (where conversion_type = 'deal_won'), "
-            f"round(coalesce(sum(revenue_cents), 0) / 100.0, 2)::float "
-            f"from {a}.attribution group by 1 order by 6 desc, 2 desc",
-            needs=[f"{a}.attribution"], chart=True))
-        report.sections.append(_query(
-            conn, "Attribution by campaign (first touch)", ["campaign", "conversions", "revenue_usd"],
-            f"select coalesce(first_touch_campaign_id, '(unattributed)'), count(*), "
-            f"round(coalesce(sum(revenue_cents), 0) / 100.0, 2)::float "
-            f"from {a}.attribution group by 1 order by 3 desc, 2 desc",
-            needs=[f"{a}.attribution"], chart=True))
-        report.sections.append(_match_quality(conn))
-        report.sections.append(_latency(url))
-    return report
+def _rows(conn, query: str) -> list[dict]:
+    cur = conn.execute(query)
+    names = [c.name for c in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
-# The steps are dbt models (models/marts/reporting/), so analysts read and test the same definitions.
-_FUNNEL_SQL = """
-select funnel, step, persons from (
-    select 'outbound' as funnel, step_number, step, persons from {a}.funnel_outbound
-    union all
-    select 'newsletter', step_number, step, persons from {a}.funnel_newsletter
-) as funnels
-order by funnel desc, step_number
-"""
+def _plain(rows: list[dict]) -> list[dict]:
+    """JSON-ready values for the charts (Decimal and datetime are not)."""
+    out = []
+    for r in rows:
+        out.append({k: (float(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, (int, bool)) else
+                        v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()})
+    return out
 
 
-def _window(conn, a: str) -> str:
-    if not _exists(conn, f"{a}.attribution"):
-        return "window unknown"
-    row = conn.execute(f"select max(attribution_window_days) from {a}.attribution").fetchone()
-    return f"{row[0]}-day window" if row and row[0] else "no conversions yet"
+# --- charts --------------------------------------------------------------------------------
+
+def _alt():
+    import altair as alt
+
+    return alt
+
+
+def _funnel_chart(rows: list[dict], funnel: str) -> dict:
+    alt = _alt()
+    data = [{**r, "label": f"{r['persons']:,}" + (f"  ({_pct(r['step_rate'])} of previous)" if r["step_rate"] is not None
+                                                   else "")} for r in _plain(rows)]
+    base = alt.Chart(alt.Data(values=data)).encode(
+        y=alt.Y("step:N", sort=alt.SortField("step_number"), title=None),
+        x=alt.X("persons:Q", title="persons who reached this step and every step before it"),
+    )
+    bars = base.mark_bar(color="#4f7cff")
+    labels = base.mark_text(align="left", dx=4).encode(text="label:N")
+    return (bars + labels).properties(title=f"{funnel} funnel", width=520, height=32 * len(rows)).to_dict()
+
+
+def _trend_chart(rows: list[dict]) -> dict:
+    alt = _alt()
+    return alt.Chart(alt.Data(values=_plain(rows))).mark_line(point=True).encode(
+        x=alt.X("day:T", timeUnit="utcyearmonthdate", title="day (UTC)",
+                axis=alt.Axis(format="%b %d", tickCount={"interval": "day", "step": 1})),
+        y=alt.Y("persons:Q", title="persons"),
+        color=alt.Color("metric:N", title=None),
+        tooltip=[alt.Tooltip("day:T", timeUnit="utcyearmonthdate"), "metric:N", "persons:Q"],
+    ).properties(width=720, height=240).to_dict()
+
+
+def _segment_charts(rows: list[dict]) -> list[dict]:
+    alt = _alt()
+    data = _plain(rows)
+    charts = [alt.Chart(alt.Data(values=data)).mark_line(point=True).encode(
+        x=alt.X("cycle_at:T", title="pipeline cycle"),
+        y=alt.Y("members:Q", title="members after the cycle"),
+        color=alt.Color("segment:N", title=None, legend=alt.Legend(columns=2)),
+        tooltip=["segment:N", "cycle_at:T", "members:Q", "entered:Q", "exited:Q"],
+    ).properties(title="segment size per cycle", width=560, height=260).to_dict()]
+    last = max(r["cycle_at"] for r in data)
+    moves = [{"segment": r["segment"], "move": move, "persons": r[move] if move == "entered" else -r[move]}
+             for r in data if r["cycle_at"] == last for move in ("entered", "exited")]
+    charts.append(alt.Chart(alt.Data(values=moves)).mark_bar().encode(
+        y=alt.Y("segment:N", title=None, sort="-x"),
+        x=alt.X("persons:Q", title="persons (exits below zero)"),
+        color=alt.Color("move:N", scale=alt.Scale(domain=["entered", "exited"], range=["#2a9d5b", "#d1495b"])),
+        tooltip=["segment:N", "move:N", "persons:Q"],
+    ).properties(title="entered / exited in the last cycle", width=560).to_dict())
+    return charts
+
+
+OUTCOME_COLORS = {"sent": "#2a9d5b", "dry-run": "#4f7cff", "deferred": "#f4a259", "suppressed": "#8d99ae",
+                  "held-out": "#b07bd6", "held for approval": "#e9c46a", "failed": "#d1495b", "pending": "#cccccc"}
+
+
+def _sends_chart(rows: list[dict]) -> dict:
+    alt = _alt()
+    data = [{**r, "row": f"{r['segment']} · {r['channel']}" + (f" · {r['template']}" if r["template"] else "")}
+            for r in _plain(rows)]
+    outcomes = sorted({r["outcome"] for r in data}, key=lambda o: list(OUTCOME_COLORS).index(o)
+                      if o in OUTCOME_COLORS else 99)
+    return alt.Chart(alt.Data(values=data)).mark_bar().encode(
+        y=alt.Y("row:N", title=None, sort="-x"),
+        x=alt.X("sum(actions):Q", title="actions"),
+        color=alt.Color("outcome:N", title="outcome", scale=alt.Scale(
+            domain=outcomes, range=[OUTCOME_COLORS.get(o, "#555555") for o in outcomes])),
+        tooltip=["segment:N", "channel:N", "template:N", "outcome:N", "reason:N", "actions:Q"],
+    ).properties(title="actions per segment, channel and template", width=520).to_dict()
+
+
+def _attribution_chart(rows: list[dict]) -> dict:
+    alt = _alt()
+    return alt.Chart(alt.Data(values=_plain(rows))).mark_bar().encode(
+        y=alt.Y("campaign_id:N", title=None, sort="-x"),
+        x=alt.X("sum(conversions):Q", title="conversions credited"),
+        color=alt.Color("conversion_type:N", title="conversion"),
+        column=alt.Column("model:N", title=None),
+        tooltip=["model:N", "campaign_id:N", "channel:N", "conversion_type:N", "conversions:Q"],
+    ).properties(width=300).to_dict()
+
+
+# --- sections ------------------------------------------------------------------------------
+
+def _kpis(conn, a: str) -> Section:
+    s = Section("kpis", "Headline numbers")
+    if note := _missing(conn, f"{a}.report_kpi"):
+        s.note = note
+        return s
+    cards, shown_rows = [], []
+    for r in _rows(conn, f"select kpi, value, unit, definition from {a}.report_kpi order by kpi_number"):
+        value = r["value"]
+        shown = ("–" if value is None else _pct(value) if r["unit"] == "share" else _money(value) if r["unit"] == "cents"
+                 else f"{int(value):,}")
+        cards.append(f"<div class=kpi><div class=kpi-value>{html.escape(shown)}</div>"
+                     f"<div class=kpi-name>{html.escape(r['kpi'])}</div>"
+                     f"<div class=kpi-def>{html.escape(r['definition'])}</div></div>")
+        shown_rows.append((r["kpi"], shown, r["definition"]))
+    s.html = "<div class=kpis>" + "".join(cards) + "</div>"
+    s.tables = [Table(["kpi", "value", "definition"], shown_rows)]
+    return s
+
+
+def _funnels(conn, a: str) -> Section:
+    s = Section("funnels", "Funnels", note="Sequential: a person counts at a step only after every step before it "
+                                            "(rules in models/marts/reporting/report_funnel_step.sql).")
+    if note := _missing(conn, f"{a}.report_funnel_step"):
+        s.note = note
+        return s
+    rows = _rows(conn, f"select funnel, step_number, step, persons, step_rate, overall_rate "
+                       f"from {a}.report_funnel_step order by funnel, step_number")
+    for funnel in ("newsletter", "outbound"):
+        steps = [r for r in rows if r["funnel"] == funnel]
+        if steps:
+            s.charts.append(_funnel_chart(steps, funnel))
+    s.tables.append(Table(["funnel", "step", "persons", "of previous step", "of first step"],
+                          [(r["funnel"], r["step"], r["persons"], _pct(r["step_rate"]), _pct(r["overall_rate"]))
+                           for r in rows]))
+    return s
+
+
+def _trends(conn, a: str) -> Section:
+    s = Section("trends", "Daily trends", note="Distinct persons per UTC day (report_daily_trend).")
+    if note := _missing(conn, f"{a}.report_daily_trend"):
+        s.note = note
+        return s
+    rows = _rows(conn, f"select day, metric, persons from {a}.report_daily_trend order by day, metric")
+    if rows:
+        s.charts.append(_trend_chart(rows))
+    s.tables.append(Table(["metric", "days", "persons (sum over days)"],
+                          [(m, sum(1 for r in rows if r["metric"] == m), sum(r["persons"] for r in rows if r["metric"] == m))
+                           for m in sorted({r["metric"] for r in rows})]))
+    return s
 
 
 def _segments(conn, a: str) -> Section:
-    """Size per segment, last cycle's moves, and for an empty one the rule nobody met."""
-    columns = ["segment", "funnel", "members", "entered", "exited", "note"]
-    if not (_exists(conn, f"{a}.segment") and _exists(conn, f"{a}.segment_member")):
-        return Section("Segments", columns, [], note="not built yet")
-    ledger = _exists(conn, "activation.membership_transition")
-    moves = (
-        "left join (select segment, count(*) filter (where transition = 'entered') as entered, "
-        "count(*) filter (where transition = 'exited') as exited from activation.membership_transition "
-        "where cycle_id = (select cycle_id from activation.pipeline_cycle where status = 'succeeded' "
-        "order by started_at desc limit 1) group by 1) moves using (segment)"
-        if ledger else "left join (select null::text as segment, 0 as entered, 0 as exited) moves using (segment)"
-    )
-    rows = conn.execute(
-        f"select s.segment, s.funnel, count(m.person_id), coalesce(max(moves.entered), 0), "
-        f"coalesce(max(moves.exited), 0), s.description "
-        f"from {a}.segment s left join {a}.segment_member m using (segment) {moves} "
-        f"group by s.segment, s.funnel, s.description order by s.funnel, s.segment"
-    ).fetchall()
-    shown = [
-        (seg, funnel, n, entered, exited, "" if n else f"empty: nobody meets '{(desc or '').strip()[:160]}'")
-        for seg, funnel, n, entered, exited, desc in rows
-    ]
-    empty = sum(1 for r in shown if not r[2])
-    return Section("Segments", columns, shown, note=f"{len(shown)} segments, {empty} empty", chart=True,
-                   chart_column=2)
+    s = Section("segments", "Segments per cycle", note="From the membership ledger (report_segment_cycle).")
+    if note := _missing(conn, f"{a}.report_segment_cycle", f"{a}.segment"):
+        s.note = note
+        return s
+    rows = _rows(conn, f"select segment, cycle_id, cycle_at, entered, exited, merged, held, members "
+                       f"from {a}.report_segment_cycle order by cycle_at, segment")
+    if rows:
+        s.charts.extend(_segment_charts(rows))
+    last = {r["segment"]: r for r in rows}
+    segments = _rows(conn, f"select segment, funnel, description from {a}.segment order by funnel, segment")
+    s.tables.append(Table(
+        ["segment", "funnel", "members", "entered (last cycle)", "exited (last cycle)", "held", "note"],
+        [(g["segment"], g["funnel"], last.get(g["segment"], {}).get("members", 0),
+          last.get(g["segment"], {}).get("entered", 0), last.get(g["segment"], {}).get("exited", 0),
+          last.get(g["segment"], {}).get("held", 0),
+          "" if last.get(g["segment"], {}).get("members") else f"empty: nobody meets '{(g['description'] or '').strip()[:160]}'")
+         for g in segments]))
+    cycles = len({r["cycle_id"] for r in rows})
+    s.note += f" {len(segments)} segments over {cycles} cycle{'s' if cycles != 1 else ''}."
+    return s
 
 
-def _match_quality(conn) -> Section:
-    from activation.match_quality import measure
+def _sends(conn, a: str) -> Section:
+    s = Section("sends", "What activation did",
+                note="Per segment, channel and template: sent, dry-run (rendered, not sent), deferred (frequency cap), "
+                     "suppressed (not contactable), held-out (control group), with the reason (report_send).")
+    if note := _missing(conn, f"{a}.report_send"):
+        s.note = note
+        return s
+    rows = _rows(conn, f"select segment, channel, template, outcome, reason, actions from {a}.report_send "
+                       f"order by segment, channel, template, outcome, reason")
+    if rows:
+        s.charts.append(_sends_chart(rows))
+    s.tables.append(Table(["segment", "channel", "template", "outcome", "reason", "actions"],
+                          [tuple(r.values()) for r in rows]))
+    return s
 
-    if not _exists(conn, "activation.outbox"):
-        return Section("Estimated Meta match quality", [], [], note="not built yet")
-    m = measure(conn)
-    rows = [(key, f"{share * 100:.0f} %") for key, share in m.shares.items()]
-    return Section(
-        "Estimated Meta match quality", ["key", "share of CAPI events carrying it"], rows,
-        note=f"{m.score}/10 over {m.events} events (our estimate from key coverage; Meta does not publish its weights)",
-    )
+
+def _attribution(conn, a: str) -> Section:
+    s = Section("attribution", "Attribution per model")
+    if note := _missing(conn, f"{a}.report_attribution"):
+        s.note = note
+        return s
+    rows = _rows(conn, f"select model, campaign_id, channel, conversion_type, conversions, revenue_cents, "
+                       f"attribution_window_days from {a}.report_attribution order by model, conversions desc")
+    window = max((r["attribution_window_days"] or 0 for r in rows), default=0)
+    models = sorted({r["model"] for r in rows})
+    s.note = (f"{len(models)} models ({', '.join(models)}) over a {window}-day window (report_attribution)." if rows
+              else "no conversions yet")
+    if rows:
+        s.charts.append(_attribution_chart(rows))
+    totals: dict[tuple, list] = {}
+    for r in rows:
+        t = totals.setdefault((r["model"], r["campaign_id"]), [0, 0])
+        t[0] += r["conversions"]
+        t[1] += r["revenue_cents"]
+    s.tables.append(Table(["model", "campaign", "conversions", "revenue"],
+                          [(m, c, n, _money(cents)) for (m, c), (n, cents) in sorted(totals.items())]))
+    return s
 
 
-def _latency(url: str) -> Section:
+def _latency(url: str, dry_run: bool) -> Section:
     from activation.latency import latency
 
-    rows = [(r.channel, r.count, r.p50_s, r.p95_s, r.max_s) for r in latency(url, include_dry_run=True)]
-    return Section("Qualification → send latency (seconds, dry-run included)", ["channel", "n", "p50", "p95", "max"],
-                   rows, note="from activation.outbox: qualifying event time to provider acceptance (or dry-run). "
-                   "In the demo the history is simulated days back, so this measures the backfill, not the "
-                   "live path: `make bench` measures that.")
+    real = [r for r in latency(url) if r.count]
+    rows = real or ([r for r in latency(url, include_dry_run=True) if r.count] if dry_run else [])
+    which = "real sends" if real else "dry-run renders (no real sends yet)"
+    s = Section("latency", "Qualification → send latency",
+                note=f"From activation.outbox, {which}: qualifying event time to provider acceptance. In the demo the "
+                     "history is simulated days back, so this measures the backfill, not the live path "
+                     "(`make bench` measures that).")
+    s.tables.append(Table(["channel", "n", "p50", "p95", "max"],
+                          [(r.channel, r.count, human_duration(r.p50_s), human_duration(r.p95_s), human_duration(r.max_s))
+                           for r in rows]))
+    return s
+
+
+def _match_quality(conn, settings) -> Section:
+    from activation.match_quality import measure
+
+    s = Section("match-quality", "Estimated Meta match quality")
+    if note := _missing(conn, "activation.outbox"):
+        s.note = note
+        return s
+    m = measure(conn)
+    target = settings.check_match_quality_min
+    below = m.events and m.score < target
+    flag = "below target" if below else "on target"
+    s.note = (f"{m.score}/10 over {m.events} CAPI events against a target of {target}/10 "
+              f"(GDP_CHECK_MATCH_QUALITY_MIN): {flag if m.events else 'no events yet'}. Our estimate from key "
+              f"coverage; Meta does not publish its weights.")
+    s.html = (f"<p class='score {'bad' if below else 'good'}'>{m.score}/10 <span>target {target}/10 — "
+              f"{html.escape(flag if m.events else 'no events yet')}</span></p>")
+    s.tables.append(Table(["key", "share of CAPI events carrying it"],
+                          [(key, f"{share * 100:.0f} %") for key, share in m.shares.items()]))
+    return s
+
+
+def _appendix(conn, a: str, send_stats) -> list[Section]:
+    out = []
+    if send_stats is not None:
+        kinds = sorted(set(send_stats.sent) | set(send_stats.accepted))
+        out.append(Section("requests", "Requests sent by the simulator", tables=[Table(
+            ["kind", "sent", "accepted", "redeliveries", "failed"],
+            [(k, send_stats.sent[k], send_stats.accepted[k], send_stats.duplicates[k], send_stats.failed[k])
+             for k in kinds])]))
+    raw = [r[0] for r in conn.execute("select tablename from pg_tables where schemaname = 'raw' order by 1")]
+    out.append(Section("raw", "Raw rows landed", tables=[Table(["table", "rows"], [
+        (t, conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier("raw", t))).fetchone()[0])
+        for t in raw])]))
+    for key, title, relation, columns, query in (
+        ("events", "Events per source and type", "event", ["source", "event_type", "events", "persons"],
+         "select source, event_type, count(*), count(distinct person_id) from {a}.event group by 1, 2 order by 1, 2"),
+        ("persons", "Persons", "person", ["persons", "leads", "users", "customers", "anonymous"],
+         "select count(*), count(*) filter (where is_lead), count(*) filter (where is_user), "
+         "count(*) filter (where is_customer), count(*) filter (where is_anonymous) from {a}.person"),
+        ("identity", "Identity: merges and quarantine", "identity_link",
+         ["identifiers", "merged person ids (aliases)", "quarantined components", "quarantined identifiers"],
+         "select count(*), count(*) filter (where link_type = 'alias'), count(distinct component_id) "
+         "filter (where is_quarantined), count(*) filter (where is_quarantined) from {a}.identity_link"),
+        ("capture", "Capture completeness (every raw row is an event or excluded with a reason)", "capture_completeness",
+         ["raw table", "raw rows", "events", "excluded", "missing", "captured %"],
+         "select raw_table, raw_rows, event_rows, excluded_rows, missing_rows, captured_pct::float "
+         "from {a}.capture_completeness order by raw_table"),
+    ):
+        note = _missing(conn, f"{a}.{relation}")
+        rows = [] if note else conn.execute(query.format(a=a)).fetchall()
+        out.append(Section(key, title, note=note, tables=[Table(columns, rows)]))
+    return out
+
+
+def build_report(url: str, settings, send_stats=None) -> Report:
+    from activation.emails import preview_index
+
+    a = settings.dbt_schema
+    report = Report(generated_at=datetime.now(timezone.utc))
+    with psycopg.connect(url) as conn:
+        if _exists(conn, f"{a}.event"):
+            report.window = tuple(conn.execute(f"select min(occurred_at), max(occurred_at) from {a}.event").fetchone())
+        if _exists(conn, f"{a}.report_send"):
+            report.dry_run = conn.execute(
+                f"select exists (select 1 from {a}.report_send where outcome = 'dry-run')").fetchone()[0]
+        report.sections = [_kpis(conn, a), _funnels(conn, a), _trends(conn, a), _segments(conn, a), _sends(conn, a),
+                           _attribution(conn, a), _latency(url, report.dry_run), _match_quality(conn, settings)]
+        report.appendix = _appendix(conn, a, send_stats)
+    index = preview_index(settings)
+    report.previews = index if index.exists() else None
+    return report
+
+
+# --- the page ------------------------------------------------------------------------------
+
+STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2230;background:#fff}
+main{max-width:1100px;margin:0 auto;padding:24px 32px 64px}
+header{border-bottom:1px solid #e3e6ee;margin-bottom:8px}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:32px 0 4px}
+.meta{color:#5b6275;margin:0 0 12px}.dry-run{background:#eef2ff;border-left:4px solid #4f7cff;padding:8px 12px}
+.note{color:#5b6275;margin:0 0 8px}
+.kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:12px;margin:12px 0}
+.kpi{border:1px solid #e3e6ee;border-radius:8px;padding:12px}.kpi-value{font-size:24px;font-weight:600}
+.kpi-name{font-weight:600}.kpi-def{color:#5b6275;font-size:12px}
+.charts{display:flex;flex-wrap:wrap;gap:16px}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}
+td,th{padding:3px 10px;border-bottom:1px solid #e3e6ee;text-align:left;vertical-align:top}
+th{color:#5b6275;font-weight:600}
+details{margin:8px 0}summary{cursor:pointer;color:#4f7cff}
+.score{font-size:22px;font-weight:600;padding:6px 12px;border-radius:6px;display:inline-block}
+.score span{font-size:14px;font-weight:400}
+.score.bad{color:#fff;background:#d1495b}.score.good{color:#fff;background:#2a9d5b}
+#appendix h2{font-size:15px}
+"""
+
+
+def _vega_bundle() -> str:
+    """vega, vega-lite and vega-embed in one script, from the pinned vl-convert-python (no CDN)."""
+    import vl_convert
+    from altair.utils._importers import vl_version_for_vl_convert
+
+    return vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
+
+
+def _table_html(t: Table) -> str:
+    if not t.rows:
+        return ""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in t.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r) + "</tr>" for r in t.rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _section_html(s: Section, charts: list[tuple[str, dict]]) -> str:
+    parts = [f"<section id='{s.key}' data-section='{s.key}' data-has-data='{str(s.has_data).lower()}'>",
+             f"<h2>{html.escape(s.title)}</h2>"]
+    if s.note:
+        parts.append(f"<p class=note>{html.escape(s.note)}</p>")
+    parts.append(s.html)
+    if s.charts:
+        parts.append("<div class=charts>")
+        for i, spec in enumerate(s.charts):
+            chart_id = f"chart-{s.key}-{i}"
+            charts.append((chart_id, spec))
+            parts.append(f"<div class=chart id='{chart_id}'></div>")
+        parts.append("</div>")
+    tables = "".join(_table_html(t) for t in s.tables if not (s.key == "kpis"))
+    if tables:
+        parts.append(f"<details><summary>the numbers</summary>{tables}</details>" if s.charts else tables)
+    parts.append("</section>")
+    return "".join(parts)
 
 
 def write_html(report: Report, path: Path) -> Path:
-    parts = ["<!doctype html><meta charset=utf-8><title>Growth Data Plane demo report</title>",
-             "<style>body{font:14px system-ui;margin:2em;max-width:960px}table{border-collapse:collapse;margin:.5em 0 1.5em}"
-             "td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:left}.bar{background:#4f7cff;height:12px}"
-             "</style><h1>Growth Data Plane — demo report</h1>"]
-    for s in report.sections:
-        parts.append(f"<h2>{html.escape(s.title)}</h2>")
-        if s.note:
-            parts.append(f"<p><em>{html.escape(s.note)}</em></p>")
-        if not s.rows:
-            continue
-        col = s.chart_column
-        peak = max((r[col] for r in s.rows if isinstance(r[col], (int, float))), default=0) or 1
-        parts.append("<table><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in s.columns)
-                     + ("<th></th>" if s.chart else "") + "</tr>")
-        for r in s.rows:
-            cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r)
-            if s.chart and isinstance(r[col], (int, float)):
-                cells += f"<td><div class=bar style='width:{int(300 * r[col] / peak)}px'></div></td>"
-            parts.append(f"<tr>{cells}</tr>")
-        parts.append("</table>")
-    path.write_text("\n".join(parts))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    charts: list[tuple[str, dict]] = []
+    body = [f"<header><h1>Growth Data Plane — report</h1><p class=meta>Generated at {_when(report.generated_at)} · "
+            f"data window {html.escape(report.window_text())}</p>"]
+    if report.dry_run:
+        body.append("<p class=dry-run><strong>dry-run</strong>: no provider key was set, so nothing was sent to any "
+                    "provider. Counts marked <em>dry-run</em> are what would have been sent.</p>")
+    if report.previews:
+        href = os.path.relpath(report.previews, path.parent)
+        body.append(f"<p><a id=email-previews href='{html.escape(href)}'>Email previews</a> — every rendered email "
+                    f"as the recipient would get it.</p>")
+    body.append("</header>")
+    body.extend(_section_html(s, charts) for s in report.sections)
+    body.append("<section id=appendix><h2>Appendix: plumbing</h2>"
+                + "".join(_section_html(s, charts) for s in report.appendix) + "</section>")
+    specs = json.dumps([{"id": cid, "spec": spec} for cid, spec in charts]).replace("</", "<\\/")
+    page = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width,initial-scale=1'>"
+        f"<title>Growth Data Plane report</title><style>{STYLE}</style>"
+        f"<script>{_vega_bundle()}</script></head><body><main>{''.join(body)}</main>"
+        "<script>"
+        f"const charts = {specs};"
+        "Promise.all(charts.map(c => vegaEmbed('#' + c.id, c.spec, {actions: false, renderer: 'svg'})))"
+        ".then(() => document.body.dataset.chartsReady = String(charts.length))"
+        ".catch(e => { console.error(e); document.body.dataset.chartsReady = 'error'; });"
+        "</script></body></html>"
+    )
+    path.write_text(page)
     return path

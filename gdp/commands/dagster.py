@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -23,6 +24,9 @@ from gdp import db as gdb
 from gdp.settings import REPO_ROOT, Settings, get_settings
 
 DAGSTER_DATABASE = "dagster"
+# Not Dagster's usual 3000: that is APP_BASE_URL's default, where invalid tracked links
+# send visitors, and they must not land in the Dagster UI.
+DEFAULT_PORT = 3070
 CODE_MODULE = "orchestration.definitions"
 
 
@@ -99,12 +103,18 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 @click.command("dagster")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=3000, show_default=True, type=int)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
 def dagster_command(host: str, port: int) -> None:
     """Run the Dagster webserver and daemon (sensor, schedule, run queue) on the embedded database."""
     from gdp.migrate import apply_migrations
 
     settings = get_settings()
+    app = urlsplit(settings.app_base_url)
+    if app.hostname in ("localhost", "127.0.0.1", host) and app.port == port:
+        raise click.ClickException(
+            f"port {port} is APP_BASE_URL's ({settings.app_base_url}), where invalid tracked links send visitors; "
+            f"choose another --port or set APP_BASE_URL to your app"
+        )
     url = gdb.database_url(settings)
     apply_migrations(url)
     dagster_url = gdb.create_database(url, DAGSTER_DATABASE)

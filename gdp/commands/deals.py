@@ -64,6 +64,8 @@ def leads_import(csv_path: Path, strict: bool) -> None:
             raise click.ClickException(str(exc)) from None
     for line, reason in report.invalid:
         click.echo(f"line {line}: {reason}", err=True)
+    for line, email, replaced_by in report.duplicates:
+        click.echo(f"line {line}: {email} again on line {replaced_by}; line {replaced_by} kept", err=True)
     if strict and report.invalid:
         raise click.ClickException(f"{len(report.invalid)} invalid rows; nothing imported (--strict)")
     click.echo(report.summary())

@@ -164,7 +164,7 @@ def _resolve_person(conn: psycopg.Connection, who: str) -> str:
 @click.argument("name")
 @click.argument("who")
 def why(name: str, who: str) -> None:
-    """The rows that qualify a person (email or person_id) for a segment, and its ledger history."""
+    """The rows that qualify a person (email or person_id) for a segment, or the condition that keeps them out."""
     with _connect() as conn:
         d = _definition(conn, name)
         person_id = _resolve_person(conn, who)
@@ -185,12 +185,11 @@ def why(name: str, who: str) -> None:
             """,
             (name, person_id, person_id),
         ).fetchall()
-        features = None
-        if not rows and _exists(conn, _schema(), "person_features"):
-            features = cur.execute(
-                sql.SQL("select * from {}.person_features where person_id = %s").format(sql.Identifier(_schema())),
-                (person_id,),
-            ).fetchone()
+        reason = None
+        if not rows:
+            from ledger.why import compiled_segment_sql, why_not
+
+            reason = why_not(conn, compiled_segment_sql(gdb.database_url(), name), person_id)
     click.echo(f"{name}: {d['description']}")
     if rows:
         click.echo(f"person {person_id} qualifies; the segment's row(s):")
@@ -198,11 +197,14 @@ def why(name: str, who: str) -> None:
             for key, value in row.items():
                 click.echo(f"  {key}: {value}")
     else:
-        click.echo(f"person {person_id} is not in {name}.")
-        if features:
-            click.echo("person_features:")
-            for key, value in features.items():
-                click.echo(f"  {key}: {value}")
+        if reason.condition:
+            click.echo(f"person {person_id} is not in {name}: the condition that fails is\n  {reason.condition}")
+        elif not reason.in_base_rows:
+            click.echo(f"person {person_id} is not in {name}: not among the rows the segment starts from "
+                       f"(its joins or source filter), before any of its conditions")
+        else:
+            click.echo(f"person {person_id} is not in {name}, yet meets each condition: the segment was built "
+                       f"before their latest data; `gdp refresh` rebuilds it")
     if history:
         click.echo("ledger:")
         click.echo(_table(history, ("cycle", "transition", "merged_into", "recorded_at", "held", "approved")))

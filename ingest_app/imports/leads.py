@@ -4,7 +4,9 @@ Re-importing the same (or a corrected) file is safe: a known email is updated,
 never duplicated. An empty cell does not erase what an earlier import stored,
 because CRM exports often leave columns blank that another export filled.
 Rows that cannot be imported are reported with their line number and skipped,
-unless `strict`, where one bad row means nothing is stored.
+unless `strict`, where one bad row means nothing is stored. A file that repeats an
+email keeps its last row and reports each earlier one it replaced (CRM exports
+repeat a contact per deal or list).
 """
 
 from __future__ import annotations
@@ -32,12 +34,15 @@ class ImportReport:
     unchanged: int = 0
     forgotten: int = 0
     invalid: list[tuple[int, str]] = field(default_factory=list)
+    # (line, email, line that replaced it) for each row a later row of the same email replaced
+    duplicates: list[tuple[int, str, int]] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged, "
             f"{len(self.invalid)} invalid"
-        ) + (f", {self.forgotten} forgotten (not stored)" if self.forgotten else "")
+        ) + (f", {len(self.duplicates)} duplicate rows (the last row of each email kept)" if self.duplicates else "") + (
+            f", {self.forgotten} forgotten (not stored)" if self.forgotten else "")
 
 
 @dataclass
@@ -48,8 +53,9 @@ class LeadRow:
     raw: dict[str, str]
 
 
-def read_leads(path: Path) -> tuple[list[LeadRow], list[tuple[int, str]]]:
-    """Valid rows (last one wins for a repeated email) and (line, reason) for the rest."""
+def read_leads(path: Path) -> tuple[list[LeadRow], list[tuple[int, str]], list[tuple[int, str, int]]]:
+    """Valid rows (last one wins for a repeated email), (line, reason) for the invalid ones, and
+    (line, email, replacing line) for each row a later row of the same email replaced."""
     try:
         handle = path.open(newline="", encoding="utf-8-sig")  # -sig: spreadsheet exports start with a BOM
     except OSError as exc:
@@ -67,6 +73,7 @@ def read_leads(path: Path) -> tuple[list[LeadRow], list[tuple[int, str]]]:
             raise LeadsFileError(f"{path} has no 'email' column (columns: {', '.join(h for h in header if h)})")
         rows: dict[str, LeadRow] = {}
         invalid: list[tuple[int, str]] = []
+        duplicates: list[tuple[int, str, int]] = []
         line = reader.line_num
         try:
             for record in reader:
@@ -82,10 +89,12 @@ def read_leads(path: Path) -> tuple[list[LeadRow], list[tuple[int, str]]]:
                     invalid.append((start, str(exc)))
                     continue
                 values = {name: fields.get(name) or None for name in FIELDS}
+                if email in rows:
+                    duplicates.append((rows[email].line, email, start))
                 rows[email] = LeadRow(start, email, values, {k: v for k, v in fields.items() if k})
         except (csv.Error, UnicodeDecodeError) as exc:
             raise LeadsFileError(f"{path}: line {line + 1} cannot be read: {exc}") from None
-    return list(rows.values()), invalid
+    return list(rows.values()), invalid, duplicates
 
 
 # An empty cell keeps what an earlier import stored; an unchanged row is not rewritten.
@@ -103,8 +112,8 @@ where (existing.name, existing.company, existing.owner, existing.source) is dist
 
 def import_leads(conn: psycopg.Connection, path: Path, *, strict: bool = False) -> ImportReport:
     """Upsert every valid row in one transaction; see the module docstring for the rules."""
-    rows, invalid = read_leads(path)
-    report = ImportReport(invalid=invalid)
+    rows, invalid, duplicates = read_leads(path)
+    report = ImportReport(invalid=invalid, duplicates=duplicates)
     if strict and invalid:
         return report
     batch = [

@@ -246,3 +246,17 @@ def test_leads_import_missing_or_binary_file(cli, clean_raw, tmp_path):
     assert result.exit_code == 1
     assert "is not a UTF-8 CSV file" in result.output
     assert leads(clean_raw) == []
+
+
+def test_leads_import_reports_duplicate_rows_instead_of_collapsing_them_silently(cli, clean_raw, tmp_path):
+    path = write(tmp_path, (
+        "email,name,company\n"
+        "ada@example.org,Ada,Analytical\n"
+        "bob@example.org,Bob,Builders\n"
+        " ADA@example.org ,Ada Lovelace,Analytical\n"
+    ))
+    result = cli("leads", "import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "line 2: ada@example.org again on line 4; line 4 kept" in result.output
+    assert "2 inserted, 0 updated, 0 unchanged, 0 invalid, 1 duplicate rows (the last row of each email kept)" in result.output
+    assert [r[:2] for r in leads(clean_raw)] == [("ada@example.org", "Ada Lovelace"), ("bob@example.org", "Bob")]

@@ -310,4 +310,4 @@ def test_gdp_latency_command_prints_p50_p95(conn, database_url, monkeypatch):
         monkeypatch.delenv("DATABASE_URL")
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    assert "email" in result.output and "p50=    12.0s" in result.output and "p95=    12.0s" in result.output
+    assert "email" in result.output and "p50=12.0 s" in result.output and "p95=12.0 s" in result.output

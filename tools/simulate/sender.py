@@ -55,6 +55,10 @@ class SendStats:
                 self.errors.append(f"{kind}: {reason}")
 
 
+class IngestUnreachable(RuntimeError):
+    """The ingest app does not answer /healthz: nothing was sent or written."""
+
+
 class Sender:
     """Turns touches into signed HTTP requests against `base_url`."""
 
@@ -141,8 +145,22 @@ class Sender:
         return person_cookie_value(secret, person_id)
 
     # -- sending ------------------------------------------------------------------------
+    def preflight(self, timeout_s: float = 3.0) -> None:
+        """Fail in seconds, before any row is written, when the ingest app is not there or not healthy."""
+        try:
+            response = httpx.get(f"{self.base_url}/healthz", timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            raise IngestUnreachable(
+                f"no ingest app answers at {self.base_url} ({type(exc).__name__}); start one with `gdp serve` "
+                f"or pass --url; nothing was sent or written") from None
+        if response.status_code != 200:
+            raise IngestUnreachable(
+                f"the ingest app at {self.base_url} answers /healthz with {response.status_code} "
+                f"({response.text[:120].strip()}); nothing was sent or written")
+
     def send_all(self, touches: list[Touch], progress: Callable[[int], None] | None = None) -> SendStats:
-        """Send HTTP touches (locally shuffled, some twice); write the non-HTTP ones directly."""
+        """Send HTTP touches (locally shuffled, some twice); write the non-HTTP ones directly, after a pre-flight."""
+        self.preflight()
         direct = [t for t in touches if t.kind in ("auth_user", "lead")]
         http = [t for t in touches if t.kind not in ("auth_user", "lead")]
         self._write_auth_users([t for t in direct if t.kind == "auth_user"])
