@@ -17,9 +17,9 @@ credited as (
     from attribution
     union all
     select
-        'last touch',
-        coalesce(last_touch_campaign_id, '(unattributed)'),
-        coalesce(last_touch_channel, '(none)'),
+        'last touch' as model,
+        coalesce(last_touch_campaign_id, '(unattributed)') as campaign_id,
+        coalesce(last_touch_channel, '(none)') as channel,
         conversion_type,
         revenue_cents,
         attribution_window_days

@@ -9,12 +9,12 @@ event as (
 metrics as (
     select * from (
         values
-            ('signed_up', 'sign-ups'),
-            ('activated', 'activations'),
-            ('subscription_started', 'new subscriptions'),
-            ('link_clicked', 'tracked-link clicks'),
-            ('call_booked', 'booked calls'),
-            ('deal_won', 'won deals')
+        ('signed_up', 'sign-ups'),
+        ('activated', 'activations'),
+        ('subscription_started', 'new subscriptions'),
+        ('link_clicked', 'tracked-link clicks'),
+        ('call_booked', 'booked calls'),
+        ('deal_won', 'won deals')
     ) as m (event_type, metric)
 ),
 
@@ -24,7 +24,7 @@ final as (
         metrics.metric,
         count(distinct event.person_id) as persons
     from event
-    inner join metrics on metrics.event_type = event.event_type
+    inner join metrics on event.event_type = metrics.event_type
     where event.person_id is not null
     group by 1, 2
 )

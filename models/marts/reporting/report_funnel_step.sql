@@ -42,7 +42,7 @@ outbound_reached as (
         coalesce(deal.proposal_sent_at is not null, false) as proposal_sent,
         coalesce(deal.won_at is not null, false) as won
     from person_features
-    left join deal on deal.deal_id = person_features.deal_id
+    left join deal on person_features.deal_id = deal.deal_id
     where person_features.is_lead
 ),
 
@@ -57,26 +57,35 @@ outbound_counts as (
 ),
 
 steps as (
-    select 'newsletter' as funnel, s.step_number, s.step, s.persons
+    select
+        'newsletter' as funnel,
+        s.step_number,
+        s.step,
+        s.persons
     from newsletter_counts as c
-    cross join lateral (
-        values
+    cross join
+        lateral (
+            values
             (1, 'emailed', c.emailed),
             (2, 'clicked', c.clicked),
             (3, 'signed up', c.signed_up),
             (4, 'activated', c.activated),
             (5, 'subscribed', c.subscribed)
-    ) as s (step_number, step, persons)
+        ) as s (step_number, step, persons)
     union all
-    select 'outbound', s.step_number, s.step, s.persons
+    select
+        'outbound' as funnel,
+        s.step_number,
+        s.step,
+        s.persons
     from outbound_counts as c
     cross join lateral (
         values
-            (1, 'lead', c.leads),
-            (2, 'replied positive', c.replied_positive),
-            (3, 'booked call', c.booked_call),
-            (4, 'proposal sent', c.proposal_sent),
-            (5, 'won', c.won)
+        (1, 'lead', c.leads),
+        (2, 'replied positive', c.replied_positive),
+        (3, 'booked call', c.booked_call),
+        (4, 'proposal sent', c.proposal_sent),
+        (5, 'won', c.won)
     ) as s (step_number, step, persons)
 ),
 

@@ -34,24 +34,41 @@ deals as (
 ),
 
 final as (
-    select kpis.kpi_number, kpis.kpi, kpis.value, kpis.unit, kpis.definition
+    select
+        kpis.kpi_number,
+        kpis.kpi,
+        kpis.value,
+        kpis.unit,
+        kpis.definition
     from people
     cross join revenue
     cross join deals
     cross join lateral (
         values
-            (1, 'sign-ups', people.signed_up::numeric, 'persons',
-             'Persons with an app sign-up (signup_at set), any funnel.'),
-            (2, 'activation rate', people.activated::numeric / nullif(people.signed_up, 0), 'share',
-             'Signed-up persons who also activated, over signed-up persons.'),
-            (3, 'paid conversion', people.subscribed::numeric / nullif(people.signed_up, 0), 'share',
-             'Signed-up persons who ever started a subscription, over signed-up persons.'),
-            (4, 'MRR', revenue.mrr_cents::numeric, 'cents',
-             'Monthly recurring revenue of paying subscriptions today (Stripe, normalized to a month).'),
-            (5, 'booked calls', people.booked_call::numeric, 'persons',
-             'Persons who booked a call (Cal.com, Calendly or the deal stage).'),
-            (6, 'won deals', deals.won::numeric, 'deals',
-             'Deals that reached the won stage.')
+        (
+            1, 'sign-ups', people.signed_up::numeric, 'persons',
+            'Persons with an app sign-up (signup_at set), any funnel.'
+        ),
+        (
+            2, 'activation rate', people.activated::numeric / nullif(people.signed_up, 0), 'share',
+            'Signed-up persons who also activated, over signed-up persons.'
+        ),
+        (
+            3, 'paid conversion', people.subscribed::numeric / nullif(people.signed_up, 0), 'share',
+            'Signed-up persons who ever started a subscription, over signed-up persons.'
+        ),
+        (
+            4, 'MRR', revenue.mrr_cents::numeric, 'cents',
+            'Monthly recurring revenue of paying subscriptions today (Stripe, normalized to a month).'
+        ),
+        (
+            5, 'booked calls', people.booked_call::numeric, 'persons',
+            'Persons who booked a call (Cal.com, Calendly or the deal stage).'
+        ),
+        (
+            6, 'won deals', deals.won::numeric, 'deals',
+            'Deals that reached the won stage.'
+        )
     ) as kpis (kpi_number, kpi, value, unit, definition)
 )
 

@@ -9,16 +9,28 @@ transitions as (
 ),
 
 cycles as (
-    select cycle_id, min(recorded_at) as cycle_at
+    select
+        cycle_id,
+        min(recorded_at) as cycle_at
     from transitions
     group by cycle_id
 ),
 
 moves as (
-    select segment, person_id as member_id, cycle_id, transition_id, transition = 'entered' as is_in
+    select
+        segment,
+        person_id as member_id,
+        cycle_id,
+        transition_id,
+        transition = 'entered' as is_in
     from transitions
     union all
-    select segment, merged_into_person_id, cycle_id, transition_id, true
+    select
+        segment,
+        merged_into_person_id,
+        cycle_id,
+        transition_id,
+        true as is_in
     from transitions
     where transition = 'merged' and merged_into_person_id is not null
 ),
@@ -32,7 +44,7 @@ moves_in_order as (
             partition by moves.segment, moves.member_id order by cycles.cycle_at, moves.transition_id
         ) as was_in
     from moves
-    inner join cycles on cycles.cycle_id = moves.cycle_id
+    inner join cycles on moves.cycle_id = cycles.cycle_id
 ),
 
 size_changes as (
@@ -61,7 +73,10 @@ counts as (
 ),
 
 grid as (
-    select segments.segment, cycles.cycle_id, cycles.cycle_at
+    select
+        segments.segment,
+        cycles.cycle_id,
+        cycles.cycle_at
     from (select distinct segment from transitions) as segments
     cross join cycles
 ),
@@ -79,8 +94,8 @@ final as (
             partition by grid.segment order by grid.cycle_at, grid.cycle_id rows unbounded preceding
         )::bigint as members
     from grid
-    left join counts on counts.segment = grid.segment and counts.cycle_id = grid.cycle_id
-    left join size_changes on size_changes.segment = grid.segment and size_changes.cycle_id = grid.cycle_id
+    left join counts on grid.segment = counts.segment and grid.cycle_id = counts.cycle_id
+    left join size_changes on grid.segment = size_changes.segment and grid.cycle_id = size_changes.cycle_id
 )
 
 select * from final

@@ -6,18 +6,27 @@
 with
 
 {% if execute and outbox is none -%}
-source as (
-    select
-        null::bigint as outbox_id, null::text as segment, null::text as person_id, null::text as transition,
-        null::text as channel, null::integer as step, '{}'::jsonb as action, null::text as status,
-        null::text as error, null::text as cycle_id, null::timestamptz as qualified_at,
-        null::timestamptz as created_at, null::timestamptz as sent_at
-    where false
-),
+    source as (
+        select
+            null::bigint as outbox_id,
+            null::text as segment,
+            null::text as person_id,
+            null::text as transition,
+            null::text as channel,
+            null::integer as step,
+            '{}'::jsonb as action,
+            null::text as status,
+            null::text as error,
+            null::text as cycle_id,
+            null::timestamptz as qualified_at,
+            null::timestamptz as created_at,
+            null::timestamptz as sent_at
+        where false
+    ),
 {%- else -%}
-source as (
-    select * from {{ source('activation_outbox', 'outbox') }}
-),
+    source as (
+        select * from {{ source('activation_outbox', 'outbox') }}
+    ),
 {%- endif %}
 
 final as (
