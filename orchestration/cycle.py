@@ -16,6 +16,7 @@ import psycopg
 from gdp.dbt import DbtRun, run_dbt
 from gdp.settings import Settings, get_settings
 from ledger.membership import LedgerResult, new_cycle_id, record_cycle
+from orchestration.watermarks import raw_high_water_marks, record_cycle_marks
 
 
 @dataclass
@@ -66,12 +67,15 @@ def run_cycle(
     """dbt build, then (when it succeeded and `record`) the ledger under `cycle_id` (new if None)."""
     settings = settings or get_settings()
     args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    # Taken before the build: a row landing during it is the next cycle's (and the sensor's).
+    marks = raw_high_water_marks(url)
     result = CycleResult(run_dbt(args, url, target_path=target_path, stream=stream, settings=settings))
     if not record:
         return result
     result.cycle_id = cycle_id or new_cycle_id()
     if result.dbt.ok:
         result.ledger = record_cycle(url, result.cycle_id, dbt_schema=settings.dbt_schema, settings=settings)
+        record_cycle_marks(url, result.cycle_id, marks)
     else:
         _mark_failed(url, result.cycle_id)
     return result

@@ -32,7 +32,7 @@ PARSE_PLACEHOLDER_URL = "postgresql://postgres@localhost:5432/postgres"
 
 # What dbt reads to build its manifest (dbt_project.yml's *-paths plus the project files).
 PROJECT_INPUTS = ("models", "macros", "seeds", "snapshots", "analyses", "tests/dbt")
-PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml", "selectors.yml")
 
 
 class ManifestError(RuntimeError):
