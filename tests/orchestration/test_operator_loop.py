@@ -204,3 +204,39 @@ def test_no_check_fails_on_a_fresh_install_and_the_sensor_starts_after_gdp_refre
             tick, context = _tick(instance, url)
             assert isinstance(tick, SkipReason) and "No new rows" in tick.skip_message
             assert json.loads(context.cursor)["resend_event"] == raw_high_water_marks(url)["resend_event"]
+
+
+# --- match quality: website events are held to the minimum, server-side ones reported -------
+
+
+def test_match_quality_holds_website_events_to_the_minimum_and_only_reports_server_side(server_url):
+    from orchestration.checks import meta_match_quality
+
+    full = {"em": ["a" * 64], "ph": ["b" * 64], "external_id": ["c" * 64], "fbc": "fb.1.1.x", "fbp": "fb.1.1.y",
+            "client_ip_address": "203.0.113.9", "client_user_agent": "Mozilla/5.0"}
+    server = {"em": ["a" * 64], "external_id": ["c" * 64]}  # all a server-side conversion can carry here
+    with private_database(server_url) as url:
+        postgres = PostgresResource(database_url=url)
+
+        def add(key: str, source: str, user_data: dict) -> None:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("insert into activation.outbox (outbox_key, channel, status, payload) values (%s, 'meta_capi', 'sent', %s)",
+                             (key, json.dumps({"action_source": source, "user_data": user_data})))
+
+        for i in range(5):
+            add(f"srv{i}", "system_generated", server)
+        only_server = meta_match_quality(postgres=postgres)
+        assert only_server.passed and only_server.description.startswith("Does not apply yet")
+        assert only_server.metadata["server_side_events"].value == 5
+        assert only_server.metadata["server_side_estimated_match_quality"].value == 4.0  # under 6 by construction
+
+        for i in range(5):
+            add(f"web{i}", "website", full)
+        good = meta_match_quality(postgres=postgres)
+        assert good.passed and good.metadata["estimated_match_quality"].value == 10.0 and good.metadata["events"].value == 5
+
+        for i in range(20):
+            add(f"anon{i}", "website", {"client_ip_address": "203.0.113.9", "client_user_agent": "Mozilla/5.0"})
+        poor = meta_match_quality(postgres=postgres)
+        assert not poor.passed and poor.severity == AssetCheckSeverity.WARN
+        assert poor.metadata["estimated_match_quality"].value == 3.6  # (5 × 10 + 20 × 2) / 25
