@@ -186,3 +186,56 @@ def test_killed_between_the_call_and_the_commit_the_receiver_processes_it_once(d
     for request in receiver.requests:
         Webhook(SECRET).verify(request["body"], request["headers"])
     assert len(receiver.processed) == 1 and receiver.rejected == []
+
+
+def _project_with_webhook(dest, url_env: str):
+    """The dbt project as an analyst's branch would have it: `won` gains a webhook activation."""
+    import shutil
+
+    for name in ("dbt_project.yml", "profiles.yml", "selectors.yml"):
+        shutil.copy(REPO_ROOT / name, dest / name)
+    for folder in ("models", "macros", "seeds", "tests/dbt"):
+        shutil.copytree(REPO_ROOT / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    path = dest / "models" / "segments" / "outbound" / "_outbound__segments.yml"
+    text = path.read_text()
+    old = "            - {channel: outbound, sequence: onboarding_upsell}\n"
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, old + f"            - {{channel: webhook, url_env: {url_env}, secret_env: GDP_WEBHOOK_CRM_SECRET}}\n"))
+    return dest
+
+
+@pytest.mark.slow
+def test_a_webhook_in_a_segments_yaml_reaches_the_receiver_and_a_bad_variable_fails_the_build(server_url, receiver, tmp_path, monkeypatch):
+    """Real dbt: the `segment` model carries the webhook activation, or refuses a variable outside GDP_WEBHOOK_*."""
+    import gdp.dbt
+    from activation.outbox import ActivationReport, Run
+    from activation.plan import plan_transitions
+    from activation.runner import dry_run_channels
+    from gdp.dbt import run_dbt
+    from gdp.settings import Settings
+    from tests.dbt_helpers import private_database
+
+    with private_database(server_url) as url:
+        (tmp_path / "bad").mkdir()
+        bad = _project_with_webhook(tmp_path / "bad", "DATABASE_URL")
+        monkeypatch.setattr(gdp.dbt, "REPO_ROOT", bad)
+        failed = run_dbt(["run", "--select", "segment"], url, target_path=tmp_path / "target_bad", settings=Settings())
+        assert not failed.ok
+        assert "activations[2].url_env must name a GDP_WEBHOOK_<NAME> variable, got DATABASE_URL" in failed.output
+
+        (tmp_path / "good").mkdir()
+        good = _project_with_webhook(tmp_path / "good", "GDP_WEBHOOK_CRM_URL")
+        monkeypatch.setattr(gdp.dbt, "REPO_ROOT", good)
+        built = run_dbt(["run", "--select", "segment", "stg_ledger__membership_transitions", "activation_holdout"], url, target_path=tmp_path / "target_good", settings=Settings())
+        assert built.ok, built.output[-3000:]
+        with psycopg.connect(url, autocommit=True) as conn:
+            (activations,) = conn.execute("select activations from analytics.segment where segment = 'won'").fetchone()
+            assert {"channel": "webhook", "url_env": "GDP_WEBHOOK_CRM_URL", "secret_env": "GDP_WEBHOOK_CRM_SECRET"} in activations
+            conn.execute("insert into activation.membership_transition (cycle_id, segment, person_id, transition, qualified_at)"
+                         " values ('c1', 'won', 'p_won', 'entered', now())")
+        settings = make_settings(tmp_path, dbt_schema="analytics")
+        plan_transitions(Run(url, settings, ActivationReport(), dry_run_channels(settings, None)))
+        assert activate(url, settings=settings, channels=["webhooks"]).total("webhooks", "sent") == 1
+    (event,) = receiver.processed
+    assert event["event"]["type"] == "segment.entered" and event["event"]["data"]["person_id"] == "p_won"
+    Webhook(SECRET).verify(receiver.requests[0]["body"], receiver.requests[0]["headers"])
