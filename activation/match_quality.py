@@ -31,6 +31,7 @@ with prepared as (
     select coalesce(payload -> 'user_data', payload -> 'data' -> 0 -> 'user_data', '{{}}'::jsonb) as user_data
     from activation.outbox
     where channel = 'meta_capi' and payload is not null and created_at > now() - interval '7 days'
+      and {source_filter}
 )
 select count(*) as events, {shares} from prepared
 """
@@ -48,8 +49,8 @@ def estimate_match_quality(shares: Mapping[str, float]) -> float:
     return round(sum(weight * float(shares.get(key, 0.0)) for key, weight in MATCH_KEY_WEIGHTS.items()), 2)
 
 
-def measure(conn: psycopg.Connection) -> MatchQuality:
-    """Key coverage over CAPI events prepared in the last 7 days, and its estimate."""
+def measure(conn: psycopg.Connection, action_source: str | None = None) -> MatchQuality:
+    """Key coverage over CAPI events prepared in the last 7 days (of one `action_source`, if given), and its estimate."""
     shares = sql.SQL(",\n    ").join(
         sql.SQL(
             "coalesce(avg(case when coalesce(user_data ->> {key}, '') not in ('', '[]') then 1.0 else 0.0 end), 0)"
@@ -57,7 +58,8 @@ def measure(conn: psycopg.Connection) -> MatchQuality:
         ).format(key=sql.Literal(key), name=sql.Identifier(key))
         for key in MATCH_KEY_WEIGHTS
     )
-    cur = conn.execute(sql.SQL(_PREPARED).format(shares=shares))
+    source_filter = sql.SQL("payload ->> 'action_source' = {}").format(sql.Literal(action_source)) if action_source else sql.SQL("true")
+    cur = conn.execute(sql.SQL(_PREPARED).format(shares=shares, source_filter=source_filter))
     row = cur.fetchone()
     values = dict(zip([d.name for d in cur.description], row))
     events = int(values.pop("events"))

@@ -17,6 +17,7 @@ from activation import keys
 from activation.outbox import Run, insert_action
 from activation.sequences import SequenceError, load_sequence
 from activation.sources import Eligibility, SegmentDef, eligibility, holdouts, relation_exists, segment_definitions
+from activation.webhook import outbox_channel_key, webhook_action
 
 CHUNK = 1000
 
@@ -133,7 +134,12 @@ def _plan_one(conn: psycopg.Connection, run: Run, t, seg: SegmentDef, elig: Elig
         elif channel == "suppress" and entered and not held:
             stop_enrollments(conn, t.person_id, f"suppressed:{t.segment}")
             suppress_pending_email(conn, t.person_id, f"suppressed by segment {t.segment}")
-        elif channel not in ("email", "meta_audience", "outbound", "notify_human", "tag_objection", "stop_sequences", "suppress"):
+        elif channel == "webhook":
+            # Enter and exit both go out (that is the point of the channel); held and held-out rows wait like any other.
+            status, error = contact_status(opted_out_only=True) if held or holdout else ("pending", None)
+            planned += insert_action(conn, outbox_key=key(outbox_channel_key(act)), channel="webhook", status=status, error=error,
+                                     action=webhook_action(act, seg, t), **common)
+        elif channel not in ("email", "meta_audience", "outbound", "notify_human", "tag_objection", "stop_sequences", "suppress", "webhook"):
             run.report.note(f"segment {t.segment}: unknown activation channel {channel!r} ignored")
     if t.transition == "merged" and not held and t.merged_into_person_id:
         move_enrollments(conn, t.person_id, t.merged_into_person_id)

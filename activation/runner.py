@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from activation import audiences, capi, emails, outbound
+from activation import audiences, capi, emails, outbound, webhook
 from activation.outbox import ActivationReport, Run
 from activation.plan import plan_transitions
 from gdp import db as gdb
 from gdp.settings import Settings, get_settings
 
-CHANNELS = ("outbound_sequences", "resend_emails", "meta_audiences", "meta_capi_events")
+CHANNELS = ("outbound_sequences", "resend_emails", "meta_audiences", "meta_capi_events", "webhooks")
 _WORKERS = {
     "outbound_sequences": outbound.work,
     "resend_emails": emails.work,
     "meta_audiences": audiences.work,
     "meta_capi_events": capi.work,
+    "webhooks": webhook.work,
 }
 
 
@@ -32,6 +33,7 @@ def dry_run_channels(settings: Settings, forced: bool | None) -> dict[str, bool]
         "meta_capi_events": not (settings.meta_access_token and settings.meta_pixel_id),
         "meta_audiences": not settings.meta_access_token,
         "outbound_sequences": False,
+        "webhooks": False,  # per destination: a webhook whose url_env is unset runs in dry-run
         "notify_human": not settings.notify_webhook_url,
     }
 

@@ -188,12 +188,13 @@ from gdp.commands.dagster import dagster_command  # noqa: E402
 from gdp.commands.deals import deal_group, leads_group  # noqa: E402
 from gdp.commands.latency import latency_command  # noqa: E402
 from gdp.commands.links import link_command  # noqa: E402
+from gdp.commands.outbox import outbox_group  # noqa: E402
 from gdp.commands.person import person_group  # noqa: E402
 from gdp.commands.posthog import posthog_group  # noqa: E402
 from gdp.commands.segments import segments_group  # noqa: E402
 
 for _command in (activate_command, dagster_command, deal_group, leads_group, latency_command, link_command,
-                 person_group, posthog_group, segments_group):
+                 person_group, posthog_group, segments_group, outbox_group):
     main.add_command(_command)
 
 

@@ -10,6 +10,7 @@ they must never be logged.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -190,6 +191,20 @@ def _out_of_bounds(attr: str, env: str, value: object) -> str | None:
     if attr in _AT_MOST_ONE and value > 1:
         return f"{env} must be at most 1 (a share), got {value}"
     return None
+
+
+WEBHOOK_ENV = re.compile(r"^GDP_WEBHOOK_[A-Z0-9_]+$")
+
+
+def webhook_env(name: str) -> str | None:
+    """A variable a segment's webhook activation names (`url_env`, `secret_env`), read at send time.
+
+    Only `GDP_WEBHOOK_*` names: a segment's YAML is an analyst's pull request and must
+    not be able to point a webhook at another secret (or at DATABASE_URL).
+    """
+    if not WEBHOOK_ENV.match(name or ""):
+        raise ValueError(f"{name!r} is not a webhook variable: url_env and secret_env must be GDP_WEBHOOK_<NAME>")
+    return _env(name)
 
 
 @lru_cache(maxsize=1)

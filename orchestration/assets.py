@@ -14,7 +14,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from gdp.settings import get_settings
-from orchestration.dbt_assets import model_keys_in_layer, model_keys_under
+from orchestration.dbt_assets import model_keys_in_layer, model_keys_under, segment_activation_channels
 from orchestration.resources import (
     MetaResource,
     NotifierResource,
@@ -31,6 +31,16 @@ ACTIVATION_CHANNELS: dict[str, tuple[str, ...]] = {
     "meta_capi_events": ("meta_capi",),
     "meta_audiences": ("meta_audience",),
     "outbound_sequences": ("email", "notify_human", "tag_objection"),
+    "webhooks": ("webhook",),
+}
+# Activation asset → the outbox channels only it sends (sequence emails go out through resend_emails),
+# so a stuck row warns on the asset that works it.
+OUTBOX_CHANNELS_WORKED: dict[str, tuple[str, ...]] = {
+    "resend_emails": ("email",),
+    "meta_capi_events": ("meta_capi",),
+    "meta_audiences": ("meta_audience",),
+    "outbound_sequences": ("notify_human", "tag_objection", "outbound"),
+    "webhooks": ("webhook",),
 }
 
 
@@ -101,11 +111,28 @@ def _latency_metadata(url: str, channels: tuple[str, ...], cycle_id: str) -> dic
     return metadata
 
 
+# Activation asset → the segment activation channels (segment YAML `activations[].channel`) it acts on.
+SEGMENT_CHANNELS: dict[str, tuple[str, ...]] = {
+    "resend_emails": ("email",),
+    "meta_audiences": ("meta_audience",),
+    "outbound_sequences": ("outbound", "notify_human", "tag_objection", "stop_sequences", "suppress"),
+    "webhooks": ("webhook",),
+}
+
+
+def segments_acting_through(name: str) -> list[AssetKey]:
+    """The segments whose activations name this asset's channels: drawn as its parents, so the UI shows
+    which segment drives which channel (the ledger alone would join every segment into one node)."""
+    wanted = set(SEGMENT_CHANNELS.get(name, ()))
+    return sorted((key for key, channels in segment_activation_channels().items() if channels & wanted),
+                  key=lambda key: key.to_user_string())
+
+
 def activation_asset(name: str, description: str):
     channels = ACTIVATION_CHANNELS[name]
 
     # The activation-facing marts say whom it may reach and how (models/marts/activation/).
-    deps = [LEDGER_KEY, *model_keys_under("marts/activation")]
+    deps = [LEDGER_KEY, *model_keys_under("marts/activation"), *segments_acting_through(name)]
 
     @asset(name=name, deps=deps, group_name="activation", kinds={"python"}, description=description)
     def _activation(
@@ -139,4 +166,8 @@ outbound_sequences = activation_asset(
     "outbound_sequences", "Outbound sequence enrollment and due steps; stop conditions; route-to-human notifications."
 )
 
-ACTIVATION_ASSETS = [resend_emails, meta_capi_events, meta_audiences, outbound_sequences]
+webhooks = activation_asset(
+    "webhooks", "Enter/exit webhooks of segments with a webhook activation, signed the Standard Webhooks way (webhook-id = outbox key)."
+)
+
+ACTIVATION_ASSETS = [resend_emails, meta_capi_events, meta_audiences, outbound_sequences, webhooks]

@@ -27,7 +27,7 @@ from psycopg import sql
 
 from activation.match_quality import MATCH_KEY_WEIGHTS, measure
 from gdp.settings import get_settings
-from orchestration.assets import LEDGER_KEY
+from orchestration.assets import LEDGER_KEY, OUTBOX_CHANNELS_WORKED
 from orchestration.dbt_assets import source_freshness_specs
 from orchestration.resources import NotifierResource, PostgresResource
 
@@ -48,7 +48,8 @@ def evaluate_freshness(age_s: float | None, freshness: Mapping[str, Any]) -> tup
 
     warn_s, error_s = limit("warn_after"), limit("error_after")
     if age_s is None:
-        return False, AssetCheckSeverity.WARN, "No row has ever landed in this table."
+        # A fresh install, or a source nobody has used yet (no one unsubscribed): nothing can be stale.
+        return True, AssetCheckSeverity.WARN, "Does not apply yet: no row has ever landed in this table (it applies from the first row)."
     if error_s is not None and age_s > error_s:
         return False, AssetCheckSeverity.ERROR, f"Newest row is {age_s / 3600:.1f} h old (error after {error_s / 3600:g} h)."
     if warn_s is not None and age_s > warn_s:
@@ -135,24 +136,82 @@ def blast_radius_guard(
     "CAPI events prepared in the last 7 days: share carrying em, ph, external_id, fbp, fbc, IP, user agent.",
 )
 def meta_match_quality(postgres: PostgresResource) -> AssetCheckResult:
+    """Website events are held to the minimum; server-side conversions are only reported.
+
+    A server-side conversion (action_source system_generated) has no browser, so no IP,
+    user agent, fbp or fbc: its estimate tops out at em + ph + external_id = 5.5, below
+    the default minimum by construction, which failed this check from the first conversion.
+    """
     minimum = get_settings().check_match_quality_min
     with psycopg.connect(postgres.url(), autocommit=True) as conn:
-        measured = measure(conn)
-    events, values, score = measured.events, measured.shares, measured.score
-    if not events:
-        return AssetCheckResult(passed=True, description="No CAPI events prepared in the last 7 days.", metadata={"events": 0})
+        website = measure(conn, "website")
+        server = measure(conn, "system_generated")
+    metadata = {
+        "estimated_match_quality": website.score,
+        "events": website.events,
+        "key_shares": MetadataValue.json({k: round(v, 4) for k, v in website.shares.items()}),
+        "server_side_events": server.events,
+        "server_side_estimated_match_quality": server.score,
+        "server_side_key_shares": MetadataValue.json({k: round(v, 4) for k, v in server.shares.items()}),
+        "weights": MetadataValue.json(MATCH_KEY_WEIGHTS),
+    }
+    server_note = (f" {server.events} server-side conversions (estimate {server.score}/10) are reported, not held to it: "
+                   "they carry no IP, user agent, fbp or fbc." if server.events else "")
+    if not website.events:
+        return AssetCheckResult(passed=True, description="Does not apply yet: no website CAPI events prepared in the last 7 days."
+                                + server_note, metadata=metadata)
     return AssetCheckResult(
-        passed=score >= minimum,
+        passed=website.score >= minimum,
         severity=AssetCheckSeverity.WARN,
-        description=f"Estimated match quality {score}/10 over {events} events (minimum {minimum}). "
-        "An estimate from key coverage: Meta does not publish its Event Match Quality weights.",
-        metadata={
-            "estimated_match_quality": score,
-            "events": events,
-            "key_shares": MetadataValue.json({k: round(v, 4) for k, v in values.items()}),
-            "weights": MetadataValue.json(MATCH_KEY_WEIGHTS),
-        },
+        description=f"Estimated match quality {website.score}/10 over {website.events} website events (minimum {minimum}). "
+        "An estimate from key coverage: Meta does not publish its Event Match Quality weights." + server_note,
+        metadata=metadata,
     )
+
+
+# --- dead outbox rows (after sending) ---------------------------------------------------
+
+
+def dead_rows_check(asset_name: str, outbox_channels: tuple[str, ...]):
+    """WARN while rows of these outbox channels sit `dead` (gave up after retries), until an operator retries them."""
+
+    @asset_check(
+        asset=AssetKey(asset_name),
+        name="dead_outbox_rows",
+        description=f"No {', '.join(outbox_channels)} row of activation.outbox is dead; "
+        "list them with `gdp outbox list`, send them again with `gdp outbox retry`.",
+    )
+    def _dead_rows(postgres: PostgresResource) -> AssetCheckResult:
+        with psycopg.connect(postgres.url(), autocommit=True) as conn:
+            rows = conn.execute(
+                "select channel, coalesce(segment, '-'), count(*), max(updated_at) from activation.outbox"
+                " where status = 'dead' and channel = any(%s) group by 1, 2 order by 1, 2",
+                (list(outbox_channels),),
+            ).fetchall()
+        per_channel = {c: 0 for c in outbox_channels}
+        per_segment: dict[str, int] = {}
+        for channel, segment, n, _ in rows:
+            per_channel[channel] += n
+            per_segment[segment] = per_segment.get(segment, 0) + n
+        total = sum(per_channel.values())
+        newest = max((r[3] for r in rows), default=None)
+        counts = ", ".join(f"{c} {n}" for c, n in per_channel.items() if n)
+        first = next((c for c, n in per_channel.items() if n), outbox_channels[0])
+        return AssetCheckResult(
+            passed=total == 0,
+            severity=AssetCheckSeverity.WARN,
+            description=("No dead rows." if not total else
+                         f"{total} dead row(s) ({counts}): `gdp outbox list --status dead --channel {first}`, "
+                         "then `gdp outbox retry --status dead` once the cause is fixed."),
+            metadata={
+                "dead_rows": total,
+                "dead_per_channel": MetadataValue.json(per_channel),
+                "dead_per_segment": MetadataValue.json(per_segment),
+                "newest_dead_at": MetadataValue.text(newest.isoformat() if newest else "none"),
+            },
+        )
+
+    return _dead_rows
 
 
 def all_checks() -> list:
@@ -161,4 +220,5 @@ def all_checks() -> list:
         *(freshness_check(spec) for spec in raw_sources.values()),
         blast_radius_guard,
         meta_match_quality,
+        *(dead_rows_check(name, channels) for name, channels in OUTBOX_CHANNELS_WORKED.items()),
     ]

@@ -23,6 +23,7 @@ import psycopg
 from gdp.dbt import DbtRun, cycle_build_args, run_dbt
 from gdp.settings import Settings, get_settings
 from ledger.membership import LedgerResult, new_cycle_id, record_cycle
+from orchestration.watermarks import raw_high_water_marks, record_cycle_marks
 
 # pg_advisory_lock key of "a pipeline cycle is running" (gdp/migrate.py uses 7_412_001).
 CYCLE_LOCK_KEY = 7_412_002
@@ -115,12 +116,15 @@ def run_cycle(
 def _run_cycle(url: str, full_refresh: bool, stream: bool, target_path: Path | None, cycle_id: str | None,
                record: bool, settings: Settings) -> CycleResult:
     args = cycle_build_args(full_refresh)
+    # Taken before the build: a row landing during it is the next cycle's (and the sensor's).
+    marks = raw_high_water_marks(url)
     result = CycleResult(run_dbt(args, url, target_path=target_path, stream=stream, settings=settings))
     if not record:
         return result
     result.cycle_id = cycle_id or new_cycle_id()
     if result.dbt.ok:
         result.ledger = record_cycle(url, result.cycle_id, dbt_schema=settings.dbt_schema, settings=settings)
+        record_cycle_marks(url, result.cycle_id, marks)
     else:
         _mark_failed(url, result.cycle_id)
     return result

@@ -10,7 +10,7 @@ dbt source. dbt tests surface as asset checks through dagster-dbt.
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,18 @@ class GdpDbtTranslator(DagsterDbtTranslator):
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return layer_of(dbt_resource_props)
+        funnel = segment_funnel(dbt_resource_props)
+        return f"segments_{funnel}" if funnel else layer_of(dbt_resource_props)
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
+        """dbt's own (a group's owner, meta.dagster.owners), else a segment's `owner` as a Dagster team."""
+        owners = super().get_owners(dbt_resource_props)
+        if owners:
+            return owners
+        owner = (segment_meta(dbt_resource_props) or {}).get("owner")
+        if not owner:
+            return None
+        return [owner if "@" in owner or owner.startswith("team:") else f"team:{owner}"]
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> AssetSpec:
         """Draws segment → segment_member, the way the rows flow.
@@ -69,13 +80,26 @@ class GdpDbtTranslator(DagsterDbtTranslator):
         return spec
 
 
+def segment_meta(dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """`meta.segment` of a segment model (None for any other node)."""
+    if dbt_resource_props.get("resource_type") != "model":
+        return None
+    meta = (dbt_resource_props.get("config") or {}).get("meta") or dbt_resource_props.get("meta") or {}
+    return meta.get("segment") or None
+
+
+def segment_funnel(dbt_resource_props: Mapping[str, Any]) -> str | None:
+    """A segment's funnel, so each funnel's segments form one group in the UI."""
+    meta = segment_meta(dbt_resource_props)
+    return str(meta.get("funnel")) if meta and meta.get("funnel") else None
+
+
 SEGMENT_MEMBER_KEY = AssetKey(["segment_member"])
 
 
 def is_segment(dbt_resource_props: Mapping[str, Any]) -> bool:
     """A segment is a model whose config carries meta.segment (macros/segments/segments.sql)."""
-    meta = (dbt_resource_props.get("config") or {}).get("meta") or dbt_resource_props.get("meta") or {}
-    return dbt_resource_props.get("resource_type") == "model" and bool(meta.get("segment"))
+    return segment_meta(dbt_resource_props) is not None
 
 
 def layer_of(dbt_resource_props: Mapping[str, Any]) -> str:
@@ -209,6 +233,17 @@ def model_keys_under(folder: str, manifest: Mapping[str, Any] | None = None) -> 
         ),
         key=lambda key: key.to_user_string(),
     )
+
+
+def segment_activation_channels(manifest: Mapping[str, Any] | None = None) -> dict[AssetKey, set[str]]:
+    """Segment asset → the activation channels its YAML names, for lineage from each segment to its channels."""
+    manifest = manifest or _manifest()
+    result = {}
+    for props in manifest.get("nodes", {}).values():
+        meta = segment_meta(props)
+        if meta:
+            result[TRANSLATOR.get_asset_key(props)] = {str(a.get("channel")) for a in meta.get("activations") or [] if isinstance(a, Mapping)}
+    return result
 
 
 def source_freshness_specs(manifest: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -6,6 +6,8 @@ compares the current marks with the cursor; new rows launch one run, whose
 run_key is derived from the marks, so a tick evaluated twice never launches twice.
 Runs never overlap: while a run of the job is queued or in progress the tick is
 skipped, and the cursor is left where it was, so those rows are picked up next.
+Without a cursor (first start) it begins at the marks the last `gdp refresh` or
+demo cycle built from (orchestration/watermarks.py), so nothing is rebuilt twice.
 """
 
 
@@ -13,7 +15,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-import psycopg
 from dagster import (
     DagsterInstance,
     DagsterRunStatus,
@@ -24,13 +25,12 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from psycopg import sql
 
 from gdp.settings import get_settings
-from orchestration.jobs import REFRESH_AND_ACTIVATE, refresh_and_activate_job
+from orchestration.jobs import JOB_NAMES, refresh_and_activate_job
 from orchestration.resources import PostgresResource
+from orchestration.watermarks import last_cycle_marks, raw_high_water_marks
 
-RAW_SCHEMA = "raw"
 ACTIVE_STATUSES = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,
@@ -38,28 +38,6 @@ ACTIVE_STATUSES = [
     DagsterRunStatus.STARTED,
     DagsterRunStatus.CANCELING,
 ]
-
-
-def raw_high_water_marks(url: str, schema: str = RAW_SCHEMA) -> dict[str, int]:
-    """max(landing_id) per raw table; tables listed from information_schema, so a new one is watched."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        tables = [
-            name
-            for (name,) in conn.execute(
-                "select table_name from information_schema.columns"
-                " where table_schema = %s and column_name = 'landing_id' order by table_name",
-                (schema,),
-            )
-        ]
-        if not tables:
-            return {}
-        query = sql.SQL(" union all ").join(
-            sql.SQL("select {name}::text, coalesce(max(landing_id), 0)::bigint from {table}").format(
-                name=sql.Literal(table), table=sql.Identifier(schema, table)
-            )
-            for table in tables
-        )
-        return {name: int(mark) for name, mark in conn.execute(query)}
 
 
 def parse_cursor(cursor: str | None) -> dict[str, int]:
@@ -77,9 +55,13 @@ def new_rows_since(marks: dict[str, int], previous: dict[str, int]) -> dict[str,
     return {t: m - previous.get(t, 0) for t, m in sorted(marks.items()) if m > previous.get(t, 0)}
 
 
-def active_run_id(instance: DagsterInstance, job_name: str = REFRESH_AND_ACTIVATE) -> str | None:
-    runs = instance.get_runs(filters=RunsFilter(job_name=job_name, statuses=ACTIVE_STATUSES), limit=1)
-    return runs[0].run_id if runs else None
+def active_run_id(instance: DagsterInstance, job_names: tuple[str, ...] = JOB_NAMES) -> str | None:
+    """A queued or running run of either job: the full cycle and the clock's never overlap either."""
+    for job_name in job_names:
+        runs = instance.get_runs(filters=RunsFilter(job_name=job_name, statuses=ACTIVE_STATUSES), limit=1)
+        if runs:
+            return runs[0].run_id
+    return None
 
 
 @dataclass
@@ -98,7 +80,7 @@ def decide(marks: dict[str, int], cursor: str | None, running: str | None) -> Se
     if running:
         return SensorDecision(
             None,
-            f"New rows landed ({summary}) but run {running[:8]} of {REFRESH_AND_ACTIVATE} is still queued or "
+            f"New rows landed ({summary}) but run {running[:8]} ({' or '.join(JOB_NAMES)}) is still queued or "
             "in progress; runs never overlap, so they will be picked up on the next tick after it finishes.",
             None,
         )
@@ -117,8 +99,16 @@ def decide(marks: dict[str, int], cursor: str | None, running: str | None) -> Se
     description="Launches refresh_and_activate when rows land in any raw table (cursor: max landing_id per table).",
 )
 def raw_landing_sensor(context: SensorEvaluationContext, postgres: PostgresResource):
-    marks = raw_high_water_marks(postgres.url())
-    decision = decide(marks, context.cursor, active_run_id(context.instance))
+    url = postgres.url()
+    marks = raw_high_water_marks(url)
+    cursor = context.cursor
+    if cursor is None:
+        # First start: begin where the last `gdp refresh` (or the demo) left off, not from nothing.
+        start = last_cycle_marks(url)
+        if start is not None:
+            cursor = format_cursor(start)
+            context.update_cursor(cursor)
+    decision = decide(marks, cursor, active_run_id(context.instance))
     if decision.run_request is None:
         return SkipReason(decision.skip_reason)
     context.update_cursor(decision.cursor)

@@ -23,7 +23,7 @@
 
 {#- meta.segment of one node, checked, with defaults filled in. Errors name the model and the field. -#}
 {% macro segment_meta(node) %}
-    {%- set channels = ['email', 'meta_audience', 'outbound', 'stop_sequences', 'notify_human', 'tag_objection', 'suppress'] -%}
+    {%- set channels = ['email', 'meta_audience', 'outbound', 'stop_sequences', 'notify_human', 'tag_objection', 'suppress', 'webhook'] -%}
     {%- set meta = (node.config.get('meta', {}) or node.get('meta', {})).get('segment') -%}
     {%- set where = 'segment ' ~ node.name ~ ' (' ~ node.original_file_path ~ '): meta.segment.' -%}
     {%- if meta.get('funnel') not in ['newsletter', 'outbound'] -%}
@@ -46,6 +46,14 @@
     {%- for activation in activations -%}
         {%- if activation is not mapping or activation.get('channel') not in channels -%}
             {{ exceptions.raise_compiler_error(where ~ "activations[" ~ loop.index0 ~ "].channel must be one of " ~ channels | join(', ')) }}
+        {%- endif -%}
+        {%- if activation.get('channel') == 'webhook' -%}
+            {%- set index = loop.index0 -%}
+            {%- for field in ['url_env', 'secret_env'] -%}
+                {%- if not modules.re.match('^GDP_WEBHOOK_[A-Z0-9_]+$', activation.get(field) or '') -%}
+                    {{ exceptions.raise_compiler_error(where ~ "activations[" ~ index ~ "]." ~ field ~ " must name a GDP_WEBHOOK_<NAME> variable, got " ~ activation.get(field)) }}
+                {%- endif -%}
+            {%- endfor -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return({

@@ -190,3 +190,23 @@ def test_a_lost_raw_row_fails_the_dbt_guard_and_nothing_is_sent(world):
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("delete from raw.resend_event where svix_id = %s", (svix_id,))
+
+
+def test_clock_cycle_rebuilds_only_the_time_based_segments_then_ledger_and_activation(world):
+    """The 5-minute schedule's job on the built world: person_features and the clock-tagged
+    segments are rebuilt by real dbt, the ledger and activation run; a raw row that landed
+    meanwhile stays for the sensor's full cycle (no staging or event rebuild)."""
+    from orchestration.jobs import CLOCK_CYCLE
+
+    url, client, defs = world["url"], world["client"], world["defs"]
+    land_newsletter_click(client, "p_e2e_clock", "clock@e2e.example")
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def(CLOCK_CYCLE).execute_in_process(instance=instance, raise_on_error=False)
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"person_features", "new_signup_no_activation_24h", "membership_ledger", *ACTIVATIONS} <= materialized
+    assert not {"event", "person", "stg_resend__events", "won"} & materialized
+    checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks[("membership_ledger", "blast_radius_guard")] is True
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("select count(*) from analytics.event where person_id = 'p_e2e_clock'").fetchone()[0] == 0

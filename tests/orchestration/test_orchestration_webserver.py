@@ -19,8 +19,8 @@ from gdp.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
-ACTIVATIONS = {"resend_emails", "meta_capi_events", "meta_audiences", "outbound_sequences"}
-QUERY = "{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }"
+ACTIVATIONS = {"resend_emails", "meta_capi_events", "meta_audiences", "outbound_sequences", "webhooks"}
+QUERY = "{ assetNodes { assetKey { path } groupName dependencyKeys { path } owners { ... on TeamAssetOwner { team } } } }"
 
 
 @pytest.fixture
@@ -70,7 +70,13 @@ def test_graphql_lists_activation_assets(webserver):
         time.sleep(1)
     by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
     assert ACTIVATIONS <= set(by_key), f"assets listed: {sorted(by_key)}"
+    deps = {name: {"/".join(d["path"]) for d in by_key[name]["dependencyKeys"]} for name in ACTIVATIONS}
     for name in ACTIVATIONS:
         assert by_key[name]["groupName"] == "activation"
-        assert [d["path"] for d in by_key[name]["dependencyKeys"]] == [["membership_ledger"]]
+        assert {"membership_ledger", "activation_recipient", "activation_holdout"} <= deps[name]
+    # What the UI draws: each segment's edge to its channels, segments grouped per funnel with their owner.
+    assert "new_signup_no_activation_24h" in deps["resend_emails"] and "won" in deps["outbound_sequences"]
+    assert by_key["new_signup_no_activation_24h"]["groupName"] == "segments_newsletter"
+    assert by_key["new_signup_no_activation_24h"]["owners"] == [{"team": "growth"}]
+    assert by_key["won"]["groupName"] == "segments_outbound"
     assert {"raw/resend_event", "event", "segment_member", "membership_ledger"} <= set(by_key)

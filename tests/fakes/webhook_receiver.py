@@ -1,0 +1,79 @@
+"""A local receiver of Standard Webhooks, behaving as the spec asks a consumer to.
+
+Each POST is recorded raw (`requests`), its signature checked with the official
+`svix` library (`Webhook(secret).verify`, 401 on failure), and processed once per
+`webhook-id` (`processed`): a repeat of an id already processed is answered 200 and
+ignored, as a receiver deduplicating on the id does. Cues make the next requests
+answer 429 (with `retry-after`) or 5xx. `hold` makes a request wait after it was
+received and processed, before answering, so a test can kill the sender between
+the call and its commit.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from svix.webhooks import Webhook, WebhookVerificationError
+
+from tests.fakes.base import FakeServer
+
+
+class FakeWebhookReceiver(FakeServer):
+    def __init__(self, secret: str):
+        self.secret = secret
+        self.processed: list[dict[str, Any]] = []
+        self.rejected: list[str] = []
+        self.hold = threading.Event()
+        self.hold.set()
+        self.received = threading.Event()
+        super().__init__()
+
+    def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        record = {"path": path, "headers": headers, "body": body}
+        with self._lock:
+            self.requests.append(record)
+        cue = self._take_cue(record)
+        if cue is not None:
+            return cue.status, cue.headers, cue.body or b'{"error":"cued"}'
+        try:
+            Webhook(self.secret).verify(body, headers)
+        except WebhookVerificationError as exc:
+            with self._lock:
+                self.rejected.append(str(exc))
+            return 401, {}, b'{"error":"bad signature"}'
+        msg_id = headers["webhook-id"]
+        with self._lock:
+            if all(p["id"] != msg_id for p in self.processed):
+                self.processed.append({"id": msg_id, "event": json.loads(body)})
+        self.received.set()
+        self.hold.wait(30)
+        return 200, {}, b""
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, extra, payload = fake.handle(self.path, headers, body)
+                self.send_response(status)
+                self.send_header("content-length", str(len(payload)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                try:
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender was killed mid-request (crash test)
+
+        return Handler
