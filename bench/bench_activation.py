@@ -60,7 +60,7 @@ def main() -> None:
     fake = FakeResend(latency_s=args.latency_ms / 1000).start()
     try:
         apply_migrations(url)
-        reset(url)
+        reset(url, server_url=server)
         add_segment(url, "new_signup_no_activation_24h", [{"channel": "email", "template": "one_minute_setup"}])
         add_transitions(url, "new_signup_no_activation_24h", add_people(url, args.emails))
         settings = make_settings(Path(tempfile.mkdtemp()), resend=fake, resend_batch_size=args.batch_size,
@@ -91,7 +91,7 @@ def held_world(n: int) -> None:
     url = gdb.create_database(server, name)
     try:
         apply_migrations(url)
-        reset(url)
+        reset(url, server_url=server)
         segment = "checkout_started_no_purchase_4h"
         add_segment(url, segment, [{"channel": "email", "template": "one_minute_setup"},
                                    {"channel": "meta_audience", "audience": "high_intent"}])
