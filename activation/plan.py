@@ -151,6 +151,7 @@ def _plan_one(conn: psycopg.Connection, run: Run, t, seg: SegmentDef, elig: Elig
 
 
 _PLAN_LOCK = 7_412_200
+_HELD = Eligibility("", None, False, "held by the blast-radius guard")  # stands in while a transition is held
 _UNPLANNED = """
     select t.* from activation.membership_transition t
     left join activation.transition_processed p on p.transition_id = t.transition_id
@@ -199,8 +200,10 @@ def _plan(run: Run, conn: psycopg.Connection) -> int:
                 break
             last_id = rows[-1].transition_id
             run.report.transitions += len(rows)
-            elig = eligibility(conn, run.schema, [r.person_id for r in rows] + [r.merged_into_person_id for r in rows if r.merged_into_person_id])
-            held_out = holdouts(conn, run.schema, [r.transition_id for r in rows if r.transition == "entered"])
+            # A held transition's rows are `held` whoever the person is: only the others need dbt's verdicts.
+            live = [r for r in rows if not (r.is_held and r.approved_at is None)]
+            elig = eligibility(conn, run.schema, [r.person_id for r in live] + [r.merged_into_person_id for r in live if r.merged_into_person_id])
+            held_out = holdouts(conn, run.schema, [r.transition_id for r in live if r.transition == "entered"])
             batch: list[dict] = []
             processed: list[tuple[int, bool]] = []
             for t in rows:
@@ -208,7 +211,8 @@ def _plan(run: Run, conn: psycopg.Connection) -> int:
                 if seg is None:
                     run.report.note(f"segment {t.segment} has no definition in {run.schema}.segment: its transitions are skipped")
                 else:
-                    total += _plan_one(conn, run, t, seg, elig[t.person_id], elig.get(t.merged_into_person_id),
+                    total += _plan_one(conn, run, t, seg, elig.get(t.person_id, _HELD),
+                                       elig.get(t.merged_into_person_id, _HELD if t.merged_into_person_id else None),
                                        t.transition_id in held_out, batch)
                 processed.append((t.transition_id, seg is not None and t.is_held and t.approved_at is None))
             total += insert_actions(conn, batch)
