@@ -33,6 +33,8 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "latency": ("bench.bench_latency", ["--persons", "100000", "--qualifiers", "20"],
                 ["--persons", "10000", "--qualifiers", "5"]),
     "soak": ("bench.bench_soak", ["--duration", "600"], ["--duration", "30"]),
+    "activation_held": ("bench.bench_activation", ["--held", "116570", "--persons", "5000"],
+                        ["--held", "20000", "--persons", "2000"]),
 }
 
 
