@@ -19,7 +19,8 @@ from activation.capi import _emails
 from activation.http import ProviderError
 from activation.meta import AUDIENCE_LIMIT, MetaClient
 from activation.meta_hashing import hash_value
-from activation.outbox import Run, claim_due, finish, retry_later
+from activation.outbox import Run, claim_due, finish, has_open, release_previews, retry_later
+from gdp.settings import MissingSetting
 
 CHANNEL = "meta_audiences"
 
@@ -41,23 +42,31 @@ def hashed_row(contact: dict, person_id: str) -> list[str]:
 def work(run: Run) -> None:
     dry_run = run.dry_run.get(CHANNEL, False)
     settings = run.settings
-    client = None
-    if not dry_run:
-        client = MetaClient(settings.require("meta_access_token", "syncing Meta Custom Audiences"), settings.meta_graph_base,
-                            settings.meta_graph_version, backoff_s=settings.provider_backoff_s)
     ids = audience_ids(settings.meta_audience_ids)
-    try:
-        with psycopg.connect(run.url, row_factory=namedtuple_row) as conn:
+    with psycopg.connect(run.url, row_factory=namedtuple_row) as conn:
+        client = None
+        if not dry_run:
+            with conn.transaction():
+                waiting = has_open(conn, ("meta_audience",))
+                if waiting and not settings.meta_access_token:
+                    raise MissingSetting("META_ACCESS_TOKEN", f"{waiting} Custom Audience change(s) wait to be synced to Meta "
+                                         "(preview them with gdp activate --dry-run)")
+                release_previews(conn, ("meta_audience",))
+            if not settings.meta_access_token:
+                return
+            client = MetaClient(settings.meta_access_token, settings.meta_graph_base, settings.meta_graph_version,
+                                backoff_s=settings.provider_backoff_s)
+        try:
             while _one_pass(run, conn, client, ids):
                 pass
-    finally:
-        if client:
-            client.close()
+        finally:
+            if client:
+                client.close()
 
 
 def _one_pass(run: Run, conn: psycopg.Connection, client: MetaClient | None, ids: dict[str, str]) -> bool:
     with conn.transaction():
-        rows = claim_due(conn, ("meta_audience",), AUDIENCE_LIMIT)
+        rows = claim_due(conn, ("meta_audience",), AUDIENCE_LIMIT, now=run.now)
         if not rows:
             return False
         groups: dict[tuple[str, str], list] = defaultdict(list)

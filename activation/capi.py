@@ -20,8 +20,9 @@ from psycopg.rows import namedtuple_row
 from activation.http import ProviderError
 from activation.meta import EVENTS_LIMIT, MetaClient
 from activation.meta_hashing import user_data
-from activation.outbox import Run, claim_due, finish, insert_action, retry_later
+from activation.outbox import Run, claim_due, finish, has_open, insert_action, release_previews, retry_later
 from activation.sources import relation_exists
+from gdp.settings import MissingSetting
 
 CHANNEL = "meta_capi_events"
 MAX_AGE = timedelta(days=7)
@@ -116,24 +117,34 @@ def _enqueue_server_conversions(run: Run, conn: psycopg.Connection) -> int:
 def work(run: Run) -> None:
     dry_run = run.dry_run.get(CHANNEL, False)
     settings = run.settings
-    client = None
-    if not dry_run:
-        client = MetaClient(settings.require("meta_access_token", "sending conversions to Meta"), settings.meta_graph_base,
-                            settings.meta_graph_version, backoff_s=settings.provider_backoff_s)
-        pixel_id = settings.require("meta_pixel_id", "sending conversions to Meta")
-    try:
-        with psycopg.connect(run.url, row_factory=namedtuple_row) as conn:
-            enqueue(run, conn)
-            while _send_one_request(run, conn, client, None if dry_run else pixel_id):
+    with psycopg.connect(run.url, row_factory=namedtuple_row) as conn:
+        enqueue(run, conn)
+        client = pixel_id = None
+        if not dry_run:
+            with conn.transaction():
+                waiting = has_open(conn, ("meta_capi",))
+                missing = [name for name, value in (("META_ACCESS_TOKEN", settings.meta_access_token),
+                                                    ("META_PIXEL_ID", settings.meta_pixel_id)) if not value]
+                if waiting and missing:
+                    raise MissingSetting(missing[0], f"{waiting} conversion event(s) wait to be sent to Meta, which needs "
+                                         "META_ACCESS_TOKEN and META_PIXEL_ID (preview them with gdp activate --dry-run)")
+                release_previews(conn, ("meta_capi",))
+            if missing:
+                return
+            client = MetaClient(settings.meta_access_token, settings.meta_graph_base, settings.meta_graph_version,
+                                backoff_s=settings.provider_backoff_s)
+            pixel_id = settings.meta_pixel_id
+        try:
+            while _send_one_request(run, conn, client, pixel_id):
                 pass
-    finally:
-        if client:
-            client.close()
+        finally:
+            if client:
+                client.close()
 
 
 def _send_one_request(run: Run, conn: psycopg.Connection, client: MetaClient | None, pixel_id: str | None) -> bool:
     with conn.transaction():
-        rows = claim_due(conn, ("meta_capi",), EVENTS_LIMIT)
+        rows = claim_due(conn, ("meta_capi",), EVENTS_LIMIT, now=run.now)
         if not rows:
             return False
         cutoff = datetime.now(timezone.utc) - MAX_AGE

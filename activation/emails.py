@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -19,11 +20,11 @@ from psycopg.types.json import Jsonb
 
 from activation import keys
 from activation.http import ProviderError
-from activation.outbox import Run, claim_due, finish, retry_later
+from activation.outbox import Run, claim_due, finish, has_open, release_previews, retry_later
 from activation.render import TemplateError, default_minter, load_template, render
 from activation.resend import BATCH_LIMIT, ResendClient
 from activation.sources import eligibility, profiles
-from gdp.settings import Settings
+from gdp.settings import MissingSetting, Settings
 
 CHANNEL = "resend_emails"
 _CAP_LOCK = 7_412_100
@@ -129,14 +130,56 @@ def _record_send(conn: psycopg.Connection, row, payload: dict, status: str, rese
     conn.execute(_RECORD_SEND, _send_params(row, payload, status, resend_id, error))
 
 
+_CLAIM_PERSONS = """
+    with persons as (
+        select distinct person_id from activation.outbox
+        where channel = 'email' and status in ('pending', 'deferred') and payload is null
+          and next_attempt_at <= %(now)s
+        limit %(limit)s
+    )
+    select o.* from activation.outbox o join persons using (person_id)
+    where o.channel = 'email' and o.status in ('pending', 'deferred') and o.payload is null and o.next_attempt_at <= %(now)s
+    order by o.person_id, coalesce((o.action ->> 'priority')::int, %(default_priority)s), o.qualified_at, o.outbox_id
+    for update of o skip locked
+"""
+DEFAULT_PRIORITY = 100  # a segment without meta.priority (models/segments/_segments.yml)
+DAY, WEEK = timedelta(days=1), timedelta(days=7)
+
+
+def next_window(times: list[datetime], now: datetime, cap_day: int, cap_week: int) -> datetime | None:
+    """When one more email fits under both caps, given the prepare times of the last 7 days; None = now.
+
+    The caps are rolling: the day cap frees a slot when the oldest email that fills it is
+    a day old (likewise the week cap), so the next window starts at the later of the two.
+    """
+    if cap_day <= 0 or cap_week <= 0:
+        return datetime.max.replace(tzinfo=timezone.utc)
+    today = [t for t in times if t > now - DAY]
+    week = [t for t in times if t > now - WEEK]
+    waits = []
+    if len(today) >= cap_day:
+        waits.append(today[len(today) - cap_day] + DAY)
+    if len(week) >= cap_week:
+        waits.append(week[len(week) - cap_week] + WEEK)
+    return max(waits) if waits else None
+
+
 def prepare(run: Run, dry_run: bool) -> None:
-    """Check eligibility and caps, render and store the request body of every unprepared email."""
+    """Check eligibility and caps, render and store the request body of every unprepared email.
+
+    A person's due emails are taken together, most important segment first (lower
+    `priority` number), so when the caps let only some through, priority decides. One that
+    does not fit waits for the next window (`deferred`) until its template's
+    `expires_after` has passed since the person qualified; then it is `expired`.
+    """
     settings = run.settings
     minter = default_minter(settings)
     with psycopg.connect(run.url, row_factory=namedtuple_row) as conn:
         while True:
             with conn.transaction():
-                rows = claim_due(conn, ("email",), PREPARE_CHUNK, also="and payload is null")
+                now = run.clock(conn)
+                rows = conn.execute(_CLAIM_PERSONS, {"now": now, "limit": PREPARE_CHUNK,
+                                                     "default_priority": DEFAULT_PRIORITY}).fetchall()
                 if not rows:
                     return
                 persons = sorted({r.person_id for r in rows})
@@ -144,32 +187,37 @@ def prepare(run: Run, dry_run: bool) -> None:
                     conn.execute("select pg_advisory_xact_lock(%s, hashtext(%s))", (_CAP_LOCK, person_id))
                 elig = eligibility(conn, run.schema, persons)
                 profs = profiles(conn, run.schema, persons)
-                caps = {
-                    r[0]: [r[1], r[2]]
-                    for r in conn.execute(
-                        """select person_id,
-                                  count(*) filter (where prepared_at > now() - interval '1 day') as today,
-                                  count(*) filter (where prepared_at > now() - interval '7 days') as this_week
-                           from activation.outbox
-                           where channel = 'email' and person_id = any(%s) and prepared_at is not null
-                             and status in ('pending', 'sent', 'dry_run')
-                           group by person_id""",
-                        (persons,),
-                    ).fetchall()
-                }
+                recent = dict(conn.execute(
+                    """select person_id, array_agg(prepared_at order by prepared_at)
+                       from activation.outbox
+                       where channel = 'email' and person_id = any(%s) and prepared_at > %s and prepared_at <= %s
+                         and status in ('pending', 'sent', 'dry_run')
+                       group by person_id""",
+                    (persons, now - WEEK, now),
+                ).fetchall())
                 for row in rows:
                     e = elig[row.person_id]
-                    day, week = caps.setdefault(row.person_id, [0, 0])
                     if not e.is_contactable:
                         finish(conn, [row.outbox_id], "skipped_suppressed", error=e.reason or "not contactable")
                         run.report.add(CHANNEL, "skipped_suppressed")
                         continue
+                    try:
+                        template = load_template((row.action or {}).get("template") or "")
+                    except TemplateError as exc:
+                        finish(conn, [row.outbox_id], "failed", error=str(exc))
+                        run.report.add(CHANNEL, "failed")
+                        continue
+                    if row.status == "deferred" and row.expires_at is not None and now > row.expires_at:
+                        finish(conn, [row.outbox_id], "expired", error=f"{row.error}; not sent before it expired at {row.expires_at:%Y-%m-%d %H:%M} UTC")
+                        run.report.add(CHANNEL, "expired")
+                        continue
                     # dbt's caps (vars on contact_eligibility) win; the settings cover a model without them.
                     cap_day = e.cap_per_day if e.cap_per_day is not None else settings.email_cap_per_day
                     cap_week = e.cap_per_week if e.cap_per_week is not None else settings.email_cap_per_week
-                    if day >= cap_day or week >= cap_week:
-                        finish(conn, [row.outbox_id], "skipped_cap", error=f"frequency cap reached ({day} today, {week} this week; caps {cap_day}/day, {cap_week}/week)")
-                        run.report.add(CHANNEL, "skipped_cap")
+                    times = recent.setdefault(row.person_id, [])
+                    window = next_window(times, now, cap_day, cap_week)
+                    if window is not None:
+                        _defer(run, conn, row, template, window, now, times, cap_day, cap_week)
                         continue
                     person, features = profs[row.person_id]
                     person = person | {"email": e.email}
@@ -179,10 +227,11 @@ def prepare(run: Run, dry_run: bool) -> None:
                         finish(conn, [row.outbox_id], "failed", error=str(exc))
                         run.report.add(CHANNEL, "failed")
                         continue
-                    caps[row.person_id] = [day + 1, week + 1]
+                    times.append(now)
                     conn.execute(
-                        "update activation.outbox set payload = %s, prepared_at = now(), updated_at = now() where outbox_id = %s",
-                        (Jsonb(payload), row.outbox_id),
+                        """update activation.outbox set status = 'pending', payload = %s, prepared_at = %s, updated_at = now()
+                           where outbox_id = %s""",
+                        (Jsonb(payload), now, row.outbox_id),
                     )
                     if dry_run:
                         _write_preview(run, row.outbox_key, payload)
@@ -190,6 +239,26 @@ def prepare(run: Run, dry_run: bool) -> None:
                         finish(conn, [row.outbox_id], "dry_run")
                         run.report.add(CHANNEL, "dry_run")
             run.progress(f"emails: prepared {len(rows)}")
+
+
+def _defer(run: Run, conn: psycopg.Connection, row, template, window: datetime, now: datetime, times: list[datetime],
+           cap_day: int, cap_week: int) -> None:
+    """Wait for the next window under the caps, or expire when that is past the template's shelf life."""
+    qualified = row.qualified_at or row.created_at
+    expires = qualified + template.expires_after
+    reached = (f"frequency cap reached ({sum(t > now - DAY for t in times)} today, {len(times)} this week; "
+               f"caps {cap_day}/day, {cap_week}/week)")
+    if window > expires:
+        finish(conn, [row.outbox_id], "expired",
+               error=f"{reached}; the next window is after it expires ({template.name} expires {template.expires_after} after qualifying)")
+        run.report.add(CHANNEL, "expired")
+        return
+    conn.execute(
+        """update activation.outbox set status = 'deferred', next_attempt_at = %s, expires_at = %s, error = %s, updated_at = now()
+           where outbox_id = %s""",
+        (window, expires, f"{reached}; waits for the next window", row.outbox_id),
+    )
+    run.report.add(CHANNEL, "deferred")
 
 
 def assign_group(run: Run, conn: psycopg.Connection) -> bool:
@@ -200,7 +269,7 @@ def assign_group(run: Run, conn: psycopg.Connection) -> bool:
     """
     size = max(1, min(run.settings.resend_batch_size, BATCH_LIMIT))
     with conn.transaction():
-        rows = claim_due(conn, ("email",), size, also="and payload is not null and batch_key is null")
+        rows = claim_due(conn, ("email",), size, also="and payload is not null and batch_key is null", now=run.now)
         if not rows:
             return False
         elig = eligibility(conn, run.schema, [r.person_id for r in rows])
@@ -229,9 +298,9 @@ def send_group(run: Run, conn: psycopg.Connection, client: ResendClient, batch_k
     with conn.transaction():
         rows = conn.execute(
             """select * from activation.outbox
-               where batch_key = %s and status = 'pending' and next_attempt_at <= now()
+               where batch_key = %s and status = 'pending' and next_attempt_at <= coalesce(%s, now())
                order by outbox_id for update skip locked""",
-            (batch_key,),
+            (batch_key, run.now),
         ).fetchall()
         members = conn.execute(
             "select count(*) from activation.outbox where batch_key = %s and status = 'pending'", (batch_key,)
@@ -267,8 +336,8 @@ def send_group(run: Run, conn: psycopg.Connection, client: ResendClient, batch_k
         with conn.cursor() as cur:
             cur.executemany(
                 """update activation.outbox set status = 'sent', provider_id = %s, attempts = attempts + 1,
-                       updated_at = now(), sent_at = now() where outbox_id = %s""",
-                [(provider_id, row.outbox_id) for row, provider_id in zip(rows, provider_ids)],
+                       updated_at = now(), sent_at = coalesce(%s, now()) where outbox_id = %s""",
+                [(provider_id, run.now, row.outbox_id) for row, provider_id in zip(rows, provider_ids)],
             )
             cur.executemany(_RECORD_SEND, [_send_params(row, row.payload, "sent", pid) for row, pid in zip(rows, provider_ids)])
         run.report.add(CHANNEL, "sent", len(rows))
@@ -278,13 +347,22 @@ def send_group(run: Run, conn: psycopg.Connection, client: ResendClient, batch_k
 
 def work(run: Run) -> None:
     dry_run = run.dry_run.get(CHANNEL, False)
+    settings = run.settings
+    if not dry_run:
+        with psycopg.connect(run.url, autocommit=True) as conn:
+            waiting = has_open(conn, ("email",))
+            if waiting and not settings.resend_api_key:
+                raise MissingSetting("RESEND_API_KEY", f"{waiting} email(s) wait to be sent through Resend "
+                                     "(preview them with gdp activate --dry-run)")
+            release_previews(conn, ("email",), rerender=True)
     prepare(run, dry_run)
     if dry_run:
         write_preview_index(run)
         return
-    settings = run.settings
+    if not settings.resend_api_key:
+        return
     client = ResendClient(
-        settings.require("resend_api_key", "sending email through Resend"),
+        settings.resend_api_key,
         settings.resend_api_base,
         requests_per_second=settings.resend_requests_per_second,
         backoff_s=settings.provider_backoff_s,
@@ -295,8 +373,10 @@ def work(run: Run) -> None:
             with conn.transaction():
                 due = [r[0] for r in conn.execute(
                     """select batch_key from activation.outbox
-                       where channel = 'email' and status = 'pending' and batch_key is not null and next_attempt_at <= now()
-                       group by batch_key order by min(outbox_id) limit 100"""
+                       where channel = 'email' and status = 'pending' and batch_key is not null
+                         and next_attempt_at <= coalesce(%s, now())
+                       group by batch_key order by min(outbox_id) limit 100""",
+                    (run.now,),
                 ).fetchall()]
             if not due:
                 return

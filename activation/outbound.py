@@ -10,6 +10,7 @@ name: `notify_human` (Slack-compatible webhook + deal assignment) and
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import httpx
 import psycopg
@@ -18,28 +19,47 @@ from psycopg.rows import namedtuple_row
 
 from activation import keys
 from activation.http import ProviderError
-from activation.outbox import Run, claim_due, finish, insert_action, retry_later
+from activation.outbox import (
+    OPEN_STATUSES,
+    Run,
+    claim_due,
+    finish,
+    has_open,
+    insert_action,
+    release_previews,
+    retry_later,
+)
 from activation.sequences import SequenceError, load_sequence
-from activation.sources import eligibility, recent_events, relation_exists
+from activation.sources import eligibility, recent_events, relation_exists, segment_definitions
+from gdp.settings import MissingSetting
 
 CHANNEL = "outbound_sequences"
 
 
 def advance(run: Run, conn: psycopg.Connection) -> None:
+    definitions = segment_definitions(conn, run.schema) or {}
+    conn.commit()
     while True:
         with conn.transaction():
+            now = run.clock(conn)
             rows = conn.execute(
-                """select * from activation.sequence_enrollment where status = 'active' and next_step_at <= now()
-                   order by next_step_at limit 500 for update skip locked"""
+                """select e.*, o.status as step_status, o.sent_at as step_sent_at
+                   from activation.sequence_enrollment e
+                   left join activation.outbox o on o.outbox_key = e.waiting_outbox_key
+                   where e.status = 'active' and e.next_step_at <= %s
+                     and (e.waiting_outbox_key is null or coalesce(o.status, 'missing') <> all(%s))
+                   order by e.next_step_at limit 500 for update of e skip locked""",
+                (now, list(OPEN_STATUSES)),
             ).fetchall()
             if not rows:
                 return
             elig = eligibility(conn, run.schema, [r.person_id for r in rows])
             for e in rows:
-                _advance_one(run, conn, e, elig[e.person_id])
+                _advance_one(run, conn, e, elig[e.person_id], definitions, now)
 
 
-def _advance_one(run: Run, conn: psycopg.Connection, e, elig) -> None:
+def _advance_one(run: Run, conn: psycopg.Connection, e, elig, definitions: dict, now) -> None:
+    """Queue the next due step, but only once the step queued before it was sent (a capped step waits)."""
     def stop(reason: str) -> None:
         conn.execute(
             "update activation.sequence_enrollment set status = 'stopped', stopped_reason = %s, stopped_at = now() where enrollment_id = %s",
@@ -56,25 +76,40 @@ def _advance_one(run: Run, conn: psycopg.Connection, e, elig) -> None:
     seen = recent_events(conn, run.schema, e.person_id, list(sequence.stop_on), e.enrolled_at)
     if seen:
         return stop(f"stop condition: {', '.join(sorted(seen))}")
+    if e.waiting_outbox_key is not None:
+        if e.step_status != "sent":
+            return stop(f"step {e.next_step - 1} was not sent ({e.step_status or 'missing'}), so the sequence stops there")
+        if e.next_step > len(sequence.steps):
+            conn.execute("update activation.sequence_enrollment set status = 'completed', waiting_outbox_key = null where enrollment_id = %s",
+                         (e.enrollment_id,))
+            return None
+        # The delay counts from when the previous step really went out, however long it waited.
+        due = e.step_sent_at + sequence.steps[e.next_step - 1].delay
+        conn.execute("update activation.sequence_enrollment set waiting_outbox_key = null, next_step_at = %s where enrollment_id = %s",
+                     (max(due, e.next_step_at), e.enrollment_id))
+        if due > now:
+            return None
     if e.next_step > len(sequence.steps):
         conn.execute("update activation.sequence_enrollment set status = 'completed' where enrollment_id = %s", (e.enrollment_id,))
         return None
     step = sequence.steps[e.next_step - 1]
     common = dict(segment=e.segment, person_id=e.person_id, transition_id=e.transition_id, step=e.next_step)
+    seg = definitions.get(e.segment)
     if step.template:
-        insert_action(conn, outbox_key=keys.outbox_key(e.segment or "-", e.person_id, e.transition_id, f"seq_{e.sequence}", e.next_step),
-                      channel="email", status="pending", action={"template": step.template, "sequence": e.sequence, "funnel": "outbound"}, **common)
+        key = keys.outbox_key(e.segment or "-", e.person_id, e.transition_id, f"seq_{e.sequence}", e.next_step)
+        action = {"template": step.template, "sequence": e.sequence, "funnel": "outbound", "priority": seg.priority if seg else None}
+        insert_action(conn, outbox_key=key, channel="email", status="pending", action=action, **common)
     else:
-        insert_action(conn, outbox_key=keys.outbox_key(e.segment or "-", e.person_id, e.transition_id, f"seq_{e.sequence}_{step.action}", e.next_step),
-                      channel=step.action, status="pending", action={"sequence": e.sequence, "reason": f"{e.sequence} step {e.next_step}"}, **common)
+        key = keys.outbox_key(e.segment or "-", e.person_id, e.transition_id, f"seq_{e.sequence}_{step.action}", e.next_step)
+        insert_action(conn, outbox_key=key, channel=step.action, status="pending",
+                      action={"sequence": e.sequence, "reason": f"{e.sequence} step {e.next_step}"}, **common)
     run.report.add(CHANNEL, "step_due")
-    if e.next_step >= len(sequence.steps):
-        conn.execute("update activation.sequence_enrollment set status = 'completed', next_step = next_step + 1 where enrollment_id = %s", (e.enrollment_id,))
-    else:
-        conn.execute(
-            "update activation.sequence_enrollment set next_step = next_step + 1, next_step_at = now() + %s where enrollment_id = %s",
-            (sequence.steps[e.next_step].delay, e.enrollment_id),
-        )
+    following = sequence.steps[e.next_step].delay if e.next_step < len(sequence.steps) else timedelta(0)
+    conn.execute(
+        """update activation.sequence_enrollment set next_step = next_step + 1, next_step_at = %s, waiting_outbox_key = %s
+           where enrollment_id = %s""",
+        (now + following, key, e.enrollment_id),
+    )
 
 
 def _deal(conn: psycopg.Connection, schema: str, person_id: str) -> dict:
@@ -102,11 +137,11 @@ def _annotate(conn, row, kind: str, value: str, email: str | None) -> None:
     )
 
 
-def human_actions(run: Run, conn: psycopg.Connection) -> None:
+def human_actions(run: Run, conn: psycopg.Connection, channels: tuple[str, ...] = ("notify_human", "tag_objection")) -> None:
     dry_run = run.dry_run.get("notify_human", False)
     while True:
         with conn.transaction():
-            rows = claim_due(conn, ("notify_human", "tag_objection"), 100)
+            rows = claim_due(conn, channels, 100, now=run.now)
             if not rows:
                 return
             elig = eligibility(conn, run.schema, [r.person_id for r in rows])
@@ -121,7 +156,6 @@ def human_actions(run: Run, conn: psycopg.Connection) -> None:
                     run.report.add("tag_objection", "sent")
                     continue
                 owner = deal.get("owner") or run.settings.default_deal_owner
-                _annotate(conn, row, "assigned", str(owner), email)
                 message = {
                     "text": f":wave: {email or row.person_id} needs a human ({row.segment or 'sequence'}); deal assigned to {owner}.",
                     "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text":
@@ -135,6 +169,7 @@ def human_actions(run: Run, conn: psycopg.Connection) -> None:
                     finish(conn, [row.outbox_id], "dry_run")
                     run.report.add("notify_human", "dry_run")
                     continue
+                _annotate(conn, row, "assigned", str(owner), email)
                 try:
                     response = httpx.post(run.settings.notify_webhook_url, json=message, timeout=10)
                     if response.status_code >= 300:
@@ -157,4 +192,14 @@ def human_actions(run: Run, conn: psycopg.Connection) -> None:
 def work(run: Run) -> None:
     with psycopg.connect(run.url, row_factory=namedtuple_row) as conn:
         advance(run, conn)
-        human_actions(run, conn)
+        if run.dry_run.get("notify_human", False) or run.settings.notify_webhook_url:
+            with conn.transaction():
+                if not run.dry_run.get("notify_human", False):
+                    release_previews(conn, ("notify_human",))
+            return human_actions(run, conn)
+        human_actions(run, conn, ("tag_objection",))  # needs no provider
+        with conn.transaction():
+            waiting = has_open(conn, ("notify_human",))
+        if waiting:
+            raise MissingSetting("GDP_NOTIFY_WEBHOOK_URL", f"{waiting} route-to-a-human notification(s) wait to be posted "
+                                 "(preview them with gdp activate --dry-run)")

@@ -23,8 +23,10 @@ from gdp.settings import Settings
 
 STATUSES = (
     "pending", "sent", "failed", "dead", "skipped_suppressed", "skipped_cap",
-    "held", "holdout", "dry_run", "expired", "skipped",
+    "held", "holdout", "dry_run", "expired", "skipped", "deferred",
 )
+# What a keyed run may still do something about; everything else is final.
+OPEN_STATUSES = ("pending", "deferred", "dry_run")
 
 
 @dataclass
@@ -33,8 +35,10 @@ class ActivationReport:
 
     counts: Counter = field(default_factory=Counter)
     planned: int = 0
+    transitions: int = 0  # ledger transitions this pass planned (new, or released by approval)
     notes: list[str] = field(default_factory=list)
     dry_run_channels: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # channel -> why it stopped
 
     def add(self, channel: str, status: str, n: int = 1) -> None:
         if n:
@@ -48,13 +52,14 @@ class ActivationReport:
         return sum(n for (c, s), n in self.counts.items() if (channel is None or c == channel) and (status is None or s == status))
 
     def summary(self) -> str:
-        lines = [f"planned {self.planned} action(s) from ledger transitions"]
+        lines = [f"planned {self.planned} action(s) from {self.transitions} ledger transition(s)"]
         for channel in sorted({c for c, _ in self.counts}):
             parts = ", ".join(f"{n} {s}" for (c, s), n in sorted(self.counts.items()) if c == channel)
             lines.append(f"  {channel}: {parts}")
         if self.dry_run_channels:
             lines.append(f"dry-run (nothing left this machine): {', '.join(sorted(self.dry_run_channels))}")
         lines += [f"note: {n}" for n in self.notes]
+        lines += [f"ERROR {channel} stopped: {why}" for channel, why in sorted(self.errors.items())]
         return "\n".join(lines)
 
 
@@ -67,10 +72,15 @@ class Run:
     report: ActivationReport
     dry_run: dict[str, bool]
     progress: Callable[[str], None] = lambda message: None
+    # The clock of this pass for due times and caps; None is the database's now(). Tests move it.
+    now: datetime | None = None
 
     @property
     def schema(self) -> str:
         return self.settings.dbt_schema
+
+    def clock(self, conn: psycopg.Connection) -> datetime:
+        return self.now or conn.execute("select now()").fetchone()[0]
 
 
 def insert_action(
@@ -116,16 +126,75 @@ def insert_action(
     return row is not None
 
 
-def claim_due(conn: psycopg.Connection, channels: tuple[str, ...], limit: int, *, also: str = "") -> list:
+_ACTION_COLUMNS = sql.SQL(
+    "outbox_key text, channel text, status text, segment text, person_id text, transition_id bigint, transition text, "
+    "step integer, action jsonb, error text, qualified_at timestamptz, cycle_id text, provider_id text"
+)
+
+
+def insert_actions(conn: psycopg.Connection, actions: list[dict[str, Any]]) -> int:
+    """Many planned actions in one statement, with insert_action's rule; returns rows written.
+
+    The rows travel as one JSON document (cheaper to build than typed arrays). The first
+    action of a key wins, as it does when the same rows are inserted one by one.
+    """
+    unique: dict[str, dict[str, Any]] = {}
+    for a in actions:
+        unique.setdefault(a["outbox_key"], a)
+    if not unique:
+        return 0
+    rows = [a | {"step": a.get("step", 0), "action": a.get("action") or {},
+                 "qualified_at": a["qualified_at"].isoformat() if a.get("qualified_at") else None}
+            for a in unique.values()]
+    cur = conn.execute(
+        sql.SQL(
+            """insert into activation.outbox as o (outbox_key, channel, status, segment, person_id, transition_id, transition,
+                                                  step, action, error, qualified_at, cycle_id, provider_id, sent_at)
+               select a.*, case when a.status = 'sent' then now() end from jsonb_to_recordset(%s) as a ({columns})
+               on conflict (outbox_key) do update
+                   set status = excluded.status, error = excluded.error, provider_id = excluded.provider_id,
+                       sent_at = excluded.sent_at, updated_at = now()
+                   where o.status = 'held' and excluded.status <> 'held'"""
+        ).format(columns=_ACTION_COLUMNS),
+        (Jsonb(rows),),
+    )
+    return cur.rowcount
+
+
+def claim_due(conn: psycopg.Connection, channels: tuple[str, ...], limit: int, *, also: str = "",
+              now: datetime | None = None) -> list:
     """Lock this transaction's share of due pending rows; concurrent workers skip them (SKIP LOCKED).
 
     `also` is an extra fixed condition from the calling code (never user input).
     """
     query = sql.SQL(
-        "select * from activation.outbox where channel = any(%s) and status = 'pending' and next_attempt_at <= now() "
-        "{also} order by outbox_id limit %s for update skip locked"
+        "select * from activation.outbox where channel = any(%s) and status = 'pending' "
+        "and next_attempt_at <= coalesce(%s, now()) {also} order by outbox_id limit %s for update skip locked"
     ).format(also=sql.SQL(also))
-    return conn.execute(query, (list(channels), limit)).fetchall()
+    return conn.execute(query, (list(channels), now, limit)).fetchall()
+
+
+def release_previews(conn: psycopg.Connection, channels: tuple[str, ...], *, rerender: bool = False) -> int:
+    """A keyed run takes back what a dry-run only previewed: `dry_run` rows become `pending` again.
+
+    With `rerender` (emails) the stored body goes too, so the email is checked, capped and
+    rendered again when it is really sent; nothing was sent under its key, so nothing repeats.
+    """
+    reset = ", payload = null, prepared_at = null, batch_key = null, send_single = false" if rerender else ""
+    cur = conn.execute(
+        sql.SQL("update activation.outbox set status = 'pending', sent_at = null, updated_at = now(){reset} "
+                "where channel = any(%s) and status = 'dry_run'").format(reset=sql.SQL(reset)),
+        (list(channels),),
+    )
+    return cur.rowcount
+
+
+def has_open(conn: psycopg.Connection, channels: tuple[str, ...]) -> int:
+    """How many actions of these channels still wait to be done (due or not)."""
+    return conn.execute(
+        "select count(*) from activation.outbox where channel = any(%s) and status = any(%s)",
+        (list(channels), list(OPEN_STATUSES)),
+    ).fetchone()[0]
 
 
 def retry_later(conn: psycopg.Connection, settings: Settings, ids: list[int], error: ProviderError, attempts: int) -> str:

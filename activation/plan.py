@@ -2,8 +2,10 @@
 
 A transition is marked processed in the same transaction that writes its
 actions, so a crash either leaves both or neither. Held transitions (the
-blast-radius guard) get `held` rows and stay unprocessed until approved, when
-those rows turn into their real status.
+blast-radius guard) get `held` rows once and are marked processed-as-held;
+approval releases them, and the next plan turns those rows into their real
+status. So a pass costs what is new: rows are written a chunk at a time in one
+statement, and a Dagster run plans once for all its activation assets.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import psycopg
 from psycopg.rows import namedtuple_row
 
 from activation import keys
-from activation.outbox import Run, insert_action
+from activation.outbox import Run, insert_actions
 from activation.sequences import SequenceError, load_sequence
 from activation.sources import Eligibility, SegmentDef, eligibility, holdouts, relation_exists, segment_definitions
 from activation.webhook import outbox_channel_key, webhook_action
@@ -64,9 +66,12 @@ def enroll(conn: psycopg.Connection, sequence: str, t, first_delay: timedelta) -
     return row[0] if row else None
 
 
-def _plan_one(conn: psycopg.Connection, run: Run, t, seg: SegmentDef, elig: Eligibility, survivor: Eligibility | None = None,
-              holdout: bool = False) -> int:
-    """One transition's actions; who may be emailed, targeted or held out is dbt's (activation_recipient, activation_holdout)."""
+def _plan_one(conn: psycopg.Connection, run: Run, t, seg: SegmentDef, elig: Eligibility, survivor: Eligibility | None,
+              holdout: bool, batch: list[dict]) -> int:
+    """One transition's actions, appended to `batch`; returns rows written by an early flush.
+
+    Who may be emailed, targeted or held out is dbt's (activation_recipient, activation_holdout).
+    """
     held = t.is_held and t.approved_at is None
     entered = t.transition == "entered"
     common = dict(
@@ -74,6 +79,9 @@ def _plan_one(conn: psycopg.Connection, run: Run, t, seg: SegmentDef, elig: Elig
         qualified_at=t.qualified_at, cycle_id=t.cycle_id,
     )
     planned = 0
+
+    def queue(**row) -> None:
+        batch.append(row)
 
     def contact_status(opted_out_only: bool = False) -> tuple[str, str | None]:
         if held:
@@ -91,18 +99,18 @@ def _plan_one(conn: psycopg.Connection, run: Run, t, seg: SegmentDef, elig: Elig
         key = lambda ch, step=0: keys.outbox_key(t.segment, t.person_id, t.transition_id, ch, step)  # noqa: E731
         if channel == "email" and entered:
             status, error = contact_status()
-            action = {"template": act.get("template"), "funnel": seg.funnel}
-            planned += insert_action(conn, outbox_key=key("email"), channel="email", status=status, error=error, action=action, **common)
+            action = {"template": act.get("template"), "funnel": seg.funnel, "priority": seg.priority}
+            queue(outbox_key=key("email"), channel="email", status=status, error=error, action=action, **common)
         elif channel == "meta_audience":
             op = "add" if entered else "remove"
             status, error = contact_status(opted_out_only=True) if entered else (("held", "transition held") if held else ("pending", None))
             action = {"audience": act.get("audience"), "op": op}
-            planned += insert_action(conn, outbox_key=key(f"meta_audience_{op}"), channel="meta_audience", status=status, error=error, action=action, **common)
+            queue(outbox_key=key(f"meta_audience_{op}"), channel="meta_audience", status=status, error=error, action=action, **common)
             if t.transition == "merged" and t.merged_into_person_id and survivor is not None:
                 # The old id leaves the audience (if this system added it); the survivor takes its place.
                 blocked = not survivor.is_ad_targetable
-                planned += insert_action(
-                    conn, outbox_key=keys.outbox_key(t.segment, t.merged_into_person_id, t.transition_id, "meta_audience_add", 0),
+                queue(
+                    outbox_key=keys.outbox_key(t.segment, t.merged_into_person_id, t.transition_id, "meta_audience_add", 0),
                     channel="meta_audience", status="held" if held else "skipped_suppressed" if blocked else "pending",
                     error=(survivor.ad_reason or "not targetable") if blocked else None, action={"audience": act.get("audience"), "op": "add"},
                     **(common | {"person_id": t.merged_into_person_id}),
@@ -121,69 +129,105 @@ def _plan_one(conn: psycopg.Connection, run: Run, t, seg: SegmentDef, elig: Elig
                     status = "sent" if enrollment else "skipped"
                     error = None if enrollment else f"already active in sequence {sequence}"
                     provider_id = str(enrollment) if enrollment else None
-            planned += insert_action(
-                conn, outbox_key=key(f"outbound_{sequence}"), channel="outbound", status=status, error=error,
+            queue(
+                outbox_key=key(f"outbound_{sequence}"), channel="outbound", status=status, error=error,
                 action={"sequence": sequence}, provider_id=provider_id, **common,
             )
         elif channel in ("notify_human", "tag_objection") and entered:
             status = "held" if held else "pending"
             action = {k: v for k, v in act.items() if k != "channel"} | {"context": t.context or {}}
-            planned += insert_action(conn, outbox_key=key(channel), channel=channel, status=status, action=action, **common)
+            queue(outbox_key=key(channel), channel=channel, status=status, action=action, **common)
         elif channel == "stop_sequences" and entered and not held:
             stop_enrollments(conn, t.person_id, f"stop_sequences:{t.segment}")
         elif channel == "suppress" and entered and not held:
+            planned += insert_actions(conn, batch)  # this transition's own emails, and earlier ones, are suppressed too
+            batch.clear()
             stop_enrollments(conn, t.person_id, f"suppressed:{t.segment}")
             suppress_pending_email(conn, t.person_id, f"suppressed by segment {t.segment}")
         elif channel == "webhook":
             # Enter and exit both go out (that is the point of the channel); held and held-out rows wait like any other.
             status, error = contact_status(opted_out_only=True) if held or holdout else ("pending", None)
-            planned += insert_action(conn, outbox_key=key(outbox_channel_key(act)), channel="webhook", status=status, error=error,
-                                     action=webhook_action(act, seg, t), **common)
+            queue(outbox_key=key(outbox_channel_key(act)), channel="webhook", status=status, error=error,
+                  action=webhook_action(act, seg, t), **common)
         elif channel not in ("email", "meta_audience", "outbound", "notify_human", "tag_objection", "stop_sequences", "suppress", "webhook"):
             run.report.note(f"segment {t.segment}: unknown activation channel {channel!r} ignored")
     if t.transition == "merged" and not held and t.merged_into_person_id:
         move_enrollments(conn, t.person_id, t.merged_into_person_id)
-    if not held:
-        conn.execute("insert into activation.transition_processed (transition_id) values (%s) on conflict do nothing", (t.transition_id,))
     return planned
 
 
-def plan_transitions(run: Run) -> int:
-    """Turn every unprocessed, releasable transition into outbox rows; returns rows written."""
+_PLAN_LOCK = 7_412_200
+_HELD = Eligibility("", None, False, "held by the blast-radius guard")  # stands in while a transition is held
+_UNPLANNED = """
+    select t.* from activation.membership_transition t
+    left join activation.transition_processed p on p.transition_id = t.transition_id
+    where t.transition_id > %s
+      and (p.transition_id is null or (p.is_held and t.approved_at is not null))
+    order by t.transition_id
+    limit %s
+    for update of t skip locked
+"""
+
+
+def plan_transitions(run: Run, cycle_id: str | None = None) -> int:
+    """Turn every unprocessed (or newly approved) transition into outbox rows; returns rows written.
+
+    With `cycle_id`, the first caller of that cycle plans and the others (the run's other
+    activation assets) wait for it and then find the work done.
+    """
+    with psycopg.connect(run.url, row_factory=namedtuple_row, autocommit=True) as conn:
+        if cycle_id is None:
+            return _plan(run, conn)
+        conn.execute("select pg_advisory_lock(%s, hashtext(%s))", (_PLAN_LOCK, cycle_id))
+        try:
+            row = conn.execute("select planned_at from activation.pipeline_cycle where cycle_id = %s", (cycle_id,)).fetchone()
+            if row is not None and row.planned_at is not None:
+                return 0
+            planned = _plan(run, conn)
+            conn.execute("update activation.pipeline_cycle set planned_at = now() where cycle_id = %s", (cycle_id,))
+            return planned
+        finally:
+            conn.execute("select pg_advisory_unlock(%s, hashtext(%s))", (_PLAN_LOCK, cycle_id))
+
+
+def _plan(run: Run, conn: psycopg.Connection) -> int:
     total = 0
-    with psycopg.connect(run.url, row_factory=namedtuple_row) as conn:
-        definitions = segment_definitions(conn, run.schema)
-        missing = [name for name in ("segment", "activation_holdout") if not relation_exists(conn, run.schema, name)]
-        conn.commit()
-        if definitions is None or missing:
-            # Without the holdout mart a held-out person would be contacted: better late than wrong.
-            run.report.note(f"{run.schema}.{', '.join(missing)} not built yet: ledger transitions wait (run dbt build)")
-            return 0
-        last_id = 0
-        while True:
-            with conn.transaction():
-                rows = conn.execute(
-                    """select t.* from activation.membership_transition t
-                       where t.transition_id > %s
-                         and not exists (select 1 from activation.transition_processed p where p.transition_id = t.transition_id)
-                       order by t.transition_id
-                       limit %s
-                       for update of t skip locked""",
-                    (last_id, CHUNK),
-                ).fetchall()
-                if not rows:
-                    break
-                last_id = rows[-1].transition_id
-                elig = eligibility(conn, run.schema, [r.person_id for r in rows] + [r.merged_into_person_id for r in rows if r.merged_into_person_id])
-                held_out = holdouts(conn, run.schema, [r.transition_id for r in rows if r.transition == "entered"])
-                for t in rows:
-                    seg = definitions.get(t.segment)
-                    if seg is None:
-                        run.report.note(f"segment {t.segment} has no definition in {run.schema}.segment: its transitions are skipped")
-                        conn.execute("insert into activation.transition_processed (transition_id) values (%s) on conflict do nothing", (t.transition_id,))
-                        continue
-                    total += _plan_one(conn, run, t, seg, elig[t.person_id], elig.get(t.merged_into_person_id),
-                                       t.transition_id in held_out)
-            run.progress(f"planned transitions up to id {last_id}")
+    definitions = segment_definitions(conn, run.schema)
+    missing = [name for name in ("segment", "activation_holdout") if not relation_exists(conn, run.schema, name)]
+    if definitions is None or missing:
+        # Without the holdout mart a held-out person would be contacted: better late than wrong.
+        run.report.note(f"{run.schema}.{', '.join(missing)} not built yet: ledger transitions wait (run dbt build)")
+        return 0
+    last_id = 0
+    while True:
+        with conn.transaction():
+            rows = conn.execute(_UNPLANNED, (last_id, CHUNK)).fetchall()
+            if not rows:
+                break
+            last_id = rows[-1].transition_id
+            run.report.transitions += len(rows)
+            # A held transition's rows are `held` whoever the person is: only the others need dbt's verdicts.
+            live = [r for r in rows if not (r.is_held and r.approved_at is None)]
+            elig = eligibility(conn, run.schema, [r.person_id for r in live] + [r.merged_into_person_id for r in live if r.merged_into_person_id])
+            held_out = holdouts(conn, run.schema, [r.transition_id for r in live if r.transition == "entered"])
+            batch: list[dict] = []
+            processed: list[tuple[int, bool]] = []
+            for t in rows:
+                seg = definitions.get(t.segment)
+                if seg is None:
+                    run.report.note(f"segment {t.segment} has no definition in {run.schema}.segment: its transitions are skipped")
+                else:
+                    total += _plan_one(conn, run, t, seg, elig.get(t.person_id, _HELD),
+                                       elig.get(t.merged_into_person_id, _HELD if t.merged_into_person_id else None),
+                                       t.transition_id in held_out, batch)
+                processed.append((t.transition_id, seg is not None and t.is_held and t.approved_at is None))
+            total += insert_actions(conn, batch)
+            conn.execute(
+                """insert into activation.transition_processed (transition_id, is_held)
+                   select * from unnest(%s::int8[], %s::bool[])
+                   on conflict (transition_id) do update set is_held = excluded.is_held, processed_at = now()""",
+                ([p[0] for p in processed], [p[1] for p in processed]),
+            )
+        run.progress(f"planned transitions up to id {last_id}")
     run.report.planned += total
     return total

@@ -20,6 +20,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
@@ -75,6 +76,17 @@ class TemplateError(ValueError):
     pass
 
 
+DEFAULT_EXPIRES_AFTER = timedelta(days=3)
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(value: object) -> timedelta | None:
+    """`30m`, `4h`, `3d` → a timedelta; None when it does not look like one."""
+    match = _DURATION.match(str(value))
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))}) if match else None
+
+
 @dataclass(frozen=True)
 class Template:
     name: str
@@ -82,6 +94,8 @@ class Template:
     body: str
     campaign_id: str
     preheader: str = ""
+    # How long after the person qualified the email still makes sense; a capped email waits at most this long.
+    expires_after: timedelta = DEFAULT_EXPIRES_AFTER
 
 
 @dataclass
@@ -140,8 +154,11 @@ def load_template(name: str, directory: Path = TEMPLATES_DIR) -> Template:
     missing = [key for key in ("subject", "body") if not spec.get(key)]
     if missing:
         raise TemplateError(f"template {name!r} lacks {', '.join(missing)}")
+    expires_after = parse_duration(spec.get("expires_after", "3d"))
+    if expires_after is None:
+        raise TemplateError(f"template {name!r}: expires_after {spec.get('expires_after')!r} must look like 12h or 3d")
     template = Template(name, str(spec["subject"]), str(spec["body"]), str(spec.get("campaign_id") or name),
-                        str(spec.get("preheader") or ""))
+                        str(spec.get("preheader") or ""), expires_after)
     try:
         for where in ("subject", "preheader", "body"):
             _check_links(name, getattr(template, where), where)

@@ -16,11 +16,9 @@ from pathlib import Path
 
 import yaml
 
-from activation.render import TEMPLATES_DIR
+from activation.render import TEMPLATES_DIR, parse_duration
 
 SEQUENCES_DIR = Path(__file__).resolve().parent / "sequences"
-_DELAY = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 STEP_ACTIONS = {"notify_human"}
 
 
@@ -43,10 +41,10 @@ class Sequence:
 
 
 def parse_delay(value: object) -> timedelta:
-    match = _DELAY.match(str(value))
-    if not match:
+    delay = parse_duration(value)
+    if delay is None:
         raise SequenceError(f"delay {value!r} must look like 30m, 4h or 3d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    return delay
 
 
 def sequence_names(directory: Path = SEQUENCES_DIR) -> list[str]:

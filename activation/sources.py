@@ -24,6 +24,7 @@ class SegmentDef:
     funnel: str
     holdout_share: float
     activations: list[dict[str, Any]]
+    priority: int = 100  # meta.priority: lower = more important; wins when frequency caps collide
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,13 @@ def segment_definitions(conn: psycopg.Connection, schema: str) -> dict[str, Segm
     """All segments with their activations, or None when dbt has not built `segment` yet."""
     if not relation_exists(conn, schema, "segment"):
         return None
-    query = sql.SQL("select segment, funnel, holdout_share, activations from {}").format(sql.Identifier(schema, "segment"))
+    query = sql.SQL("select segment, funnel, holdout_share, activations, priority from {}").format(sql.Identifier(schema, "segment"))
     result = {}
-    for segment, funnel_value, share, activations in conn.execute(query).fetchall():
+    for segment, funnel_value, share, activations, priority in conn.execute(query).fetchall():
         if isinstance(activations, str):
             activations = json.loads(activations)
-        result[segment] = SegmentDef(segment, funnel_value or "", float(share or 0), list(activations or []))
+        result[segment] = SegmentDef(segment, funnel_value or "", float(share or 0), list(activations or []),
+                                     100 if priority is None else int(priority))
     return result
 
 

@@ -34,6 +34,8 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
                 ["--persons", "10000", "--qualifiers", "5"]),
     "spark": ("bench.bench_spark", ["--rows", "200000"], ["--rows", "20000"]),
     "soak": ("bench.bench_soak", ["--duration", "600"], ["--duration", "30"]),
+    "activation_held": ("bench.bench_activation", ["--held", "116570", "--persons", "5000"],
+                        ["--held", "20000", "--persons", "2000"]),
 }
 
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import psycopg
 
-from gdp.settings import Settings, get_settings
+from gdp.settings import MissingSetting, Settings, get_settings
 
 
 def embedded_data_dir(settings: Settings) -> Path:
@@ -54,10 +54,14 @@ def stop_embedded(settings: Settings | None = None) -> bool:
 
 
 def database_url(settings: Settings | None = None) -> str:
-    """The URL in use: `DATABASE_URL` when set, else the embedded server's."""
+    """The URL in use: `DATABASE_URL` when set, else the embedded server's (never when SUPABASE_URL says otherwise)."""
     settings = settings or get_settings()
     if settings.database_url:
         return settings.database_url
+    if settings.supabase_url:
+        raise MissingSetting("DATABASE_URL", "SUPABASE_URL is set, so the data belongs on Supabase, but SUPABASE_URL is its API "
+                             "URL, not a Postgres connection; set DATABASE_URL to the project's connection string "
+                             "(Project Settings → Database), or unset SUPABASE_URL to use the embedded database")
     return start_embedded(settings).get_uri()
 
 

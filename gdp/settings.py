@@ -50,10 +50,20 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+def env_name(attr: str) -> str:
+    """The variable a setting is read from: its own name, or the alias that is set instead."""
+    meta = next(f.metadata for f in fields(Settings) if f.name == attr)
+    return next((n for n in (meta["env"], *meta.get("aliases", ())) if _env(n) is not None), meta["env"])
+
+
 @dataclass(frozen=True)
 class Settings:
     # Database and layout
     database_url: str | None = field(default=None, metadata=_secret("DATABASE_URL"))
+    # Supabase's API URL (https://<ref>.supabase.co) and service-role key, for its admin API.
+    # Not a database connection: SUPABASE_URL without DATABASE_URL is refused (gdp.db.database_url).
+    supabase_url: str | None = field(default=None, metadata={"env": "SUPABASE_URL"})
+    supabase_service_role_key: str | None = field(default=None, metadata=_secret("SUPABASE_SERVICE_ROLE_KEY"))
     data_dir: Path = field(default=REPO_ROOT / ".gdp", metadata={"env": "GDP_DATA_DIR"})
     dbt_schema: str = field(default="analytics", metadata={"env": "GDP_DBT_SCHEMA"})
     # Ingest app
@@ -85,6 +95,10 @@ class Settings:
     rate_limit_exempt: str | None = field(default=None, metadata={"env": "GDP_RATE_LIMIT_EXEMPT"})
     # PostHog query API (backfill)
     posthog_host: str = field(default="https://us.posthog.com", metadata={"env": "POSTHOG_HOST"})
+    # The personal API key (phx_...) the query API needs; POSTHOG_API_KEY is the project key
+    # (phc_..., what browsers and apps send events with), accepted for `pull` only when it
+    # holds a personal key, with a warning (see posthog_query_key).
+    posthog_personal_api_key: str | None = field(default=None, metadata=_secret("POSTHOG_PERSONAL_API_KEY"))
     posthog_api_key: str | None = field(default=None, metadata=_secret("POSTHOG_API_KEY"))
     posthog_project_id: str | None = field(default=None, metadata={"env": "POSTHOG_PROJECT_ID"})
     # Activation providers
@@ -92,7 +106,7 @@ class Settings:
     resend_api_base: str = field(default="https://api.resend.com", metadata={"env": "RESEND_API_BASE"})
     email_from: str = field(default="Growth <hello@example.com>", metadata={"env": "GDP_EMAIL_FROM"})
     email_postal_address: str = field(default="Growth Data Plane, 1 Example Street, Springfield 00000", metadata={"env": "GDP_EMAIL_POSTAL_ADDRESS"})
-    meta_access_token: str | None = field(default=None, metadata=_secret("META_ACCESS_TOKEN"))
+    meta_access_token: str | None = field(default=None, metadata={**_secret("META_ACCESS_TOKEN"), "aliases": ("META_CAPI_ACCESS_TOKEN",)})
     meta_pixel_id: str | None = field(default=None, metadata={"env": "META_PIXEL_ID"})
     meta_graph_base: str = field(default="https://graph.facebook.com", metadata={"env": "META_GRAPH_BASE"})
     meta_graph_version: str = field(default="v21.0", metadata={"env": "META_GRAPH_VERSION"})
@@ -131,8 +145,13 @@ class Settings:
     def from_env(cls) -> Settings:
         values, problems = {}, []
         for f in fields(cls):
-            name = f.metadata["env"]
-            raw = _env(name)
+            names = (f.metadata["env"], *f.metadata.get("aliases", ()))
+            given = {n: _env(n) for n in names if _env(n) is not None}
+            if len(set(given.values())) > 1:
+                problems.append(f"{' and '.join(given)} are both set, to different values: they name the same setting; keep one")
+                continue
+            name = next(iter(given), f.metadata["env"])
+            raw = given.get(name)
             if raw is None:
                 continue
             try:
@@ -158,6 +177,18 @@ class Settings:
         """The variables that reproduce these settings in a child process (set values only)."""
         return {f.metadata["env"]: str(getattr(self, f.name)) for f in fields(self)
                 if getattr(self, f.name) not in (None, "")}
+
+    def posthog_query_key(self) -> tuple[str, str | None]:
+        """The key for PostHog's query API, and a warning when it came from the old variable."""
+        if self.posthog_personal_api_key:
+            return self.posthog_personal_api_key, None
+        old = self.posthog_api_key or ""
+        if old.startswith("phc_"):
+            raise MissingSetting("POSTHOG_PERSONAL_API_KEY", "POSTHOG_API_KEY holds the project key (phc_...), which cannot "
+                                 "read the query API; gdp posthog pull needs a personal API key (phx_...) with query read access")
+        if old:
+            return old, "POSTHOG_API_KEY as the personal key is deprecated: rename it POSTHOG_PERSONAL_API_KEY (POSTHOG_API_KEY is the project key)"
+        raise MissingSetting("POSTHOG_PERSONAL_API_KEY", "gdp posthog pull authenticates to PostHog's query API with it")
 
     def require(self, attr: str, purpose: str) -> str:
         self.require_all({attr: purpose})

@@ -145,7 +145,8 @@ def activation_asset(name: str, description: str):
         from activation.runner import activate
 
         url = postgres.url()
-        report = activate(url, channels=[name], settings=activation_settings(resend, meta, notifier))
+        # The run id is the ledger's cycle id: the first activation asset of the run plans it, once.
+        report = activate(url, channels=[name], settings=activation_settings(resend, meta, notifier), cycle_id=context.run_id)
         metadata = activation_metadata(report)
         metadata.update(_latency_metadata(url, channels, context.run_id))
         return MaterializeResult(metadata=metadata)

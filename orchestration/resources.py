@@ -20,7 +20,7 @@ from dagster_dbt import DbtCliResource
 
 from gdp import db as gdb
 from gdp.dbt import dbt_command
-from gdp.settings import Settings, get_settings
+from gdp.settings import Settings, env_name, get_settings
 
 
 class PostgresResource(ConfigurableResource):
@@ -33,7 +33,7 @@ class PostgresResource(ConfigurableResource):
 
 
 class ResendResource(ConfigurableResource):
-    """Resend's API; no key means activation runs in dry-run and renders emails to files."""
+    """Resend's API; with no key a real run stops the email channel (say --dry-run to preview)."""
 
     api_key: str | None = None
     api_base: str = "https://api.resend.com"
@@ -117,7 +117,7 @@ def default_resources(settings: Settings | None = None) -> dict[str, Any]:
         field = next(f for f in dataclasses.fields(Settings) if f.name == attr)
         value = getattr(settings, attr)
         if value is not None and value != getattr(defaults, attr):
-            return EnvVar(field.metadata["env"])
+            return EnvVar(env_name(field.name))
         return value
 
     return {

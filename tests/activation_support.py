@@ -97,11 +97,12 @@ def db(act_db):
     return act_db
 
 
-def add_segment(url: str, segment: str, activations: list[dict], *, funnel: str = "newsletter", holdout_share: float = 0.0) -> None:
+def add_segment(url: str, segment: str, activations: list[dict], *, funnel: str = "newsletter", holdout_share: float = 0.0,
+                priority: int = 100) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
-            f'insert into "{SCHEMA}".segment (segment, funnel, holdout_share, activations) values (%s, %s, %s, %s)',
-            (segment, funnel, holdout_share, json.dumps(activations)),
+            f'insert into "{SCHEMA}".segment (segment, funnel, holdout_share, activations, priority) values (%s, %s, %s, %s, %s)',
+            (segment, funnel, holdout_share, json.dumps(activations), priority),
         )
 
 

@@ -23,11 +23,13 @@ def pull_command(since: str | None, project_id: str | None, page_size: int) -> N
     """Land PostHog events into raw.posthog_event (via='query_api'); safe to re-run."""
     settings = get_settings()
     try:
-        api_key = settings.require("posthog_api_key", "gdp posthog pull authenticates to PostHog's query API with it")
+        api_key, warning = settings.posthog_query_key()
         project_id = project_id or settings.require("posthog_project_id", "gdp posthog pull reads this project")
         start = parse_timestamp(since, "--since") if since else None
     except (MissingSetting, InvalidInput) as exc:
         raise click.ClickException(str(exc)) from None
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
     client = HogQLClient(
         settings.posthog_host, api_key, str(project_id), on_wait=lambda message: click.echo(message, err=True)

@@ -142,12 +142,12 @@ class HogQLClient:
                 continue
             if response.status_code == 401:
                 raise PostHogQueryError(
-                    f"PostHog refused POSTHOG_API_KEY (401: {_detail(response)}); use a personal API key"
+                    f"PostHog refused POSTHOG_PERSONAL_API_KEY (401: {_detail(response)}); use a personal API key (phx_...)"
                 )
             if response.status_code == 403:
                 raise PostHogQueryError(
                     f"PostHog denied access to project {self.project_id!r} (403: {_detail(response)}); "
-                    "POSTHOG_API_KEY needs Query Read on it"
+                    "POSTHOG_PERSONAL_API_KEY needs Query Read on it"
                 )
             if response.status_code == 404:
                 raise PostHogQueryError(f"PostHog project {self.project_id!r} not found at {self.host} (404)")

@@ -197,7 +197,7 @@ def test_suppressed_person_entering_an_email_segment_gets_no_email(db, fake_rese
     }
 
 
-def test_frequency_cap_skips_the_second_email_of_the_day(db, fake_resend, tmp_path):
+def test_frequency_cap_defers_the_second_email_of_the_day(db, fake_resend, tmp_path):
     add_segment(db, "seg_a", [{"channel": "email", "template": "use_case_pack"}])
     add_segment(db, "seg_b", [{"channel": "email", "template": "save_your_work"}])
     add_person(db, "p1", "a@example.org")
@@ -208,7 +208,7 @@ def test_frequency_cap_skips_the_second_email_of_the_day(db, fake_resend, tmp_pa
 
     assert len(fake_resend.delivered) == 1
     rows = dict(query(db, "select segment, status from activation.outbox"))
-    assert rows == {"seg_a": "sent", "seg_b": "skipped_cap"}
+    assert rows == {"seg_a": "sent", "seg_b": "deferred"}
 
 
 def test_holdout_is_deterministic_recorded_and_not_contacted(db, fake_resend, tmp_path):
@@ -237,13 +237,13 @@ def test_held_transition_waits_for_approval(db, fake_resend, tmp_path):
     assert len(fake_resend.delivered) == 1 and query(db, "select status from activation.outbox") == [("sent",)]
 
 
-def test_dry_run_without_a_key_records_and_renders_but_sends_nothing(db, fake_resend, tmp_path):
+def test_dry_run_records_and_renders_but_sends_nothing(db, fake_resend, tmp_path):
     _email_setup(db)
     add_person(db, "p1", "a@example.org")
     add_transition(db, "new_signup_no_activation_24h", "p1")
-    settings = make_settings(tmp_path, resend_api_base=fake_resend.url)  # no RESEND_API_KEY
+    settings = make_settings(tmp_path, resend_api_base=fake_resend.url)  # no RESEND_API_KEY: a preview needs none
 
-    report = activate(db, settings=settings)
+    report = activate(db, settings=settings, dry_run=True)
 
     assert report.dry_run_channels and fake_resend.requests == []
     assert query(db, "select status from activation.outbox") == [("dry_run",)]
@@ -355,9 +355,9 @@ def test_caps_configured_in_dbt_win_over_the_settings(db, fake_resend, tmp_path)
 
     activate(db, settings=make_settings(tmp_path, resend=fake_resend, email_cap_per_day=1), channels=["resend_emails"])
 
-    assert dict(query(db, "select segment, status from activation.outbox")) == {"seg_a": "sent", "seg_b": "sent", "seg_c": "skipped_cap"}
-    assert query(db, "select error from activation.outbox where status = 'skipped_cap'") == [
-        ("frequency cap reached (2 today, 2 this week; caps 2/day, 3/week)",)]
+    assert dict(query(db, "select segment, status from activation.outbox")) == {"seg_a": "sent", "seg_b": "sent", "seg_c": "deferred"}
+    assert query(db, "select error from activation.outbox where status = 'deferred'") == [
+        ("frequency cap reached (2 today, 2 this week; caps 2/day, 3/week); waits for the next window",)]
 
 
 # Names as each source hands them over: auth.users raw_user_meta_data.full_name, a Stripe customer's

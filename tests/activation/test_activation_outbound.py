@@ -35,14 +35,14 @@ def _due_now(url: str) -> None:
         conn.execute("update activation.sequence_enrollment set next_step_at = now() where status = 'active'")
 
 
-def test_sequence_sends_due_steps_and_stops_on_a_booking(db, fake_resend, tmp_path):
+def test_sequence_sends_due_steps_and_stops_on_a_booking(db, fake_resend, fake_meta, tmp_path):
     add_segment(db, "visited_offer_2plus_no_reply", [{"channel": "outbound", "sequence": "two_line_follow_up"}], funnel="outbound")
     add_segment(db, "booked_call", [{"channel": "stop_sequences"}, {"channel": "email", "template": "pre_call"}], funnel="outbound")
     add_person(db, "lead1", "lead1@example.org", name="Grace Hopper")
     add_person(db, "lead2", "lead2@example.org")
     add_transition(db, "visited_offer_2plus_no_reply", "lead1")
     add_transition(db, "visited_offer_2plus_no_reply", "lead2")
-    settings = make_settings(tmp_path, resend=fake_resend)
+    settings = make_settings(tmp_path, resend=fake_resend, meta=fake_meta)  # the booking is a conversion for Meta
 
     activate(db, settings=settings)
     assert sorted(d["email"]["subject"] for d in fake_resend.delivered) == ["Quick follow up"] * 2
@@ -54,17 +54,20 @@ def test_sequence_sends_due_steps_and_stops_on_a_booking(db, fake_resend, tmp_pa
     activate(db, settings=settings)
     assert len(fake_resend.delivered) == 2, "step 2 is not due for three days"
 
-    # lead1 books a call (event, and the booked_call segment); lead2 does not.
+    # lead1 books a call (event, and the booked_call segment); lead2 does not. Three days later:
     add_event(db, "b1", "lead1", "call_booked")
     add_transition(db, "booked_call", "lead1", cycle="c2")
-    _due_now(db)
-    activate(db, settings=settings)
+    later = query(db, "select now() + interval '3 days 1 minute'")[0][0]
+    activate(db, settings=settings, now=later)
 
     subjects = sorted((d["email"]["to"][0], d["email"]["subject"]) for d in fake_resend.delivered)
     assert subjects == [
         ("lead1@example.org", "Before our call"), ("lead1@example.org", "Quick follow up"),
         ("lead2@example.org", "Quick follow up"), ("lead2@example.org", "Re: Quick follow up"),
     ]
+    assert query(db, "select person_id, status, stopped_reason from activation.sequence_enrollment order by 1") == [
+        ("lead1", "stopped", "stop_sequences:booked_call"), ("lead2", "active", None)], "until its last step was sent"
+    activate(db, settings=settings, now=later)
     assert query(db, "select person_id, status, stopped_reason from activation.sequence_enrollment order by 1") == [
         ("lead1", "stopped", "stop_sequences:booked_call"), ("lead2", "completed", None)]
     assert set(fake_resend.deliveries_by_ref().values()) == {1}

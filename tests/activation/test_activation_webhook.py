@@ -196,7 +196,7 @@ def _project_with_webhook(dest, url_env: str):
         shutil.copy(REPO_ROOT / name, dest / name)
     for folder in ("models", "macros", "seeds", "tests/dbt"):
         shutil.copytree(REPO_ROOT / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    path = dest / "models" / "segments" / "outbound" / "_outbound__segments.yml"
+    path = dest / "models" / "segments" / "outbound" / "won.yml"
     text = path.read_text()
     old = "            - {channel: outbound, sequence: onboarding_upsell}\n"
     assert text.count(old) == 1

@@ -48,8 +48,9 @@ def test_hostile_names_from_each_source_reach_the_email_as_text(hostile_db, fake
         conn.execute("insert into raw.stripe_event (stripe_event_id, event_type, payload) values ('evt_hostile_1', 'customer.created', %s)",
                      (json.dumps(customer),))
         conn.execute("insert into raw.lead (email, name) values ('lead@example.org', %s)", (HOSTILE["lead@example.org"],))
-    build = run_dbt(["build", "--select", "+path:models/segments", "+path:models/marts/activation", "--resource-type", "model", "--resource-type", "seed"], hostile_db,
-                    target_path=Path(tmp_path / "dbt"))
+    # The segments and the activation marts (activation waits while activation_holdout is not built).
+    build = run_dbt(["build", "--select", "+path:models/segments", "+path:models/marts/activation", "--resource-type", "model",
+                     "--resource-type", "seed"], hostile_db, target_path=Path(tmp_path / "dbt"))
     assert build.ok, build.output[-3000:]
     with psycopg.connect(hostile_db) as conn:
         names = dict(conn.execute("select email, name from analytics.person where email = any(%s)", (list(HOSTILE),)).fetchall())

@@ -282,7 +282,7 @@ def test_malformed_or_refused_answers_stop_with_a_clear_error(fake, clean_raw, s
 
 def test_a_wrong_api_key_says_which_setting(fake, clean_raw):
     client = HogQLClient(fake.url, "phx_wrong", fake.project_id)
-    with pytest.raises(PostHogQueryError, match="PostHog refused POSTHOG_API_KEY \\(401"):
+    with pytest.raises(PostHogQueryError, match="PostHog refused POSTHOG_PERSONAL_API_KEY \\(401"):
         pull(clean_raw, client)
 
 
@@ -300,7 +300,8 @@ def test_server_side_row_cap_is_followed_with_has_more(clean_raw):
 def cli_env(monkeypatch, fake, database_url):
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("POSTHOG_HOST", fake.url)
-    monkeypatch.setenv("POSTHOG_API_KEY", fake.api_key)
+    monkeypatch.setenv("POSTHOG_PERSONAL_API_KEY", fake.api_key)
+    monkeypatch.delenv("POSTHOG_API_KEY", raising=False)
     monkeypatch.setenv("POSTHOG_PROJECT_ID", fake.project_id)
     get_settings.cache_clear()
     yield
@@ -341,7 +342,23 @@ def test_cli_errors_are_one_line(fake, cli_env, clean_raw, monkeypatch):
     result = run()
     assert result.exit_code == 1
     assert "malformed answer from PostHog: body is not JSON" in result.output
-    monkeypatch.delenv("POSTHOG_API_KEY")
+    monkeypatch.delenv("POSTHOG_PERSONAL_API_KEY")
     get_settings.cache_clear()
     missing = run()
-    assert missing.exit_code == 1 and "POSTHOG_API_KEY is not set" in missing.output
+    assert missing.exit_code == 1 and "POSTHOG_PERSONAL_API_KEY is not set" in missing.output
+
+
+def test_cli_takes_a_personal_key_from_the_old_variable_with_a_warning_and_refuses_a_project_key(fake, cli_env, clean_raw, monkeypatch):
+    seed(fake, 2)
+    monkeypatch.delenv("POSTHOG_PERSONAL_API_KEY")
+    monkeypatch.setenv("POSTHOG_API_KEY", fake.api_key)
+    get_settings.cache_clear()
+    old = run()
+    assert old.exit_code == 0 and "warning: POSTHOG_API_KEY as the personal key is deprecated" in old.output
+    assert count(clean_raw) == 2
+    monkeypatch.setenv("POSTHOG_API_KEY", "phc_project_key")
+    get_settings.cache_clear()
+    asked = len(fake.requests)
+    refused = run()
+    assert refused.exit_code == 1 and "POSTHOG_API_KEY holds the project key (phc_...)" in refused.output
+    assert len(fake.requests) == asked, "refused before asking PostHog"

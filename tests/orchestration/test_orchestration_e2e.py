@@ -21,6 +21,7 @@ from orchestration.definitions import build_definitions
 from orchestration.jobs import REFRESH_AND_ACTIVATE
 from orchestration.resources import FakeNotifierResource, MetaResource, PostgresResource, ResendResource
 from tests.dbt_helpers import ingest_client, private_database, send_resend
+from tests.fakes.meta_api import FakeMeta
 from tests.fakes.resend_api import FakeResend
 
 pytestmark = pytest.mark.slow
@@ -56,12 +57,14 @@ def land_newsletter_click(client, person: str, email: str) -> None:
 def world(server_url, settings, tmp_path_factory):
     with private_database(server_url) as url, ingest_client(settings, url) as client:
         fake = FakeResend(api_key="re_e2e_key").start()
+        meta = FakeMeta().start()
         notifier = FakeNotifierResource(sink_path=str(tmp_path_factory.mktemp("notify") / "sent.txt"))
         defs = build_definitions(
             resources={
                 "postgres": PostgresResource(database_url=url),
                 "resend": ResendResource(api_key=fake.api_key, api_base=fake.url),
-                "meta": MetaResource(),  # no token: Meta channels run in dry-run
+                # A real run needs every provider that has work; Meta's is a local fake too.
+                "meta": MetaResource(access_token=meta.access_token, pixel_id=meta.pixel_id, graph_base=meta.url),
                 "notifier": notifier,
             }
         )
@@ -75,6 +78,7 @@ def world(server_url, settings, tmp_path_factory):
         finally:
             instance.dispose()
             fake.stop()
+            meta.stop()
 
 
 def outbox(url: str, person: str) -> list[tuple]:

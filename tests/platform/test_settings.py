@@ -127,3 +127,46 @@ def test_the_cli_names_a_bad_setting_without_a_traceback(tmp_path):
     assert run.returncode == 1
     assert "GDP_DB_TIMEOUT_S must be a number" in run.stderr and "GDP_SENSOR_INTERVAL_S" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_the_products_meta_variable_is_the_same_token(monkeypatch):
+    from gdp.settings import env_name
+
+    monkeypatch.delenv("META_ACCESS_TOKEN", raising=False)
+    monkeypatch.setenv("META_CAPI_ACCESS_TOKEN", "EAAB-capi")
+    assert Settings.from_env().meta_access_token == "EAAB-capi"
+    assert env_name("meta_access_token") == "META_CAPI_ACCESS_TOKEN", "Dagster's EnvVar names the variable that is set"
+    monkeypatch.setenv("META_ACCESS_TOKEN", "EAAB-capi")
+    assert Settings.from_env().meta_access_token == "EAAB-capi"
+    monkeypatch.setenv("META_ACCESS_TOKEN", "EAAB-other")
+    with pytest.raises(ValueError, match="META_ACCESS_TOKEN and META_CAPI_ACCESS_TOKEN are both set, to different values"):
+        Settings.from_env()
+
+
+def test_supabase_url_without_database_url_is_refused_not_the_embedded_database():
+    from gdp import db as gdb
+
+    with pytest.raises(MissingSetting, match="DATABASE_URL is not set: SUPABASE_URL is set") as refused:
+        gdb.database_url(Settings(supabase_url="https://abcd.supabase.co"))
+    assert "connection string" in str(refused.value)
+    url = "postgresql://u:p@db.abcd.supabase.co:5432/postgres"
+    assert gdb.database_url(Settings(supabase_url="https://abcd.supabase.co", database_url=url)) == url
+
+
+def test_supabase_admin_and_posthog_personal_keys_never_show_in_repr(monkeypatch):
+    monkeypatch.setenv("SUPABASE_URL", "https://abcd.supabase.co")
+    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", "eyJ-service-role-secret")
+    monkeypatch.setenv("POSTHOG_PERSONAL_API_KEY", "phx_personal_secret")
+    s = Settings.from_env()
+    assert s.supabase_url == "https://abcd.supabase.co" and s.supabase_service_role_key == "eyJ-service-role-secret"
+    assert "eyJ-service-role-secret" not in repr(s) and "phx_personal_secret" not in repr(s)
+
+
+def test_posthog_pull_takes_the_personal_key_and_refuses_the_project_key():
+    assert Settings(posthog_personal_api_key="phx_new", posthog_api_key="phc_project").posthog_query_key() == ("phx_new", None)
+    key, warning = Settings(posthog_api_key="phx_old").posthog_query_key()
+    assert key == "phx_old" and "rename it POSTHOG_PERSONAL_API_KEY" in warning
+    with pytest.raises(MissingSetting, match="POSTHOG_PERSONAL_API_KEY is not set: POSTHOG_API_KEY holds the project key"):
+        Settings(posthog_api_key="phc_project").posthog_query_key()
+    with pytest.raises(MissingSetting, match="POSTHOG_PERSONAL_API_KEY is not set"):
+        Settings().posthog_query_key()

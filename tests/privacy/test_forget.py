@@ -131,7 +131,7 @@ def test_forget_removes_the_person_everywhere_and_drops_later_deliveries(world, 
 
     cycle = run_cycle(url, target_path=tmp_path / "target", settings=act_settings)
     assert cycle.ok, cycle.summary()
-    activate(url, settings=act_settings, channels=["resend_emails", "meta_audiences"])
+    activate(url, settings=act_settings, channels=["meta_audiences"])  # no Resend key: emails are not this test's
     with psycopg.connect(url) as conn:
         members = conn.execute("select audience, person_id from activation.audience_member order by 1, 2").fetchall()
         ada_pid = conn.execute("select person_id from analytics.identity_link where identity_key = %s",
