@@ -1,6 +1,9 @@
 """The ingest app's connection pool, and `land` bound to it (the landing itself is ingest_app/landing.py).
 
-The answer is 2xx only after the insert has committed, and a redelivery is a no-op.
+Requests land through one `landing.GroupCommit` per worker process: concurrent
+requests share a commit, and each answer is 2xx only after the commit holding its
+rows; a redelivery is a no-op. Pooled connections are in autocommit, so a batch
+into one table is a single statement and a single round trip.
 When the database cannot be reached within a short timeout the caller gets
 `DatabaseUnavailable`, which the app turns into 503 so the provider retries.
 Connections are not pinged at checkout (a round trip per request); a connection an
@@ -31,12 +34,13 @@ def init_app(app: Flask, settings: Settings) -> None:
         min_size=1,
         max_size=app.config.get("DB_POOL_MAX", 8),
         timeout=timeout,
-        kwargs={"connect_timeout": max(1, int(timeout)), "options": "-c statement_timeout=5000"},
+        kwargs={"connect_timeout": max(1, int(timeout)), "options": "-c statement_timeout=5000", "autocommit": True},
         open=False,
         name="ingest",
     )
     pool.open(wait=False)
     app.extensions["gdp_pool"] = pool
+    app.extensions["gdp_group_commit"] = landing.GroupCommit(pool)
 
 
 def pool() -> ConnectionPool:
@@ -49,7 +53,7 @@ def land(table: str, key_column: str, rows: Any, *, timeout: float | None = None
     0 for a redelivery or a forgotten person; `timeout` overrides the pool's wait (the click path waits less).
     """
     try:
-        return landing.land(pool(), table, key_column, rows, timeout=timeout).new
+        return current_app.extensions["gdp_group_commit"].land(table, key_column, rows, timeout=timeout).new
     except psycopg.DataError as exc:
         raise unstorable(exc) from None
 

@@ -40,5 +40,5 @@ def receive():
     except InvalidInput as exc:
         raise Rejected(400, str(exc)) from None
     new = db.land("deal_event", "deal_event_id", row)
-    log.info("deal event %s stage=%s duplicate=%s", row["deal_event_id"], row["stage"], not new)
+    log.debug("deal event %s stage=%s duplicate=%s", row["deal_event_id"], row["stage"], not new)
     return stored_response(new, row["deal_event_id"])

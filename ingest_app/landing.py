@@ -11,6 +11,12 @@ no-op, or, for sources that are re-imported (`raw.lead`), an update the caller
 spells in `on_conflict`. Given a pool, `land` commits and retries once on a fresh
 connection when an outage broke the pooled one; given a connection, it runs inside
 the caller's transaction (a backfill page and its cursor commit together).
+
+The HTTP app lands through `GroupCommit` instead: the requests of one worker that
+arrive while a commit is under way wait for the next one, and each batch is one
+prepared statement per table (a multi-row insert whose tombstone check is one
+indexed lookup for the whole batch) committed once. Every request still gets its
+answer only after the commit that holds its rows.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -179,7 +186,7 @@ def land(
     try:
         for attempt in (1, 2):
             try:
-                with target.connection(timeout=timeout) as conn:
+                with target.connection(timeout=timeout) as conn, conn.transaction():
                     return _land_on(conn, table, key_column, batch, on_conflict)
             except psycopg.OperationalError:
                 if attempt == 2:
@@ -188,3 +195,204 @@ def land(
     except (PoolTimeout, psycopg.OperationalError) as exc:
         log.warning("database unavailable while landing into raw.%s: %s", table, type(exc).__name__)
         raise DatabaseUnavailable(str(exc)) from exc
+
+
+# --- group commit (the HTTP app) ------------------------------------------------------
+
+_BATCH = """
+with v as (
+    select * from unnest({arrays}) with ordinality as v({cols}, landing_ord)
+),
+hit as (
+    select distinct h.ord from unnest({ords}::bigint[], {hashes}::text[]) as h(ord, identifier_hash)
+    join raw.forgotten_identifier as f using (identifier_hash)
+),
+landed as (
+    insert into raw.{table} as existing ({cols})
+    select {cols} from v where landing_ord not in (select ord from hit) order by landing_ord
+    on conflict ({key}) do nothing
+    returning {key}
+)
+select landing_ord in (select ord from hit), {key} in (select {key} from landed) from v order by landing_ord
+"""
+
+_STATEMENTS: dict[tuple, bytes] = {}
+
+
+def _batch_statement(conn: psycopg.Connection, table: str, key_column: str, columns: tuple[str, ...]) -> bytes:
+    """The batch insert's text, composed once per table and columns (the same text lets psycopg prepare it)."""
+    cache_key = (conn.info.dsn, table, key_column, columns)
+    if cache_key not in _STATEMENTS:
+        types = _column_types(conn, table)
+        _STATEMENTS[cache_key] = sql.SQL(_BATCH).format(
+            arrays=sql.SQL(", ").join(sql.SQL("{}::{}[]").format(sql.Placeholder(), sql.SQL(types[c])) for c in columns),
+            cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            ords=sql.Placeholder(),
+            hashes=sql.Placeholder(),
+            table=sql.Identifier(table),
+            key=sql.Identifier(key_column),
+        ).as_bytes(conn)
+    return _STATEMENTS[cache_key]
+
+
+@dataclass(eq=False)
+class _Request:
+    """One request's rows waiting for a group commit, and what became of them."""
+
+    table: str
+    key_column: str
+    rows: list[Mapping[str, Any]]
+    hashes: list[list[str]]
+    timeout: float | None
+    done: bool = False
+    result: Landed = field(default_factory=Landed)
+    error: BaseException | None = None
+
+
+def _insert_group(conn: psycopg.Connection, table: str, key_column: str, requests: list[_Request]) -> None:
+    """One statement for every row these requests land into one table; fills each request's `Landed`."""
+    columns = tuple(requests[0].rows[0])
+    rows = [row for r in requests for row in r.rows]
+    ords, hashes = [], []
+    for n, row_hashes in enumerate((h for r in requests for h in r.hashes), start=1):
+        ords.extend([n] * len(row_hashes))
+        hashes.extend(row_hashes)
+    params = [[_as_db_value(row[c]) for row in rows] for c in columns] + [ords, hashes]
+    outcome = conn.execute(_batch_statement(conn, table, key_column, columns), params).fetchall()
+    seen = set()
+    position = 0
+    for request in requests:
+        for row in request.rows:
+            is_forgotten, stored = outcome[position]
+            position += 1
+            key = row[key_column]
+            if is_forgotten:
+                request.result.forgotten += 1
+            elif stored and key not in seen:
+                request.result.new += 1  # a redelivery later in the same batch is a duplicate
+                seen.add(key)
+    dropped = sum(r.result.forgotten for r in requests)
+    if dropped:
+        log.info("%d row(s) for raw.%s dropped: they name a forgotten person", dropped, table)
+
+
+def _commit_batch(conn: psycopg.Connection, requests: list[_Request]) -> None:
+    """Land every request of a batch in one transaction: one statement per table and set of columns."""
+    groups: dict[tuple, list[_Request]] = {}
+    for request in requests:
+        groups.setdefault((request.table, request.key_column, tuple(request.rows[0])), []).append(request)
+    if len(groups) == 1 and conn.autocommit:
+        # One statement is its own transaction: one round trip, no BEGIN/COMMIT.
+        (table, key_column, _), members = next(iter(groups.items()))
+        _insert_group(conn, table, key_column, members)
+        return
+    with conn.transaction():
+        for (table, key_column, _), members in groups.items():
+            _insert_group(conn, table, key_column, members)
+
+
+class GroupCommit:
+    """Group commit for one process: concurrent requests share one transaction, each answered after its commit.
+
+    The first request that finds no commit under way takes everything queued (up to
+    `max_rows` rows, after waiting up to `linger_s` for more) and commits it; requests
+    arriving meanwhile queue for the next commit. Nothing is buffered without a request
+    thread waiting on it, so a worker that stops after its requests end has lost nothing.
+    An outage fails the whole batch with `DatabaseUnavailable` (each request answers
+    503) and stores nothing; a row Postgres refuses (`psycopg.DataError`) sends the
+    batch back one request at a time, so only the request that carried it fails.
+    """
+
+    def __init__(self, pool: ConnectionPool, *, max_rows: int = 64, linger_s: float = 0.0):
+        self._pool = pool
+        self._max_rows = max_rows
+        self._linger_s = linger_s
+        self._cond = threading.Condition()
+        self._queue: list[_Request] = []
+        self._committing = False
+        self.batches = 0
+
+    def land(self, table: str, key_column: str, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]], *,
+             timeout: float | None = None) -> Landed:
+        """Land one row or one request's batch (same columns each) into `raw.<table>`; returns after its commit."""
+        batch = [rows] if isinstance(rows, Mapping) else list(rows)
+        if not batch:
+            return Landed()
+        request = _Request(table, key_column, batch, [landing_hashes(r) for r in batch], timeout)
+        with self._cond:
+            self._queue.append(request)
+            while not request.done:
+                if self._committing:
+                    self._cond.wait()
+                    continue
+                self._committing = True
+                try:
+                    taken = self._take()
+                    self._cond.release()
+                    try:
+                        self._commit(taken)
+                    finally:
+                        self._cond.acquire()
+                finally:
+                    self._committing = False
+                    self._cond.notify_all()
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def _take(self) -> list[_Request]:
+        """The queued requests of the next commit (called holding the lock, as the committer)."""
+        if self._linger_s and sum(len(r.rows) for r in self._queue) < self._max_rows:
+            self._cond.wait(self._linger_s)
+        taken, count = [], 0
+        while self._queue and (not taken or count + len(self._queue[0].rows) <= self._max_rows):
+            request = self._queue.pop(0)
+            taken.append(request)
+            count += len(request.rows)
+        return taken
+
+    def _commit(self, requests: list[_Request]) -> None:
+        try:
+            try:
+                self._on_pool(requests, lambda conn: _commit_batch(conn, requests))
+            except psycopg.Error:
+                # A row Postgres refuses fails its own request only: land the batch one request at a time.
+                for request in requests:
+                    request.result = Landed()
+                    try:
+                        self._on_pool([request], lambda conn, r=request: _commit_batch(conn, [r]))
+                    except (psycopg.Error, DatabaseUnavailable) as exc:
+                        request.error = exc
+            self.batches += 1
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("landed %d request(s) in one commit: %s", len(requests),
+                          ", ".join(f"raw.{r.table} {[row[r.key_column] for row in r.rows]}" for r in requests))
+        except DatabaseUnavailable as exc:
+            for request in requests:
+                request.error = DatabaseUnavailable(str(exc))
+        except BaseException as exc:
+            for request in requests:
+                request.error = exc
+            raise
+        finally:
+            for request in requests:
+                request.done = True
+
+    def _on_pool(self, requests: list[_Request], work) -> None:
+        """Run `work` on a pooled connection, retrying once on a fresh one after an outage broke it."""
+        timeouts = [r.timeout for r in requests if r.timeout is not None]
+        timeout = min(timeouts) if timeouts else None
+        try:
+            for attempt in (1, 2):
+                try:
+                    with self._pool.connection(timeout=timeout) as conn:
+                        work(conn)
+                        return
+                except psycopg.OperationalError:
+                    if attempt == 2:
+                        raise
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            tables = sorted({r.table for r in requests})
+            log.warning("database unavailable while landing into %s: %s",
+                        ", ".join(f"raw.{t}" for t in tables), type(exc).__name__)
+            raise DatabaseUnavailable(str(exc)) from exc
