@@ -312,6 +312,12 @@ class GroupCommit:
         self._committing = False
         self.batches = 0
 
+    @property
+    def waiting(self) -> int:
+        """Requests queued for the next commit (not counting the one under way)."""
+        with self._cond:
+            return len(self._queue)
+
     def land(self, table: str, key_column: str, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]], *,
              timeout: float | None = None) -> Landed:
         """Land one row or one request's batch (same columns each) into `raw.<table>`; returns after its commit."""
