@@ -22,11 +22,15 @@ answer only after the commit that holds its rows.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import threading
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -201,38 +205,41 @@ def land(
 
 _BATCH = """
 with v as (
-    select * from unnest({arrays}) with ordinality as v({cols}, landing_ord)
+    select * from json_to_recordset({rows}::json) as v({typed_cols}, landing_ord bigint, landing_hashes text[])
 ),
 hit as (
-    select distinct h.ord from unnest({ords}::bigint[], {hashes}::text[]) as h(ord, identifier_hash)
+    select distinct v.landing_ord from v cross join lateral unnest(v.landing_hashes) as h(identifier_hash)
     join raw.forgotten_identifier as f using (identifier_hash)
 ),
 landed as (
     insert into raw.{table} as existing ({cols})
-    select {cols} from v where landing_ord not in (select ord from hit) order by landing_ord
+    select {cols} from v where landing_ord not in (select landing_ord from hit) order by landing_ord
     on conflict ({key}) do nothing
     returning {key}
 )
-select landing_ord in (select ord from hit), {key} in (select {key} from landed) from v order by landing_ord
+select landing_ord in (select landing_ord from hit), {key} in (select {key} from landed) from v order by landing_ord
 """
-
-_STATEMENTS: dict[tuple, bytes] = {}
 
 
 def _batch_statement(conn: psycopg.Connection, table: str, key_column: str, columns: tuple[str, ...]) -> bytes:
-    """The batch insert's text, composed once per table and columns (the same text lets psycopg prepare it)."""
-    cache_key = (conn.info.dsn, table, key_column, columns)
-    if cache_key not in _STATEMENTS:
-        types = _column_types(conn, table)
-        _STATEMENTS[cache_key] = sql.SQL(_BATCH).format(
-            arrays=sql.SQL(", ").join(sql.SQL("{}::{}[]").format(sql.Placeholder(), sql.SQL(types[c])) for c in columns),
-            cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
-            ords=sql.Placeholder(),
-            hashes=sql.Placeholder(),
-            table=sql.Identifier(table),
-            key=sql.Identifier(key_column),
-        ).as_bytes(conn)
-    return _STATEMENTS[cache_key]
+    """The batch insert for one table and set of columns: the rows come as one JSON array, one fixed text to prepare."""
+    types = _column_types(conn, table)
+    return sql.SQL(_BATCH).format(
+        rows=sql.Placeholder(),
+        typed_cols=sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c])) for c in columns),
+        cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        table=sql.Identifier(table),
+        key=sql.Identifier(key_column),
+    ).as_bytes(conn)
+
+
+def _json_value(value: Any) -> str:
+    """JSON for the values json.dumps does not know (timestamps, ids); Postgres casts them to the column's type."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (uuid.UUID, Decimal)):
+        return str(value)
+    raise TypeError(f"cannot land a {type(value).__name__}")
 
 
 @dataclass(eq=False)
@@ -249,16 +256,15 @@ class _Request:
     error: BaseException | None = None
 
 
-def _insert_group(conn: psycopg.Connection, table: str, key_column: str, requests: list[_Request]) -> None:
+def _insert_group(conn: psycopg.Connection, statement: bytes, table: str, key_column: str,
+                  requests: list[_Request]) -> None:
     """One statement for every row these requests land into one table; fills each request's `Landed`."""
-    columns = tuple(requests[0].rows[0])
-    rows = [row for r in requests for row in r.rows]
-    ords, hashes = [], []
-    for n, row_hashes in enumerate((h for r in requests for h in r.hashes), start=1):
-        ords.extend([n] * len(row_hashes))
-        hashes.extend(row_hashes)
-    params = [[_as_db_value(row[c]) for row in rows] for c in columns] + [ords, hashes]
-    outcome = conn.execute(_batch_statement(conn, table, key_column, columns), params).fetchall()
+    docs = []
+    for request in requests:
+        for row, hashes in zip(request.rows, request.hashes):
+            docs.append({**row, "landing_ord": len(docs) + 1, "landing_hashes": hashes})
+    batch = json.dumps(docs, default=_json_value, separators=(",", ":"))
+    outcome = conn.execute(statement, (batch,)).fetchall()
     seen = set()
     position = 0
     for request in requests:
@@ -274,21 +280,6 @@ def _insert_group(conn: psycopg.Connection, table: str, key_column: str, request
     dropped = sum(r.result.forgotten for r in requests)
     if dropped:
         log.info("%d row(s) for raw.%s dropped: they name a forgotten person", dropped, table)
-
-
-def _commit_batch(conn: psycopg.Connection, requests: list[_Request]) -> None:
-    """Land every request of a batch in one transaction: one statement per table and set of columns."""
-    groups: dict[tuple, list[_Request]] = {}
-    for request in requests:
-        groups.setdefault((request.table, request.key_column, tuple(request.rows[0])), []).append(request)
-    if len(groups) == 1 and conn.autocommit:
-        # One statement is its own transaction: one round trip, no BEGIN/COMMIT.
-        (table, key_column, _), members = next(iter(groups.items()))
-        _insert_group(conn, table, key_column, members)
-        return
-    with conn.transaction():
-        for (table, key_column, _), members in groups.items():
-            _insert_group(conn, table, key_column, members)
 
 
 class GroupCommit:
@@ -310,6 +301,7 @@ class GroupCommit:
         self._cond = threading.Condition()
         self._queue: list[_Request] = []
         self._committing = False
+        self._statements: dict[tuple, bytes] = {}
         self.batches = 0
 
     @property
@@ -360,13 +352,13 @@ class GroupCommit:
     def _commit(self, requests: list[_Request]) -> None:
         try:
             try:
-                self._on_pool(requests, lambda conn: _commit_batch(conn, requests))
+                self._on_pool(requests, lambda conn: self._commit_on(conn, requests))
             except psycopg.Error:
                 # A row Postgres refuses fails its own request only: land the batch one request at a time.
                 for request in requests:
                     request.result = Landed()
                     try:
-                        self._on_pool([request], lambda conn, r=request: _commit_batch(conn, [r]))
+                        self._on_pool([request], lambda conn, r=request: self._commit_on(conn, [r]))
                     except (psycopg.Error, DatabaseUnavailable) as exc:
                         request.error = exc
             self.batches += 1
@@ -383,6 +375,25 @@ class GroupCommit:
         finally:
             for request in requests:
                 request.done = True
+
+    def _commit_on(self, conn: psycopg.Connection, requests: list[_Request]) -> None:
+        """Land every request of a batch in one transaction: one statement per table and set of columns."""
+        groups: dict[tuple, list[_Request]] = {}
+        for request in requests:
+            groups.setdefault((request.table, request.key_column, tuple(request.rows[0])), []).append(request)
+        statements = []
+        for shape in groups:
+            if shape not in self._statements:
+                self._statements[shape] = _batch_statement(conn, *shape)
+            statements.append(self._statements[shape])
+        if len(groups) == 1 and conn.autocommit:
+            # One statement is its own transaction: one round trip, no BEGIN/COMMIT.
+            ((table, key_column, _), members), = groups.items()
+            _insert_group(conn, statements[0], table, key_column, members)
+            return
+        with conn.transaction():
+            for statement, ((table, key_column, _), members) in zip(statements, groups.items()):
+                _insert_group(conn, statement, table, key_column, members)
 
     def _on_pool(self, requests: list[_Request], work) -> None:
         """Run `work` on a pooled connection, retrying once on a fresh one after an outage broke it."""
