@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gdp.db import database_url
@@ -40,7 +40,19 @@ def init_app(app: Flask, settings: Settings) -> None:
     )
     pool.open(wait=False)
     app.extensions["gdp_pool"] = pool
-    app.extensions["gdp_group_commit"] = landing.GroupCommit(pool)
+    group = landing.GroupCommit(pool)
+    app.extensions["gdp_group_commit"] = group
+
+    # The group commit waits a moment for the requests this worker is still handling.
+    @app.before_request
+    def _expect_landing() -> None:
+        group.expect()
+        g.gdp_landing_expected = True
+
+    @app.teardown_request
+    def _landing_not_coming(_exc) -> None:
+        if g.pop("gdp_landing_expected", False):
+            group.unexpect()
 
 
 def pool() -> ConnectionPool:
@@ -53,7 +65,8 @@ def land(table: str, key_column: str, rows: Any, *, timeout: float | None = None
     0 for a redelivery or a forgotten person; `timeout` overrides the pool's wait (the click path waits less).
     """
     try:
-        return current_app.extensions["gdp_group_commit"].land(table, key_column, rows, timeout=timeout).new
+        group = current_app.extensions["gdp_group_commit"]
+        return group.land(table, key_column, rows, timeout=timeout, expected=g.pop("gdp_landing_expected", False)).new
     except psycopg.DataError as exc:
         raise unstorable(exc) from None
 

@@ -26,6 +26,7 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -254,6 +255,8 @@ class _Request:
     done: bool = False
     result: Landed = field(default_factory=Landed)
     error: BaseException | None = None
+    # Held until the request is done or made the committer: its thread blocks on it, one wake-up each.
+    wake: Any = field(default_factory=threading.Lock)
 
 
 def _insert_group(conn: psycopg.Connection, statement: bytes, table: str, key_column: str,
@@ -285,63 +288,105 @@ def _insert_group(conn: psycopg.Connection, statement: bytes, table: str, key_co
 class GroupCommit:
     """Group commit for one process: concurrent requests share one transaction, each answered after its commit.
 
-    The first request that finds no commit under way takes everything queued (up to
-    `max_rows` rows, after waiting up to `linger_s` for more) and commits it; requests
-    arriving meanwhile queue for the next commit. Nothing is buffered without a request
-    thread waiting on it, so a worker that stops after its requests end has lost nothing.
+    The first request that finds no commit under way becomes the committer: it waits,
+    up to `linger_s`, for the requests this process is still handling (`expect` counts
+    them in, `unexpect` out when one ends without landing) to queue their rows, then
+    commits everything queued, up to `max_rows` rows. Requests arriving meanwhile queue
+    for the next commit. Nothing is buffered without a request thread waiting on it,
+    so a worker that stops after its requests end has lost nothing.
     An outage fails the whole batch with `DatabaseUnavailable` (each request answers
     503) and stores nothing; a row Postgres refuses (`psycopg.DataError`) sends the
     batch back one request at a time, so only the request that carried it fails.
     """
 
-    def __init__(self, pool: ConnectionPool, *, max_rows: int = 64, linger_s: float = 0.0):
+    def __init__(self, pool: ConnectionPool, *, max_rows: int = 64, linger_s: float = 0.002):
         self._pool = pool
         self._max_rows = max_rows
         self._linger_s = linger_s
-        self._cond = threading.Condition()
+        self._mutex = threading.Lock()
+        self._arrived = threading.Condition(self._mutex)  # only a lingering committer waits on it
         self._queue: list[_Request] = []
+        self._coming = 0
         self._committing = False
+        self._lingering = False
         self._statements: dict[tuple, bytes] = {}
         self.batches = 0
+
+    def expect(self) -> None:
+        """A request began that may land: a committer may wait a moment for it."""
+        with self._mutex:
+            self._coming += 1
+
+    def unexpect(self) -> None:
+        """An expected request ended without landing (refused, or not a landing endpoint)."""
+        with self._mutex:
+            self._coming = max(0, self._coming - 1)
+            if self._lingering:
+                self._arrived.notify()
 
     @property
     def waiting(self) -> int:
         """Requests queued for the next commit (not counting the one under way)."""
-        with self._cond:
+        with self._mutex:
             return len(self._queue)
 
     def land(self, table: str, key_column: str, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]], *,
-             timeout: float | None = None) -> Landed:
-        """Land one row or one request's batch (same columns each) into `raw.<table>`; returns after its commit."""
+             timeout: float | None = None, expected: bool = False) -> Landed:
+        """Land one row or one request's batch (same columns each) into `raw.<table>`; returns after its commit.
+
+        `expected`: this request was counted in by `expect` (and is counted out here).
+        """
         batch = [rows] if isinstance(rows, Mapping) else list(rows)
-        if not batch:
-            return Landed()
         request = _Request(table, key_column, batch, [landing_hashes(r) for r in batch], timeout)
-        with self._cond:
-            self._queue.append(request)
-            while not request.done:
-                if self._committing:
-                    self._cond.wait()
-                    continue
-                self._committing = True
-                try:
-                    taken = self._take()
-                    self._cond.release()
-                    try:
-                        self._commit(taken)
-                    finally:
-                        self._cond.acquire()
-                finally:
-                    self._committing = False
-                    self._cond.notify_all()
+        request.wake.acquire()
+        with self._mutex:
+            if expected:
+                self._coming = max(0, self._coming - 1)
+            if batch:
+                self._queue.append(request)
+            if self._lingering:
+                self._arrived.notify()
+            if not batch:
+                return Landed()
+            committer = not self._committing
+            self._committing = True
+        if not committer:
+            request.wake.acquire()  # released when done, or when this request is made the committer
+        if not request.done:
+            self._commit_until_done(request)
         if request.error is not None:
             raise request.error
         return request.result
 
+    def _commit_until_done(self, own: _Request) -> None:
+        """As the committer: commit batches until `own` is done, then hand over to the next queued request."""
+        try:
+            while not own.done:
+                with self._mutex:
+                    taken = self._take()
+                try:
+                    self._commit(taken)
+                finally:
+                    for request in taken:
+                        if request is not own:
+                            request.wake.release()
+        finally:
+            with self._mutex:
+                if self._queue:
+                    self._queue[0].wake.release()
+                else:
+                    self._committing = False
+
     def _take(self) -> list[_Request]:
         """The queued requests of the next commit (called holding the lock, as the committer)."""
-        if self._linger_s and sum(len(r.rows) for r in self._queue) < self._max_rows:
-            self._cond.wait(self._linger_s)
+        deadline = time.monotonic() + self._linger_s
+        while self._coming and sum(len(r.rows) for r in self._queue) < self._max_rows:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._lingering = True
+            self._arrived.wait(remaining)
+            self._lingering = False
         taken, count = [], 0
         while self._queue and (not taken or count + len(self._queue[0].rows) <= self._max_rows):
             request = self._queue.pop(0)
