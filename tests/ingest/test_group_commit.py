@@ -7,15 +7,23 @@ committed together once the lock is released.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields
 
+import httpx
 import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
 from gdp.migrate import apply_migrations
-from gdp.settings import Settings
+from gdp.serve import free_port
+from gdp.settings import REPO_ROOT, Settings
 from ingest_app.landing import GroupCommit
 from privacy.forget import forget
 from tests.conftest import TEST_SECRETS
@@ -252,3 +260,59 @@ def test_an_outage_mid_batch_answers_503_to_every_request_in_it_and_stores_nothi
         stripe_lock.close()
         app.extensions["gdp_pool"].close()
 
+
+
+@pytest.mark.slow
+def test_gdp_serve_stopped_mid_stream_has_stored_every_delivery_it_acknowledged(database_url, clean_raw, tmp_path):
+    """SIGTERM while 12 clients post: gunicorn finishes the requests in flight, and every 200 has its row."""
+    env_names = {f.name: f.metadata["env"] for f in fields(Settings)}
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "GDP_DATA_DIR": str(tmp_path)}
+    env.update({env_names[k]: v for k, v in TEST_SECRETS.items()})
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "gdp.cli", "serve", "--port", str(port), "--workers", "2"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _healthy(base), "gdp serve answers", timeout=30)
+        acknowledged: list[str] = []
+        stop = threading.Event()
+
+        def client(n: int) -> None:
+            with httpx.Client(base_url=base, timeout=10) as http:
+                i = 0
+                while not stop.is_set():
+                    d = opened(f"msg_stop_{n}_{i}")
+                    i += 1
+                    try:
+                        answer = http.post(d.path, content=d.body, headers=d.headers)
+                    except httpx.HTTPError:
+                        continue  # refused or cut while the server stops: not acknowledged
+                    if answer.status_code == 200:
+                        acknowledged.append(d.headers["svix-id"])
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(12)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: len(acknowledged) >= 200, "deliveries are acknowledged", timeout=60)
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    stored = {r[0] for r in clean_raw.execute("select svix_id from raw.resend_event")}
+    missing = set(acknowledged) - stored
+    assert len(acknowledged) >= 200
+    assert missing == set(), f"{len(missing)} acknowledged deliveries were not stored"
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
