@@ -8,7 +8,10 @@ fresh database, pre-signs enough unique Svix deliveries for the run (each its ow
 (installed with apt-get when missing) from a Lua script that replays the signed
 requests. In the same run the bare yardstick (bench/bare_ingest_app.py: insert the
 body, nothing else) is measured the same way. Prints requests/s, p50/p99 latency,
-the ratio real/bare, and checks zero loss: rows landed == 2xx answers.
+the ratio real/bare, and checks zero loss: rows landed == 2xx answers. On a local
+database it also prints the CPU each request cost (the gunicorn processes plus the
+PostgreSQL server's processes, read from /proc), which a loaded machine skews less
+than requests/s.
 """
 
 from __future__ import annotations
@@ -109,6 +112,36 @@ def start(cmd: list[str], env: dict, port: int, log: Path) -> subprocess.Popen:
     raise SystemExit(f"server on port {port} did not start; see {log}")
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (0 for any that is gone)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def postmaster_pid(url: str) -> int | None:
+    """The local PostgreSQL server's main process, when this machine runs it (None otherwise)."""
+    with psycopg.connect(url) as conn:
+        backend = conn.execute("select pg_backend_pid()").fetchone()[0]
+    try:
+        stat = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(stat[1])
+
+
 def run_wrk(wrk: str, port: int, signed: Path, duration: int, connections: int, threads: int, workdir: Path) -> dict:
     script = workdir / "replay.lua"
     script.write_text(LUA)
@@ -161,6 +194,8 @@ def run(duration: int = 20, connections: int = 16, workers: int | None = None) -
         print(f"signing {count} unique Resend deliveries ...", flush=True)
         sign_requests(signed, count)
 
+        postmaster = postmaster_pid(url)
+        load_at_start = os.getloadavg()[0]
         results = {}
         for label, cmd in (
             ("gdp", [sys.executable, "-m", "gdp.cli", "serve", "--port", "{port}", "--workers", str(workers)]),
@@ -171,7 +206,15 @@ def run(duration: int = 20, connections: int = 16, workers: int | None = None) -
             proc = start([c.replace("{port}", str(port)) for c in cmd], env, port, workdir / f"{label}.log")
             try:
                 print(f"wrk: {label} app, {duration}s, {connections} connections, {workers} workers", flush=True)
+                app_pids = [proc.pid, *_children(proc.pid)]
+                pg_pids = _children(postmaster) if postmaster else []
+                app_cpu, pg_cpu = _cpu_seconds(app_pids), _cpu_seconds(pg_pids)
                 results[label] = run_wrk(wrk, port, signed, duration, connections, threads, workdir)
+                # Backends the run opened count whole; those it closed are missed (the pools keep theirs open).
+                pg_pids = sorted(set(pg_pids) | set(_children(postmaster))) if postmaster else []
+                requests = max(1, results[label]["requests"])
+                results[label]["app_cpu_ms"] = (_cpu_seconds(app_pids) - app_cpu) / requests * 1000
+                results[label]["db_cpu_ms"] = (_cpu_seconds(pg_pids) - pg_cpu) / requests * 1000 if postmaster else None
             finally:
                 proc.terminate()
                 proc.wait(timeout=20)
@@ -191,7 +234,15 @@ def run(duration: int = 20, connections: int = 16, workers: int | None = None) -
             "ingest_non_2xx": gdp["non_2xx"],
             "ingest_rows_landed": landed,
             "ingest_rows_lost": max(0, accepted - landed),
+            "ingest_app_cpu_ms_per_request": round(gdp["app_cpu_ms"], 3),
+            "bare_app_cpu_ms_per_request": round(results["bare"]["app_cpu_ms"], 3),
         }
+        if postmaster:
+            figures["ingest_db_cpu_ms_per_request"] = round(gdp["db_cpu_ms"], 3)
+            figures["bare_db_cpu_ms_per_request"] = round(results["bare"]["db_cpu_ms"], 3)
+            figures["ingest_cpu_ratio_bare_over_real"] = round(
+                (results["bare"]["app_cpu_ms"] + results["bare"]["db_cpu_ms"]) / (gdp["app_cpu_ms"] + gdp["db_cpu_ms"]), 3)
+        figures["load_average_start_end"] = [round(load_at_start, 2), round(os.getloadavg()[0], 2)]
         return figures
     finally:
         gdb.drop_database(server_url, name)

@@ -243,7 +243,7 @@ def capi():
             "payload": {k: v for k, v in event.items() if v is not None},
         },
     )
-    log.info("capi event %s name=%s person=%s duplicate=%s", event["event_id"], event["event_name"], bool(person_id), not new)
+    log.debug("capi event %s name=%s person=%s duplicate=%s", event["event_id"], event["event_name"], bool(person_id), not new)
     return stored_response(new, event["event_id"])
 
 
@@ -319,5 +319,5 @@ def identify():
             },
         },
     )
-    log.info("identify %s auth=%s duplicate=%s", key[:12], auth, not new)
+    log.debug("identify %s auth=%s duplicate=%s", key[:12], auth, not new)
     return stored_response(new, key)

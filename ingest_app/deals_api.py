@@ -42,5 +42,5 @@ def receive():
         raise Rejected(400, str(exc)) from None
     check_fields("deals", body)
     new = db.land("deal_event", "deal_event_id", row)
-    log.info("deal event %s stage=%s duplicate=%s", row["deal_event_id"], row["stage"], not new)
+    log.debug("deal event %s stage=%s duplicate=%s", row["deal_event_id"], row["stage"], not new)
     return stored_response(new, row["deal_event_id"])

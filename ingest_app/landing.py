@@ -11,15 +11,27 @@ no-op, or, for sources that are re-imported (`raw.lead`), an update the caller
 spells in `on_conflict`. Given a pool, `land` commits and retries once on a fresh
 connection when an outage broke the pooled one; given a connection, it runs inside
 the caller's transaction (a backfill page and its cursor commit together).
+
+The HTTP app lands through `GroupCommit` instead: the requests of one worker that
+arrive while a commit is under way wait for the next one, and each batch is one
+prepared statement per table (a multi-row insert whose tombstone check is one
+indexed lookup for the whole batch) committed once. Every request still gets its
+answer only after the commit that holds its rows.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
+import threading
+import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -179,7 +191,7 @@ def land(
     try:
         for attempt in (1, 2):
             try:
-                with target.connection(timeout=timeout) as conn:
+                with target.connection(timeout=timeout) as conn, conn.transaction():
                     return _land_on(conn, table, key_column, batch, on_conflict)
             except psycopg.OperationalError:
                 if attempt == 2:
@@ -188,3 +200,261 @@ def land(
     except (PoolTimeout, psycopg.OperationalError) as exc:
         log.warning("database unavailable while landing into raw.%s: %s", table, type(exc).__name__)
         raise DatabaseUnavailable(str(exc)) from exc
+
+
+# --- group commit (the HTTP app) ------------------------------------------------------
+
+_BATCH = """
+with v as (
+    select * from json_to_recordset({rows}::json) as v({typed_cols}, landing_ord bigint, landing_hashes text[])
+),
+hit as (
+    select distinct v.landing_ord from v cross join lateral unnest(v.landing_hashes) as h(identifier_hash)
+    join raw.forgotten_identifier as f using (identifier_hash)
+),
+landed as (
+    insert into raw.{table} as existing ({cols})
+    select {cols} from v where landing_ord not in (select landing_ord from hit) order by landing_ord
+    on conflict ({key}) do nothing
+    returning {key}
+)
+select landing_ord in (select landing_ord from hit), {key} in (select {key} from landed) from v order by landing_ord
+"""
+
+
+def _batch_statement(conn: psycopg.Connection, table: str, key_column: str, columns: tuple[str, ...]) -> bytes:
+    """The batch insert for one table and set of columns: the rows come as one JSON array, one fixed text to prepare."""
+    types = _column_types(conn, table)
+    return sql.SQL(_BATCH).format(
+        rows=sql.Placeholder(),
+        typed_cols=sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c])) for c in columns),
+        cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        table=sql.Identifier(table),
+        key=sql.Identifier(key_column),
+    ).as_bytes(conn)
+
+
+def _json_value(value: Any) -> str:
+    """JSON for the values json.dumps does not know (timestamps, ids); Postgres casts them to the column's type."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (uuid.UUID, Decimal)):
+        return str(value)
+    raise TypeError(f"cannot land a {type(value).__name__}")
+
+
+@dataclass(eq=False)
+class _Request:
+    """One request's rows waiting for a group commit, and what became of them."""
+
+    table: str
+    key_column: str
+    rows: list[Mapping[str, Any]]
+    hashes: list[list[str]]
+    timeout: float | None
+    done: bool = False
+    result: Landed = field(default_factory=Landed)
+    error: BaseException | None = None
+    # Held until the request is done or made the committer: its thread blocks on it, one wake-up each.
+    wake: Any = field(default_factory=threading.Lock)
+
+
+def _insert_group(conn: psycopg.Connection, statement: bytes, table: str, key_column: str,
+                  requests: list[_Request]) -> None:
+    """One statement for every row these requests land into one table; fills each request's `Landed`."""
+    docs = []
+    for request in requests:
+        for row, hashes in zip(request.rows, request.hashes):
+            docs.append({**row, "landing_ord": len(docs) + 1, "landing_hashes": hashes})
+    batch = json.dumps(docs, default=_json_value, separators=(",", ":"))
+    outcome = conn.execute(statement, (batch,)).fetchall()
+    seen = set()
+    position = 0
+    for request in requests:
+        for row in request.rows:
+            is_forgotten, stored = outcome[position]
+            position += 1
+            key = row[key_column]
+            if is_forgotten:
+                request.result.forgotten += 1
+            elif stored and key not in seen:
+                request.result.new += 1  # a redelivery later in the same batch is a duplicate
+                seen.add(key)
+    dropped = sum(r.result.forgotten for r in requests)
+    if dropped:
+        log.info("%d row(s) for raw.%s dropped: they name a forgotten person", dropped, table)
+
+
+class GroupCommit:
+    """Group commit for one process: concurrent requests share one transaction, each answered after its commit.
+
+    The first request that finds no commit under way becomes the committer: it waits,
+    up to `linger_s`, for the requests this process is still handling (`expect` counts
+    them in, `unexpect` out when one ends without landing) to queue their rows, then
+    commits everything queued, up to `max_rows` rows. Requests arriving meanwhile queue
+    for the next commit. Nothing is buffered without a request thread waiting on it,
+    so a worker that stops after its requests end has lost nothing.
+    An outage fails the whole batch with `DatabaseUnavailable` (each request answers
+    503) and stores nothing; a row Postgres refuses (`psycopg.DataError`) sends the
+    batch back one request at a time, so only the request that carried it fails.
+    """
+
+    def __init__(self, pool: ConnectionPool, *, max_rows: int = 64, linger_s: float = 0.002):
+        self._pool = pool
+        self._max_rows = max_rows
+        self._linger_s = linger_s
+        self._mutex = threading.Lock()
+        self._arrived = threading.Condition(self._mutex)  # only a lingering committer waits on it
+        self._queue: list[_Request] = []
+        self._coming = 0
+        self._committing = False
+        self._lingering = False
+        self._statements: dict[tuple, bytes] = {}
+        self.batches = 0
+
+    def expect(self) -> None:
+        """A request began that may land: a committer may wait a moment for it."""
+        with self._mutex:
+            self._coming += 1
+
+    def unexpect(self) -> None:
+        """An expected request ended without landing (refused, or not a landing endpoint)."""
+        with self._mutex:
+            self._coming = max(0, self._coming - 1)
+            if self._lingering:
+                self._arrived.notify()
+
+    @property
+    def waiting(self) -> int:
+        """Requests queued for the next commit (not counting the one under way)."""
+        with self._mutex:
+            return len(self._queue)
+
+    def land(self, table: str, key_column: str, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]], *,
+             timeout: float | None = None, expected: bool = False) -> Landed:
+        """Land one row or one request's batch (same columns each) into `raw.<table>`; returns after its commit.
+
+        `expected`: this request was counted in by `expect` (and is counted out here).
+        """
+        batch = [rows] if isinstance(rows, Mapping) else list(rows)
+        request = _Request(table, key_column, batch, [landing_hashes(r) for r in batch], timeout)
+        request.wake.acquire()
+        with self._mutex:
+            if expected:
+                self._coming = max(0, self._coming - 1)
+            if batch:
+                self._queue.append(request)
+            if self._lingering:
+                self._arrived.notify()
+            if not batch:
+                return Landed()
+            committer = not self._committing
+            self._committing = True
+        if not committer:
+            request.wake.acquire()  # released when done, or when this request is made the committer
+        if not request.done:
+            self._commit_until_done(request)
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def _commit_until_done(self, own: _Request) -> None:
+        """As the committer: commit batches until `own` is done, then hand over to the next queued request."""
+        try:
+            while not own.done:
+                with self._mutex:
+                    taken = self._take()
+                try:
+                    self._commit(taken)
+                finally:
+                    for request in taken:
+                        if request is not own:
+                            request.wake.release()
+        finally:
+            with self._mutex:
+                if self._queue:
+                    self._queue[0].wake.release()
+                else:
+                    self._committing = False
+
+    def _take(self) -> list[_Request]:
+        """The queued requests of the next commit (called holding the lock, as the committer)."""
+        deadline = time.monotonic() + self._linger_s
+        while self._coming and sum(len(r.rows) for r in self._queue) < self._max_rows:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._lingering = True
+            self._arrived.wait(remaining)
+            self._lingering = False
+        taken, count = [], 0
+        while self._queue and (not taken or count + len(self._queue[0].rows) <= self._max_rows):
+            request = self._queue.pop(0)
+            taken.append(request)
+            count += len(request.rows)
+        return taken
+
+    def _commit(self, requests: list[_Request]) -> None:
+        try:
+            try:
+                self._on_pool(requests, lambda conn: self._commit_on(conn, requests))
+            except psycopg.Error:
+                # A row Postgres refuses fails its own request only: land the batch one request at a time.
+                for request in requests:
+                    request.result = Landed()
+                    try:
+                        self._on_pool([request], lambda conn, r=request: self._commit_on(conn, [r]))
+                    except (psycopg.Error, DatabaseUnavailable) as exc:
+                        request.error = exc
+            self.batches += 1
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("landed %d request(s) in one commit: %s", len(requests),
+                          ", ".join(f"raw.{r.table} {[row[r.key_column] for row in r.rows]}" for r in requests))
+        except DatabaseUnavailable as exc:
+            for request in requests:
+                request.error = DatabaseUnavailable(str(exc))
+        except BaseException as exc:
+            for request in requests:
+                request.error = exc
+            raise
+        finally:
+            for request in requests:
+                request.done = True
+
+    def _commit_on(self, conn: psycopg.Connection, requests: list[_Request]) -> None:
+        """Land every request of a batch in one transaction: one statement per table and set of columns."""
+        groups: dict[tuple, list[_Request]] = {}
+        for request in requests:
+            groups.setdefault((request.table, request.key_column, tuple(request.rows[0])), []).append(request)
+        statements = []
+        for shape in groups:
+            if shape not in self._statements:
+                self._statements[shape] = _batch_statement(conn, *shape)
+            statements.append(self._statements[shape])
+        if len(groups) == 1 and conn.autocommit:
+            # One statement is its own transaction: one round trip, no BEGIN/COMMIT.
+            ((table, key_column, _), members), = groups.items()
+            _insert_group(conn, statements[0], table, key_column, members)
+            return
+        with conn.transaction():
+            for statement, ((table, key_column, _), members) in zip(statements, groups.items()):
+                _insert_group(conn, statement, table, key_column, members)
+
+    def _on_pool(self, requests: list[_Request], work) -> None:
+        """Run `work` on a pooled connection, retrying once on a fresh one after an outage broke it."""
+        timeouts = [r.timeout for r in requests if r.timeout is not None]
+        timeout = min(timeouts) if timeouts else None
+        try:
+            for attempt in (1, 2):
+                try:
+                    with self._pool.connection(timeout=timeout) as conn:
+                        work(conn)
+                        return
+                except psycopg.OperationalError:
+                    if attempt == 2:
+                        raise
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            tables = sorted({r.table for r in requests})
+            log.warning("database unavailable while landing into %s: %s",
+                        ", ".join(f"raw.{t}" for t in tables), type(exc).__name__)
+            raise DatabaseUnavailable(str(exc)) from exc

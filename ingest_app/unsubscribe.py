@@ -72,5 +72,5 @@ def unsubscribe() -> Response:
             "payload": {"campaign_id": campaign_id},
         },
     )
-    log.info("unsubscribe recorded campaign=%s duplicate=%s", campaign_id, not new)
+    log.debug("unsubscribe recorded campaign=%s duplicate=%s", campaign_id, not new)
     return _page("Unsubscribed", "<p>You are unsubscribed. You will not receive these emails any more.</p>")

@@ -70,5 +70,5 @@ def receive():
             "payload": envelope,
         },
     )
-    log.info("cal delivery %s duplicate=%s", key, not new)
+    log.debug("cal delivery %s duplicate=%s", key, not new)
     return stored_response(new, key)

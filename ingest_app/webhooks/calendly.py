@@ -87,5 +87,5 @@ def receive():
             "payload": envelope,
         },
     )
-    log.info("calendly delivery %s duplicate=%s", key, not new)
+    log.debug("calendly delivery %s duplicate=%s", key, not new)
     return stored_response(new, key)

@@ -81,6 +81,6 @@ def receive():
     # One statement per event, one transaction for the batch: all of its rows or none;
     # events naming a forgotten person are acknowledged but not stored.
     new = db.land("posthog_event", "uuid", rows)
-    log.info("posthog delivery events=%d new=%d", len(rows), new)
+    log.debug("posthog delivery events=%d new=%d", len(rows), new)
     # `duplicate` is true only when nothing was new, like the single-event endpoints.
     return jsonify(ok=True, duplicate=new == 0, received=len(rows), new=new, ids=[r["uuid"] for r in rows]), 200

@@ -52,5 +52,5 @@ def receive():
             "payload": payload,
         },
     )
-    log.info("resend delivery %s type=%s duplicate=%s", svix_id, event_type, not new)
+    log.debug("resend delivery %s type=%s duplicate=%s", svix_id, event_type, not new)
     return stored_response(new, svix_id)

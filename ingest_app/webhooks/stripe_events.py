@@ -67,5 +67,5 @@ def receive():
             "payload": payload,
         },
     )
-    log.info("stripe delivery %s type=%s duplicate=%s", event_id, event_type, not new)
+    log.debug("stripe delivery %s type=%s duplicate=%s", event_id, event_type, not new)
     return stored_response(new, str(event_id))
