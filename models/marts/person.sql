@@ -24,6 +24,11 @@ stripe_customers as (
     select * from {{ ref('stg_stripe__customers') }}
 ),
 
+conversion_types as (
+    select event_type from {{ ref('event_vocabulary') }}
+    where is_conversion
+),
+
 identifiers as (
     select
         person_id,
@@ -61,8 +66,7 @@ event_flags as (
     select
         person_id,
         bool_or(event_type = 'signed_up') as has_signed_up,
-        bool_or(event_type in ('checkout_completed', 'purchased', 'subscription_started', 'payment_succeeded', 'deal_won'))
-            as has_converted,
+        bool_or(event_type in (select conversion_types.event_type from conversion_types)) as has_converted,
         bool_or(source in ('lead', 'deal')) as has_sales_touch,
         (array_agg(funnel order by occurred_at) filter (where funnel is not null))[1] as first_funnel
     from events
