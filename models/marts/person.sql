@@ -109,6 +109,61 @@ person_names as (
     order by identity_link.person_id, names.priority, names.name
 ),
 
+{#- Phone and address, each from the most trusted source that has it: the Stripe
+    customer (billing), then the app user's metadata, then the lead import. -#}
+contact_candidates as (
+    select
+        {{ identity_key('stripe_customer', 'customer_id') }} as identity_key,
+        phone,
+        upper(address_country) as country,
+        address_city as city,
+        address_state as state,
+        address_postal_code as postal_code,
+        1 as priority,
+        event_created_at as seen_at
+    from stripe_customers
+    union all
+    select
+        {{ identity_key('app_user_id', 'app_user_id') }},
+        phone,
+        upper(country),
+        null,
+        null,
+        null,
+        2,
+        signed_up_at
+    from app_users
+    union all
+    select
+        {{ identity_key('email', 'email') }},
+        phone,
+        upper(country),
+        null,
+        null,
+        null,
+        3,
+        imported_at
+    from leads
+),
+
+person_contact as (
+    select
+        identity_link.person_id,
+        (array_agg(contact_candidates.phone order by contact_candidates.priority, contact_candidates.seen_at desc)
+            filter (where contact_candidates.phone is not null))[1] as phone,
+        (array_agg(contact_candidates.country order by contact_candidates.priority, contact_candidates.seen_at desc)
+            filter (where contact_candidates.country ~ '^[A-Z]{2}$'))[1] as country,
+        (array_agg(contact_candidates.city order by contact_candidates.priority, contact_candidates.seen_at desc)
+            filter (where contact_candidates.city is not null))[1] as city,
+        (array_agg(contact_candidates.state order by contact_candidates.priority, contact_candidates.seen_at desc)
+            filter (where contact_candidates.state is not null))[1] as state,
+        (array_agg(contact_candidates.postal_code order by contact_candidates.priority, contact_candidates.seen_at desc)
+            filter (where contact_candidates.postal_code is not null))[1] as postal_code
+    from identity_link
+    inner join contact_candidates on identity_link.identity_key = contact_candidates.identity_key
+    group by identity_link.person_id
+),
+
 lead_persons as (
     select distinct identity_link.person_id
     from leads
@@ -133,12 +188,18 @@ final as (
         coalesce(event_flags.has_converted, false) as is_customer,
         (identifiers.email is null and identifiers.app_user_id is null) as is_anonymous,
         identifiers.identifier_count,
-        identifiers.is_quarantined
+        identifiers.is_quarantined,
+        person_contact.phone,
+        person_contact.country,
+        person_contact.city,
+        person_contact.state,
+        person_contact.postal_code
     from identifiers
     left join first_touch on identifiers.person_id = first_touch.person_id
     left join event_flags on identifiers.person_id = event_flags.person_id
     left join person_names on identifiers.person_id = person_names.person_id
     left join lead_persons on identifiers.person_id = lead_persons.person_id
+    left join person_contact on identifiers.person_id = person_contact.person_id
 )
 
 select * from final
