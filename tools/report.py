@@ -179,9 +179,11 @@ def _match_quality(conn) -> Section:
         return Section("Estimated Meta match quality", [], [], note="not built yet")
     m = measure(conn)
     rows = [(key, f"{share * 100:.0f} %") for key, share in m.shares.items()]
+    per_event = ", ".join(f"{name} {score}/10 ({n})" for name, (n, score) in m.by_event.items())
     return Section(
         "Estimated Meta match quality", ["key", "share of CAPI events carrying it"], rows,
-        note=f"{m.score}/10 over {m.events} events (our estimate from key coverage; Meta does not publish its weights)",
+        note=f"{m.score}/10 over {m.events} events (our estimate from key coverage; Meta does not publish its weights)"
+        + (f"; per event: {per_event}" if per_event else ""),
     )
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 
 from activation import audiences as audiences_mod
+from activation.match_quality import measure
 from activation.runner import activate
 from tests.activation_support import (  # noqa: F401  (fixtures)
     SCHEMA,
@@ -142,6 +143,12 @@ def test_events_carry_every_match_key_the_person_has(db, fake_meta, tmp_path):
         "client_ip_address": "198.51.100.7", "client_user_agent": "UA-click",
     }, "no country, no phone; fbc built from the click's fbclid"
     assert_no_plain_pii(fake_meta.requests, [EMAIL, "bob@example.org"], ["06 4567 8912", "0491 123456"])
+
+    with psycopg.connect(db) as conn:
+        quality = measure(conn)
+    assert quality.events == 2 and quality.shares["em"] == 1.0 and quality.shares["ph"] == 0.5
+    assert quality.shares["fbc"] == 0.5 and quality.shares["country"] == 0.5 and quality.shares["fbp"] == 0.0
+    assert quality.by_event == {"Schedule": (1, 7.5), "Subscribe": (1, 5.5)}, "em 3 + ph 1.5 + external_id 1; em + external_id + fbc 1.5 + IP + UA"
 
 
 def test_conversions_go_in_requests_of_at_most_1000(db, fake_meta, tmp_path):
