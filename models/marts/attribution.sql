@@ -37,7 +37,11 @@ conversions as (
     left join subscriptions
         on events.event_type = 'subscription_started'
             and subscriptions.subscription_id = events.properties ->> 'subscription_id'
-    where events.event_type in (select conversion_types.event_type from {{ ref('event_vocabulary') }} as conversion_types where conversion_types.is_conversion)
+    where
+        events.event_type in (
+            select conversion_types.event_type from {{ ref('event_vocabulary') }} as conversion_types
+            where conversion_types.is_conversion
+        )
         and events.person_id is not null
 ),
 

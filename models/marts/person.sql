@@ -109,13 +109,13 @@ person_names as (
     order by identity_link.person_id, names.priority, names.name
 ),
 
-{#- Phone and address, each from the most trusted source that has it: the Stripe
-    customer (billing), then the app user's metadata, then the lead import. -#}
+{# Phone and address, each from the most trusted source that has it: the Stripe
+    customer (billing), then the app user's metadata, then the lead import; newest first. #}
 contact_candidates as (
     select
         {{ identity_key('stripe_customer', 'customer_id') }} as identity_key,
         phone,
-        upper(address_country) as country,
+        address_country as country,
         address_city as city,
         address_state as state,
         address_postal_code as postal_code,
@@ -124,44 +124,103 @@ contact_candidates as (
     from stripe_customers
     union all
     select
-        {{ identity_key('app_user_id', 'app_user_id') }},
+        {{ identity_key('app_user_id', 'app_user_id') }} as identity_key,
         phone,
-        upper(country),
-        null,
-        null,
-        null,
-        2,
-        signed_up_at
+        country,
+        null as city,
+        null as state,
+        null as postal_code,
+        2 as priority,
+        signed_up_at as seen_at
     from app_users
     union all
     select
-        {{ identity_key('email', 'email') }},
+        {{ identity_key('email', 'email') }} as identity_key,
         phone,
-        upper(country),
-        null,
-        null,
-        null,
-        3,
-        imported_at
+        country,
+        null as city,
+        null as state,
+        null as postal_code,
+        3 as priority,
+        imported_at as seen_at
     from leads
+),
+
+person_candidates as (
+    select
+        identity_link.person_id,
+        contact_candidates.*
+    from identity_link
+    inner join contact_candidates on identity_link.identity_key = contact_candidates.identity_key
+),
+
+contact_values as (
+    select
+        person_id,
+        'phone' as field,
+        phone as value,
+        priority,
+        seen_at
+    from person_candidates
+    where phone is not null
+    union all
+    select
+        person_id,
+        'country' as field,
+        case when upper(country) ~ '^[A-Z]{2}$' then upper(country) end as value,
+        priority,
+        seen_at
+    from person_candidates
+    where country is not null
+    union all
+    select
+        person_id,
+        'city' as field,
+        city as value,
+        priority,
+        seen_at
+    from person_candidates
+    where city is not null
+    union all
+    select
+        person_id,
+        'state' as field,
+        state as value,
+        priority,
+        seen_at
+    from person_candidates
+    where state is not null
+    union all
+    select
+        person_id,
+        'postal_code' as field,
+        postal_code as value,
+        priority,
+        seen_at
+    from person_candidates
+    where postal_code is not null
+),
+
+chosen_contact as (
+    select distinct on (person_id, field)
+        person_id,
+        field,
+        value
+    from contact_values
+    where value is not null
+    order by person_id asc, field asc, priority asc, seen_at desc
 ),
 
 person_contact as (
     select
-        identity_link.person_id,
-        (array_agg(contact_candidates.phone order by contact_candidates.priority, contact_candidates.seen_at desc)
-            filter (where contact_candidates.phone is not null))[1] as phone,
-        (array_agg(contact_candidates.country order by contact_candidates.priority, contact_candidates.seen_at desc)
-            filter (where contact_candidates.country ~ '^[A-Z]{2}$'))[1] as country,
-        (array_agg(contact_candidates.city order by contact_candidates.priority, contact_candidates.seen_at desc)
-            filter (where contact_candidates.city is not null))[1] as city,
-        (array_agg(contact_candidates.state order by contact_candidates.priority, contact_candidates.seen_at desc)
-            filter (where contact_candidates.state is not null))[1] as state,
-        (array_agg(contact_candidates.postal_code order by contact_candidates.priority, contact_candidates.seen_at desc)
-            filter (where contact_candidates.postal_code is not null))[1] as postal_code
-    from identity_link
-    inner join contact_candidates on identity_link.identity_key = contact_candidates.identity_key
-    group by identity_link.person_id
+        person_id,
+        max(case when field = 'phone' then value end) as phone,
+        max(case when field = 'country' then value end) as country,
+        max(case when field = 'city' then value end) as city,
+        max(case when field = 'state' then value end) as state,
+        max(case when field = 'postal_code' then value end) as postal_code
+    from chosen_contact
+    group by person_id
 ),
 
 lead_persons as (
