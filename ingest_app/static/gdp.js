@@ -25,6 +25,8 @@
  *   metadata.gdp_event_id, and on the success page call
  *   gdp.track('Purchase', data, {eventId: id}); the server-side Purchase built
  *   from the Stripe webhook then carries the same id, so Meta counts one purchase.
+ *   Cal.com works the same way: pass it as the booking's metadata[gdp_event_id]
+ *   and track Schedule with it.
  *
  * The endpoint is the origin this script was loaded from, or gdpConfig.endpoint /
  * data-endpoint. A page of another origin must be listed in GDP_ALLOWED_ORIGINS.

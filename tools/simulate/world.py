@@ -371,7 +371,7 @@ class World:
         booking = {"uid": uid, "title": "Intro call", "startTime": start_time.isoformat(),
                    "endTime": (start_time + timedelta(minutes=30)).isoformat(),
                    "attendees": [{"email": email, "name": person.name, "timeZone": "UTC"}],
-                   "organizer": {"email": "sam@example.com", "name": "Sam"}}
+                   "organizer": {"email": "sam@example.com", "name": "Sam"}, "metadata": {}}
         use_cal = self.rng.random() < 0.5
         invitee = f"https://api.calendly.com/scheduled_events/{uid}/invitees/{self._uuid()}"
         if use_cal:
@@ -384,7 +384,9 @@ class World:
                                                                      "scheduled_event": {"start_time": start_time.isoformat()}}}))
         person.touches.append(Touch(self._moment(at, 0.1), "deal", {"email": email, "stage": "booked",
                                                                     "occurred_at": at.isoformat()}))
-        person.touches.append(Touch(at, "capi", {"event_id": self._uuid(), "event_name": "Schedule",
+        schedule_id = self._uuid()
+        booking["metadata"]["gdp_event_id"] = schedule_id  # Cal.com keeps the page's metadata[gdp_event_id]
+        person.touches.append(Touch(at, "capi", {"event_id": schedule_id, "event_name": "Schedule",
                                                  "person_id": person.person_id,
                                                  "event_source_url": "https://example.com/book"}))
         outcome = self.rng.random()
