@@ -15,7 +15,7 @@ import psycopg
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
 
-from activation.capi import _emails
+from activation.capi import match_keys
 from activation.http import ProviderError
 from activation.meta import AUDIENCE_LIMIT, MetaClient
 from activation.meta_hashing import hash_value
@@ -36,7 +36,9 @@ def audience_ids(setting: str | None) -> dict[str, str]:
 
 
 def hashed_row(contact: dict, person_id: str) -> list[str]:
-    return [hash_value("em", contact.get("em")) or "", hash_value("ph", contact.get("ph")) or "", hash_value("external_id", person_id) or ""]
+    country = contact.get("country")
+    return [hash_value("em", contact.get("em")) or "", hash_value("ph", contact.get("ph"), country=country) or "",
+            hash_value("external_id", person_id) or ""]
 
 
 def work(run: Run) -> None:
@@ -72,7 +74,7 @@ def _one_pass(run: Run, conn: psycopg.Connection, client: MetaClient | None, ids
         groups: dict[tuple[str, str], list] = defaultdict(list)
         for r in rows:
             groups[(r.action.get("audience") or "", r.action.get("op") or "add")].append(r)
-        contacts = _emails(conn, run.schema, [r.person_id for r in rows])
+        contacts = match_keys(conn, run.schema, [r.person_id for r in rows])
         for (audience, op), members in groups.items():
             _sync_group(run, conn, client, ids, audience, op, members, contacts)
     return True

@@ -1,11 +1,18 @@
 """Conversions API delivery: relayed browser events and server-side conversions.
 
 Sources: `raw.meta_capi_event` (landed by /api/meta/capi with the Pixel's event_id,
-so Meta deduplicates browser and server) and conversions only the server sees,
-defined in dbt's `activation_meta_conversion` (which events, as which Meta event,
-with which value). Each becomes an outbox row keyed `capi:<event_id>` whose payload holds
-only hashed identifiers. Meta refuses a whole request if one event is older than
-7 days, so such events are expired with that reason before the call.
+so Meta deduplicates browser and server) and server-side conversions defined in
+dbt's `activation_meta_conversion` (which events, as which Meta event, with which
+value, under which event id). Each becomes an outbox row keyed `capi:<event_id>`, so
+one conversion is one row whichever side arrives first: a Stripe checkout carries
+the id the page minted (Checkout metadata.gdp_event_id), and when the browser
+already relayed that Purchase the server adds nothing; when the relay never came
+(blocked, page closed) the server sends it under the Pixel's id and name, and Meta
+deduplicates it against the Pixel. Every event carries each match key dbt's
+`activation_meta_user` knows (hashed per Meta's rules; fbp, fbc, IP and user agent
+as they are); a relayed event's own browser signals win over the person's. Meta
+refuses a whole request if one event is older than 7 days, so such events are
+expired with that reason before the call.
 """
 
 from __future__ import annotations
@@ -28,19 +35,23 @@ CHANNEL = "meta_capi_events"
 MAX_AGE = timedelta(days=7)
 
 
-def _emails(conn: psycopg.Connection, schema: str, person_ids: list[str]) -> dict[str, dict]:
-    """Email per person (Meta's `em` key) from activation_recipient; no model carries a phone."""
+MATCH_COLUMNS = ("em", "ph", "fn", "ln", "ct", "st", "zp", "country", "external_id",
+                 "fbp", "fbc", "client_ip_address", "client_user_agent")
+
+
+def match_keys(conn: psycopg.Connection, schema: str, person_ids: list[str]) -> dict[str, dict]:
+    """Meta's customer information per person, unhashed, from dbt's activation_meta_user."""
     ids = sorted({p for p in person_ids if p})
-    if not ids or not relation_exists(conn, schema, "activation_recipient"):
+    if not ids or not relation_exists(conn, schema, "activation_meta_user"):
         return {}
-    query = sql.SQL("select person_id, email from {} where person_id = any(%s)").format(
-        sql.Identifier(schema, "activation_recipient")
+    query = sql.SQL("select person_id, {} from {} where person_id = any(%s)").format(
+        sql.SQL(", ").join(sql.Identifier(c) for c in MATCH_COLUMNS), sql.Identifier(schema, "activation_meta_user")
     )
-    return {r[0]: {"em": r[1]} for r in conn.execute(query, (ids,)).fetchall()}
+    return {r[0]: dict(zip(MATCH_COLUMNS, r[1:])) for r in conn.execute(query, (ids,)).fetchall()}
 
 
 def _user_data(contact: dict, person_id: str | None, extra: dict) -> dict:
-    raw = {"em": contact.get("em"), "external_id": person_id}
+    raw = {**contact, "external_id": person_id}
     raw.update({k: v for k, v in extra.items() if v})
     return user_data({k: v for k, v in raw.items() if v not in (None, "")})
 
@@ -61,7 +72,7 @@ def enqueue(run: Run, conn: psycopg.Connection) -> int:
             ).fetchall()
             if not rows:
                 break
-            contacts = _emails(conn, run.schema, [r.person_id for r in rows])
+            contacts = match_keys(conn, run.schema, [r.person_id for r in rows])
             for r in rows:
                 event = {
                     "event_name": r.event_name,
@@ -91,24 +102,24 @@ def _enqueue_server_conversions(run: Run, conn: psycopg.Connection) -> int:
     queued = 0
     with conn.transaction():
         query = sql.SQL(
-            """select c.event_id, c.person_id, c.event_type, c.meta_event_name, c.occurred_at, c.value_cents, c.currency
+            """select c.meta_event_id, c.person_id, c.event_type, c.meta_event_name, c.occurred_at, c.value_cents, c.currency
                from {} c
                where c.occurred_at > now() - %s
-                 and not exists (select 1 from activation.outbox o where o.outbox_key = 'capi:' || c.event_id)"""
+                 and not exists (select 1 from activation.outbox o where o.outbox_key = 'capi:' || c.meta_event_id)"""
         ).format(sql.Identifier(run.schema, "activation_meta_conversion"))
         rows = conn.execute(query, (MAX_AGE,)).fetchall()
-        contacts = _emails(conn, run.schema, [r.person_id for r in rows])
+        contacts = match_keys(conn, run.schema, [r.person_id for r in rows])
         for r in rows:
             event = {
                 "event_name": r.meta_event_name,
                 "event_time": _epoch(r.occurred_at),
-                "event_id": r.event_id,
+                "event_id": r.meta_event_id,
                 "action_source": "system_generated",
                 "user_data": _user_data(contacts.get(r.person_id, {}), r.person_id, {}),
             }
             if r.value_cents:
                 event["custom_data"] = {"currency": r.currency, "value": round(r.value_cents / 100, 2)}
-            queued += insert_action(conn, outbox_key=f"capi:{r.event_id}", channel="meta_capi", status="pending",
+            queued += insert_action(conn, outbox_key=f"capi:{r.meta_event_id}", channel="meta_capi", status="pending",
                                     person_id=r.person_id, action={"source": "server", "event_type": r.event_type},
                                     payload=event, qualified_at=r.occurred_at)
     return queued

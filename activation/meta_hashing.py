@@ -10,10 +10,14 @@ an email hashes the same way on every channel.
 Rules, per key:
 
 - ``em``       trim, lowercase; a value that is not an address is omitted.
-- ``ph``       digits only (drops ``+``, spaces, dashes, dots, parentheses,
-               letters), then leading zeros dropped (``00`` international prefix
-               and a national trunk ``0``, also ``(0)``). Meta needs the country code: pass
-               ``default_country_code`` for numbers written without ``+``/``00``.
+- ``ph``       E.164 digits without ``+`` (country code, then the national
+               number), parsed with Google's libphonenumber (``phonenumbers``) in
+               the person's country: a national trunk ``0`` goes where that
+               country drops it (Germany ``0491 123456`` → ``49491123456``) and
+               stays where it is part of the number (Italy ``06 1234 5678`` →
+               ``390612345678``). A number written without ``+``/``00`` and no
+               known country is omitted: guessing its country sends a hash no
+               account has.
 - ``fn``/``ln`` trim, lowercase, punctuation removed; other UTF-8 letters kept.
 - ``ct``       lowercase, letters only (no spaces, digits or punctuation).
 - ``st``       US states: 2-letter ANSI code in lowercase (full names mapped);
@@ -44,6 +48,8 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
+
+import phonenumbers
 
 HASHED_KEYS = ("em", "ph", "fn", "ln", "ct", "st", "zp", "country", "db", "ge", "external_id")
 UNHASHED_KEYS = ("client_ip_address", "client_user_agent", "fbp", "fbc", "subscription_id", "lead_id", "fb_login_id")
@@ -92,18 +98,20 @@ def normalize_email(value: str) -> str | None:
     return text if _EMAIL.match(text) else None
 
 
-def normalize_phone(value: str, default_country_code: str | None = None) -> str | None:
-    # "+49 (0)30 ..." writes the national trunk 0 in parentheses; it is not dialled internationally.
-    text = value.strip().replace("(0)", "")
-    international = text.startswith(("+", "00"))
-    digits = re.sub(r"\D", "", text).lstrip("0")
-    if not digits:
+def normalize_phone(value: str, region: str | None = None) -> str | None:
+    """Country code + national number, digits only; None when the country cannot be known."""
+    text = value.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if not re.search(r"\d", text):
         return None
-    prefix = re.sub(r"\D", "", default_country_code or "")
-    # A number written without +/00 is national; Meta needs the country code in front.
-    if prefix and not international and not digits.startswith(prefix):
-        digits = prefix + digits
-    return digits
+    try:
+        number = phonenumbers.parse(text, region.upper() if region and not text.startswith("+") else None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 
 def normalize_name(value: str) -> str | None:
@@ -156,7 +164,7 @@ def normalize_external_id(value: str) -> str | None:
     return value.strip() or None
 
 
-def normalize(key: str, value: Any, *, country: str | None = None, default_country_code: str | None = None) -> str | None:
+def normalize(key: str, value: Any, *, country: str | None = None) -> str | None:
     """The value Meta expects before hashing, or None when it must be omitted."""
     if value is None:
         return None
@@ -168,7 +176,7 @@ def normalize(key: str, value: Any, *, country: str | None = None, default_count
     if key == "em":
         return normalize_email(text)
     if key == "ph":
-        return normalize_phone(text, default_country_code)
+        return normalize_phone(text, country)
     if key in ("fn", "ln"):
         return normalize_name(text)
     if key == "ct":
@@ -188,11 +196,11 @@ def normalize(key: str, value: Any, *, country: str | None = None, default_count
     raise KeyError(f"{key!r} is not a Meta customer information key that is hashed")
 
 
-def hash_value(key: str, value: Any, *, country: str | None = None, default_country_code: str | None = None) -> str | None:
+def hash_value(key: str, value: Any, *, country: str | None = None) -> str | None:
     """SHA-256 hex of the normalized value; 64-hex input passes through; empty gives None."""
     if isinstance(value, str) and is_hashed(value.strip()):
         return value.strip().lower()
-    normalized = normalize(key, value, country=country, default_country_code=default_country_code)
+    normalized = normalize(key, value, country=country)
     return sha256_hex(normalized) if normalized else None
 
 
@@ -200,12 +208,13 @@ def _values(value: Any) -> Iterable[Any]:
     return value if isinstance(value, (list, tuple, set)) else [value]
 
 
-def user_data(raw: dict[str, Any], *, default_country_code: str | None = None) -> dict[str, Any]:
+def user_data(raw: dict[str, Any]) -> dict[str, Any]:
     """Meta `user_data` from plain fields: hashed keys hashed, unhashed keys copied, empties dropped.
 
     A list value stays a list (Meta accepts several emails or phones), with
     duplicates and empties removed; a single value stays a single string.
     Unknown keys are refused so a typo cannot send an unhashed value to Meta.
+    ``country`` also gives the region phones are read in and how zips are cut.
     """
     unknown = sorted(set(raw) - set(HASHED_KEYS) - set(UNHASHED_KEYS))
     if unknown:
@@ -219,7 +228,7 @@ def user_data(raw: dict[str, Any], *, default_country_code: str | None = None) -
             continue
         hashed: list[str] = []
         for item in _values(value):
-            digest = hash_value(key, item, country=country, default_country_code=default_country_code)
+            digest = hash_value(key, item, country=country)
             if digest and digest not in hashed:
                 hashed.append(digest)
         if hashed:

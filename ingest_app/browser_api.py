@@ -177,6 +177,7 @@ def validate_capi(payload: dict[str, Any]) -> dict[str, Any]:
     event_id = _string(payload, "event_id", 36, required=True)
     if not _UUID.match(event_id):
         raise Rejected(400, "event_id must be a UUID (crypto.randomUUID())")
+    event_id = event_id.lower()  # the form Checkout metadata and the server-side event compare with
     event_name = _string(payload, "event_name", 50, required=True)
     if event_name not in STANDARD_EVENTS | CUSTOM_EVENTS:
         raise Rejected(400, f"event_name {event_name!r} is not a Meta standard event or a documented custom one")

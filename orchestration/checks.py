@@ -133,7 +133,8 @@ def blast_radius_guard(
 @asset_check(
     asset=AssetKey("meta_capi_events"),
     description="Estimated Meta match quality (0–10, our estimate; Meta's own score is not published) of "
-    "CAPI events prepared in the last 7 days: share carrying em, ph, external_id, fbp, fbc, IP, user agent.",
+    "CAPI events prepared in the last 7 days from the share carrying em, ph, external_id, fbp, fbc, IP, user agent; "
+    "coverage of every key sent (fn, ln, ct, st, zp, country too) and the estimate per event name in the metadata.",
 )
 def meta_match_quality(postgres: PostgresResource) -> AssetCheckResult:
     """Website events are held to the minimum; server-side conversions are only reported.
@@ -153,6 +154,8 @@ def meta_match_quality(postgres: PostgresResource) -> AssetCheckResult:
         "server_side_events": server.events,
         "server_side_estimated_match_quality": server.score,
         "server_side_key_shares": MetadataValue.json({k: round(v, 4) for k, v in server.shares.items()}),
+        "by_event_name": MetadataValue.json({name: {"events": n, "estimated_match_quality": s}
+                                             for name, (n, s) in {**server.by_event, **website.by_event}.items()}),
         "weights": MetadataValue.json(MATCH_KEY_WEIGHTS),
     }
     server_note = (f" {server.events} server-side conversions (estimate {server.score}/10) are reported, not held to it: "

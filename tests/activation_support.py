@@ -20,6 +20,7 @@ from urllib.parse import unquote_plus
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from gdp import db as gdb
 from gdp.dbt import run_dbt
@@ -46,8 +47,11 @@ def act_db(server_url):
 
 
 # dbt tables tests fill by hand, and the views (in dependency order) activation reads on top of them.
-TABLES = ("segment", "person", "person_features", "contact_eligibility", "event", "deal")
-VIEWS = ("stg_ledger__membership_transitions", "activation_recipient", "activation_holdout", "activation_meta_conversion")
+TABLES = ("segment", "person", "person_features", "contact_eligibility", "event", "deal", "identity_link")
+# Seeds keep their rows: they are the definitions (event_vocabulary says which events go to Meta).
+SEEDS = ("event_vocabulary",)
+VIEWS = ("stg_ledger__membership_transitions", "stg_meta__capi_events", "stg_tracking__clicks", "activation_recipient",
+         "activation_holdout", "activation_meta_conversion", "activation_meta_user")
 
 
 @functools.cache
@@ -58,12 +62,17 @@ def model_ddl(server_url: str) -> tuple[str, ...]:
     try:
         apply_migrations(url)
         with tempfile.TemporaryDirectory() as target:
-            run = run_dbt(["build", "--resource-type", "model", "--resource-type", "seed", "--select", *(f"+{m}" for m in TABLES + VIEWS)],
+            run = run_dbt(["build", "--resource-type", "model", "--resource-type", "seed", "--select",
+                           *(f"+{m}" for m in TABLES + SEEDS + VIEWS)],
                           url, target_path=Path(target),
                           settings=Settings(dbt_schema=SCHEMA))
         assert run.ok, "\n".join(run.failures) or run.output[-4000:]
         statements = []
         with psycopg.connect(url) as conn:
+            # The SQL functions dbt's on-run-start creates (identifier normalization), which views call.
+            statements += [r[0] for r in conn.execute(
+                """select pg_get_functiondef(p.oid) from pg_proc as p join pg_namespace as n on n.oid = p.pronamespace
+                   where n.nspname = %s order by p.proname""", (SCHEMA,)).fetchall()]
             for table in TABLES:
                 cols = conn.execute(
                     """select quote_ident(attname) || ' ' || format_type(atttypid, atttypmod) from pg_attribute
@@ -71,6 +80,16 @@ def model_ddl(server_url: str) -> tuple[str, ...]:
                     (f'"{SCHEMA}"."{table}"',),
                 ).fetchall()
                 statements.append(f'create table "{SCHEMA}"."{table}" ({", ".join(c[0] for c in cols)})')
+            for seed in SEEDS:
+                cols = conn.execute(
+                    """select quote_ident(attname) || ' ' || format_type(atttypid, atttypmod) from pg_attribute
+                       where attrelid = %s::regclass and attnum > 0 and not attisdropped order by attnum""",
+                    (f'"{SCHEMA}"."{seed}"',),
+                ).fetchall()
+                statements.append(f'create table "{SCHEMA}"."{seed}" ({", ".join(c[0] for c in cols)})')
+                rows = conn.execute(f'select * from "{SCHEMA}"."{seed}"').fetchall()
+                values = sql.SQL(", ").join(sql.SQL("({})").format(sql.SQL(", ").join(map(sql.Literal, r))) for r in rows)
+                statements.append(sql.SQL("insert into {} values {}").format(sql.Identifier(SCHEMA, seed), values).as_string(conn))
             for view in VIEWS:
                 (definition,) = conn.execute("select pg_get_viewdef(%s::regclass)", (f'"{SCHEMA}"."{view}"',)).fetchone()
                 statements.append(f'create view "{SCHEMA}"."{view}" as {definition}')
@@ -81,7 +100,7 @@ def model_ddl(server_url: str) -> tuple[str, ...]:
 
 def reset(url: str, schema: str = SCHEMA, server_url: str | None = None) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("truncate " + ", ".join(ACTIVATION_TABLES) + ", raw.meta_capi_event restart identity")
+        conn.execute("truncate " + ", ".join(ACTIVATION_TABLES) + ", raw.meta_capi_event, raw.click restart identity")
         conn.execute(f'drop schema if exists "{schema}" cascade')
         conn.execute(f'create schema "{schema}"')
         for statement in model_ddl(server_url or _server_urls[url]):
@@ -107,9 +126,13 @@ def add_segment(url: str, segment: str, activations: list[dict], *, funnel: str 
 
 
 def add_person(url: str, person_id: str, email: str | None, *, name: str | None = None,
-               contactable: bool = True, reason: str | None = None) -> None:
+               contactable: bool = True, reason: str | None = None, **contact: str) -> None:
+    """`contact`: person's phone, country, city, state, postal_code."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'insert into "{SCHEMA}".person (person_id, email, name) values (%s, %s, %s)', (person_id, email, name))
+        columns = ["person_id", "email", "name", *contact]
+        conn.execute(sql.SQL("insert into {} ({}) values ({})").format(
+            sql.Identifier(SCHEMA, "person"), sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join([sql.Placeholder()] * len(columns))), (person_id, email, name, *contact.values()))
         conn.execute(f'insert into "{SCHEMA}".person_features (person_id, email, plan, pricing_views_7d) values (%s, %s, %s, %s)',
                      (person_id, email, "pro", 2))
         conn.execute(f'insert into "{SCHEMA}".contact_eligibility (person_id, email, is_contactable, suppression_reason) '

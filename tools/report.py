@@ -354,6 +354,9 @@ def _match_quality(conn, settings) -> Section:
               f"{html.escape(flag if m.events else 'no events yet')}</span></p>")
     s.tables.append(Table(["key", "share of CAPI events carrying it"],
                           [(key, f"{share * 100:.0f} %") for key, share in m.shares.items()]))
+    if m.by_event:
+        s.tables.append(Table(["event name", "events", "estimate"],
+                              [(name, n, f"{score}/10") for name, (n, score) in m.by_event.items()]))
     return s
 
 

@@ -10,14 +10,23 @@
  * gdpConfig.email or the script tag's data-email, and is left out when neither
  * is set. If PostHog is not there yet, it tries again once on window "load".
  *
- * gdp.track(eventName, customData) -> event_id
+ * gdp.track(eventName, customData, {eventId}) -> event_id
  *   One event_id (crypto.randomUUID(), or a v4 UUID from crypto.getRandomValues on
- *   pages that are not a secure context), sent both ways so Meta deduplicates:
+ *   pages that are not a secure context; or options.eventId when the page minted it
+ *   earlier), sent both ways so Meta deduplicates:
  *   fbq('track', eventName, customData, {eventID}) ('trackCustom' for the project's
  *   custom events) and a POST of {event_id, event_name, event_source_url,
  *   custom_data, fbp, fbc} to <endpoint>/api/meta/capi. fbp/fbc come from the
  *   _fbp/_fbc cookies; without _fbc and with ?fbclid= in the URL, fbc is built as
  *   fb.1.<ms>.<fbclid> (Meta's format, fbclid case kept).
+ *
+ * gdp.eventId() -> a new event_id, for a conversion the server also sees. Stripe
+ *   Checkout: mint it before creating the session, pass it as
+ *   metadata.gdp_event_id, and on the success page call
+ *   gdp.track('Purchase', data, {eventId: id}); the server-side Purchase built
+ *   from the Stripe webhook then carries the same id, so Meta counts one purchase.
+ *   Cal.com works the same way: pass it as the booking's metadata[gdp_event_id]
+ *   and track Schedule with it.
  *
  * The endpoint is the origin this script was loaded from, or gdpConfig.endpoint /
  * data-endpoint. A page of another origin must be listed in GDP_ALLOWED_ORIGINS.
@@ -102,8 +111,11 @@
     return true;
   }
 
-  function track(eventName, customData) {
-    var eventId = uuid4();
+  var UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+  function track(eventName, customData, options) {
+    var given = options && options.eventId;
+    var eventId = typeof given === "string" && UUID.test(given) ? given.toLowerCase() : uuid4();
     customData = customData || {};
     if (typeof window.fbq === "function") {
       var kind = STANDARD_EVENTS.indexOf(eventName) >= 0 ? "track" : "trackCustom";
@@ -129,7 +141,7 @@
     return eventId;
   }
 
-  window.gdp = { version: "1", track: track, identify: identify, personId: personId, endpoint: endpoint };
+  window.gdp = { version: "1", track: track, eventId: uuid4, identify: identify, personId: personId, endpoint: endpoint };
 
   if (!identify()) {
     window.addEventListener("load", identify, { once: true });

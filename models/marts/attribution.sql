@@ -1,8 +1,7 @@
 {#- First-touch and last-touch campaign credit per conversion, within
     var `attribution_window_days` before it (email -> click -> session -> conversion).
-    Conversions: checkout_completed, subscription_started, deal_won; revenue attached
-    (checkout total, subscription MRR, deal amount). A checkout that starts a
-    subscription yields both rows: filter on conversion_type to count one. -#}
+    Conversions: the event types seed event_vocabulary marks is_conversion (one per
+    order or won deal); revenue attached (checkout total, deal amount). -#}
 with
 
 events as (
@@ -38,7 +37,11 @@ conversions as (
     left join subscriptions
         on events.event_type = 'subscription_started'
             and subscriptions.subscription_id = events.properties ->> 'subscription_id'
-    where events.event_type in ('checkout_completed', 'subscription_started', 'deal_won')
+    where
+        events.event_type in (
+            select conversion_types.event_type from {{ ref('event_vocabulary') }} as conversion_types
+            where conversion_types.is_conversion
+        )
         and events.person_id is not null
 ),
 

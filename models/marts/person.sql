@@ -24,6 +24,11 @@ stripe_customers as (
     select * from {{ ref('stg_stripe__customers') }}
 ),
 
+conversion_types as (
+    select event_type from {{ ref('event_vocabulary') }}
+    where is_conversion
+),
+
 identifiers as (
     select
         person_id,
@@ -61,8 +66,7 @@ event_flags as (
     select
         person_id,
         bool_or(event_type = 'signed_up') as has_signed_up,
-        bool_or(event_type in ('checkout_completed', 'purchased', 'subscription_started', 'payment_succeeded', 'deal_won'))
-            as has_converted,
+        bool_or(event_type in (select conversion_types.event_type from conversion_types)) as has_converted,
         bool_or(source in ('lead', 'deal')) as has_sales_touch,
         (array_agg(funnel order by occurred_at) filter (where funnel is not null))[1] as first_funnel
     from events
@@ -105,6 +109,120 @@ person_names as (
     order by identity_link.person_id, names.priority, names.name
 ),
 
+{# Phone and address, each from the most trusted source that has it: the Stripe
+    customer (billing), then the app user's metadata, then the lead import; newest first. #}
+contact_candidates as (
+    select
+        {{ identity_key('stripe_customer', 'customer_id') }} as identity_key,
+        phone,
+        address_country as country,
+        address_city as city,
+        address_state as state,
+        address_postal_code as postal_code,
+        1 as priority,
+        event_created_at as seen_at
+    from stripe_customers
+    union all
+    select
+        {{ identity_key('app_user_id', 'app_user_id') }} as identity_key,
+        phone,
+        country,
+        null as city,
+        null as state,
+        null as postal_code,
+        2 as priority,
+        signed_up_at as seen_at
+    from app_users
+    union all
+    select
+        {{ identity_key('email', 'email') }} as identity_key,
+        phone,
+        country,
+        null as city,
+        null as state,
+        null as postal_code,
+        3 as priority,
+        imported_at as seen_at
+    from leads
+),
+
+person_candidates as (
+    select
+        identity_link.person_id,
+        contact_candidates.*
+    from identity_link
+    inner join contact_candidates on identity_link.identity_key = contact_candidates.identity_key
+),
+
+contact_values as (
+    select
+        person_id,
+        'phone' as field,
+        phone as value,
+        priority,
+        seen_at
+    from person_candidates
+    where phone is not null
+    union all
+    select
+        person_id,
+        'country' as field,
+        case when upper(country) ~ '^[A-Z]{2}$' then upper(country) end as value,
+        priority,
+        seen_at
+    from person_candidates
+    where country is not null
+    union all
+    select
+        person_id,
+        'city' as field,
+        city as value,
+        priority,
+        seen_at
+    from person_candidates
+    where city is not null
+    union all
+    select
+        person_id,
+        'state' as field,
+        state as value,
+        priority,
+        seen_at
+    from person_candidates
+    where state is not null
+    union all
+    select
+        person_id,
+        'postal_code' as field,
+        postal_code as value,
+        priority,
+        seen_at
+    from person_candidates
+    where postal_code is not null
+),
+
+chosen_contact as (
+    select distinct on (person_id, field)
+        person_id,
+        field,
+        value
+    from contact_values
+    where value is not null
+    order by person_id asc, field asc, priority asc, seen_at desc
+),
+
+person_contact as (
+    select
+        person_id,
+        max(case when field = 'phone' then value end) as phone,
+        max(case when field = 'country' then value end) as country,
+        max(case when field = 'city' then value end) as city,
+        max(case when field = 'state' then value end) as state,
+        max(case when field = 'postal_code' then value end) as postal_code
+    from chosen_contact
+    group by person_id
+),
+
 lead_persons as (
     select distinct identity_link.person_id
     from leads
@@ -129,12 +247,18 @@ final as (
         coalesce(event_flags.has_converted, false) as is_customer,
         (identifiers.email is null and identifiers.app_user_id is null) as is_anonymous,
         identifiers.identifier_count,
-        identifiers.is_quarantined
+        identifiers.is_quarantined,
+        person_contact.phone,
+        person_contact.country,
+        person_contact.city,
+        person_contact.state,
+        person_contact.postal_code
     from identifiers
     left join first_touch on identifiers.person_id = first_touch.person_id
     left join event_flags on identifiers.person_id = event_flags.person_id
     left join person_names on identifiers.person_id = person_names.person_id
     left join lead_persons on identifiers.person_id = lead_persons.person_id
+    left join person_contact on identifiers.person_id = person_contact.person_id
 )
 
 select * from final

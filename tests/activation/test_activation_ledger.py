@@ -36,7 +36,8 @@ def _members(url: str, members: dict[str, list[str]], aliases: dict[str, str] | 
             for p in persons:
                 conn.execute(f'insert into "{SCHEMA}".segment_member values (%s, %s, now(), %s)', (segment, p, json.dumps({"p": p})))
         for old, survivor in (aliases or {}).items():
-            conn.execute(f'insert into "{SCHEMA}".identity_link values (%s, %s, %s)', ("person_id", old, survivor))
+            conn.execute(f'insert into "{SCHEMA}".identity_link (identity_key, identifier_type, identifier_value, person_id) '
+                         "values (%s, %s, %s, %s)", (f"person_id:{old}", "person_id", old, survivor))
 
 
 def test_ledger_cycles_drive_emails_and_audiences_exactly_once(db, fake_resend, fake_meta, tmp_path):

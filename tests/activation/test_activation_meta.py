@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 
 from activation import audiences as audiences_mod
+from activation.match_quality import measure
 from activation.runner import activate
 from tests.activation_support import (  # noqa: F401  (fixtures)
     SCHEMA,
@@ -63,7 +64,7 @@ def test_conversions_are_delivered_hashed_with_test_code_and_stale_ones_dropped(
     assert set(events) == {"evt-fresh", "srv-1", "srv-2"}
     fresh = events["evt-fresh"]
     assert fresh["user_data"]["em"] == sha("ada.lovelace@example.org")
-    assert "ph" not in fresh["user_data"], "no model carries a phone, so none is sent"
+    assert "ph" not in fresh["user_data"], "the person has no phone, so none is sent"
     assert fresh["user_data"]["external_id"] == sha("p1")
     assert fresh["user_data"]["client_ip_address"] == "203.0.113.9" and fresh["user_data"]["fbc"] == "fb.1.1700000000000.AbC"
     assert fresh["custom_data"] == {"currency": "USD", "value": 29} and fresh["action_source"] == "website"
@@ -75,6 +76,79 @@ def test_conversions_are_delivered_hashed_with_test_code_and_stale_ones_dropped(
 
     activate(db, settings=settings, channels=["meta_capi_events"])
     assert len(fake_meta.requests) == 1, "delivered events are not sent again"
+
+
+PAGE_ID = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
+BLOCKED_ID = "1b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
+LATE_ID = "2b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
+
+
+def test_one_conversion_is_one_event_at_meta_whichever_side_arrives(db, fake_meta, tmp_path):
+    """The page's gdp.track('Purchase') id rides Checkout metadata.gdp_event_id to the server side."""
+    for p in ("p1", "p2", "p3"):
+        add_person(db, p, f"{p}@example.org")
+    settings = make_settings(tmp_path, meta=fake_meta)
+    # p1: Pixel fired, relay landed, Stripe's checkout carries the page's id.
+    fake_meta.pixel("Purchase", PAGE_ID)
+    with psycopg.connect(db, autocommit=True) as conn:
+        _capi_row(conn, PAGE_ID, age=timedelta(minutes=5))
+    add_event(db, "stripe-1", "p1", "checkout_completed", "now() - interval '4 minutes'",
+              {"amount_cents": 2900, "currency": "usd", "gdp_event_id": PAGE_ID.upper()})
+    # p2: Pixel fired but the relay was blocked: only the server can send, under the Pixel's id.
+    fake_meta.pixel("Purchase", BLOCKED_ID)
+    add_event(db, "stripe-2", "p2", "checkout_completed", "now() - interval '4 minutes'",
+              {"amount_cents": 4900, "currency": "usd", "gdp_event_id": BLOCKED_ID})
+    # p3: the server side is seen first; the relay arrives a cycle later.
+    fake_meta.pixel("Purchase", LATE_ID)
+    add_event(db, "stripe-3", "p3", "checkout_completed", "now() - interval '4 minutes'",
+              {"amount_cents": 1900, "currency": "usd", "gdp_event_id": LATE_ID})
+
+    activate(db, settings=settings, channels=["meta_capi_events"])
+    with psycopg.connect(db, autocommit=True) as conn:
+        _capi_row(conn, LATE_ID, age=timedelta(minutes=1), person_id="p3")
+    activate(db, settings=settings, channels=["meta_capi_events"])
+
+    assert sorted(fake_meta.counted("Purchase")) == sorted(("Purchase", i) for i in (PAGE_ID, BLOCKED_ID, LATE_ID)), \
+        "three checkouts, three Purchases at Meta"
+    assert {key: sources for key, sources in fake_meta.conversions.items()} == {
+        ("Purchase", PAGE_ID): ["pixel", "capi"],
+        ("Purchase", BLOCKED_ID): ["pixel", "capi"],
+        ("Purchase", LATE_ID): ["pixel", "capi"],
+    }, "each conversion reaches Meta once from the browser and once from the server, under one id"
+    sent = {e["event"]["event_id"]: e["event"] for e in fake_meta.events}
+    assert sent[PAGE_ID]["action_source"] == "website", "the relayed event went; the server added nothing"
+    assert sent[BLOCKED_ID]["custom_data"] == {"currency": "USD", "value": 49.0}
+
+
+def test_events_carry_every_match_key_the_person_has(db, fake_meta, tmp_path):
+    add_person(db, "p1", EMAIL, name="Ada Lovelace", phone="06 4567 8912", country="IT", city="Roma",
+               state="RM", postal_code="00184")
+    add_person(db, "p2", "bob@example.org", phone="0491 123456")  # no country: the phone cannot be read
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("""insert into raw.click (click_id, person_id, destination_url, ip, user_agent, fbclid, clicked_at)
+                        values ('c1', 'p2', 'https://example.com/', '198.51.100.7', 'UA-click', 'IwAR_Xy',
+                                '2026-11-30 12:00:00+00')""")
+    add_event(db, "srv-1", "p1", "subscription_started", "now() - interval '1 hour'")
+    add_event(db, "srv-2", "p2", "call_booked", "now() - interval '1 hour'")
+
+    activate(db, settings=make_settings(tmp_path, meta=fake_meta), channels=["meta_capi_events"])
+
+    users = {e["event"]["event_id"]: e["event"]["user_data"] for e in fake_meta.events}
+    assert users["srv-1"] == {
+        "em": sha("ada.lovelace@example.org"), "ph": sha("390645678912"), "fn": sha("ada"), "ln": sha("lovelace"),
+        "ct": sha("roma"), "st": sha("rm"), "zp": sha("00184"), "country": sha("it"), "external_id": sha("p1"),
+    }
+    assert users["srv-2"] == {
+        "em": sha("bob@example.org"), "external_id": sha("p2"), "fbc": "fb.1.1796040000000.IwAR_Xy",
+        "client_ip_address": "198.51.100.7", "client_user_agent": "UA-click",
+    }, "no country, no phone; fbc built from the click's fbclid"
+    assert_no_plain_pii(fake_meta.requests, [EMAIL, "bob@example.org"], ["06 4567 8912", "0491 123456"])
+
+    with psycopg.connect(db) as conn:
+        quality = measure(conn)
+    assert quality.events == 2 and quality.shares["em"] == 1.0 and quality.shares["ph"] == 0.5
+    assert quality.shares["fbc"] == 0.5 and quality.shares["country"] == 0.5 and quality.shares["fbp"] == 0.0
+    assert quality.by_event == {"Schedule": (1, 7.5), "Subscribe": (1, 5.5)}, "em 3 + ph 1.5 + external_id 1; em + external_id + fbc 1.5 + IP + UA"
 
 
 def test_conversions_go_in_requests_of_at_most_1000(db, fake_meta, tmp_path):

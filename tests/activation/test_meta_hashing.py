@@ -26,7 +26,7 @@ TABLE = [
     ("em", "", None),
     ("em", "   ", None),
     ("em", None, None),
-    # phone: digits only, country code kept, leading zeros (00 prefix) dropped
+    # phone: E.164 digits (libphonenumber), country code kept, 00 prefix and trunk (0) dropped
     ("ph", "+1 (650) 555-1212", "16505551212"),
     ("ph", "+44 844 412 4653", "448444124653"),
     ("ph", "0044 20 7946 0958", "442079460958"),
@@ -34,7 +34,8 @@ TABLE = [
     ("ph", "+49 (0) 170 1234567", "491701234567"),
     ("ph", "+33 6 12 34 56 78", "33612345678"),
     ("ph", "(+1) 650.555.1212", "16505551212"),
-    ("ph", "1-650-555-1212", "16505551212"),
+    ("ph", "1-650-555-1212", None),  # national form, no country known: not sent
+    ("ph", "06 1234 5678", None),
     ("ph", "---", None),
     ("ph", "", None),
     # names: lowercase, no punctuation, UTF-8 letters kept
@@ -89,11 +90,30 @@ def test_already_hashed_values_pass_through_lowercased(key):
     assert hash_value(key, "  " + ALREADY_HASHED.upper() + " ") == ALREADY_HASHED
 
 
-def test_phone_default_country_code_only_for_national_numbers():
-    assert normalize("ph", "(650) 555-1212", default_country_code="1") == "16505551212"
-    assert normalize("ph", "020 7946 0958", default_country_code="+44") == "442079460958"
-    assert normalize("ph", "+33 6 12 34 56 78", default_country_code="44") == "33612345678"
-    assert normalize("ph", "0033 6 12 34 56 78", default_country_code="44") == "33612345678"
+# (national number as written, person's country, E.164 digits Meta expects)
+PHONES_BY_COUNTRY = [
+    ("06 1234 5678", "it", "390612345678"),  # Italy: the leading 0 is part of the number
+    ("0491 123456", "de", "49491123456"),  # Germany: trunk 0 dropped
+    ("030 1234567", "DE", "49301234567"),
+    ("020 7946 0958", "gb", "442079460958"),
+    ("(650) 555-1212", "us", "16505551212"),
+    ("06 12 34 56 78", "fr", "33612345678"),
+    ("+33 6 12 34 56 78", "gb", "33612345678"),  # an international number keeps its own country
+    ("0033 6 12 34 56 78", "gb", "33612345678"),
+    ("+39 06 1234 5678", None, "390612345678"),
+]
+
+
+@pytest.mark.parametrize("raw, country, expected", PHONES_BY_COUNTRY)
+def test_phone_national_numbers_read_in_the_persons_country(raw, country, expected):
+    assert normalize("ph", raw, country=country) == expected
+    assert user_data({"ph": raw, "country": country})["ph"] == sha(expected)
+
+
+def test_phone_without_a_known_country_is_not_sent():
+    assert "ph" not in user_data({"ph": "0491 123456"})
+    assert "ph" not in user_data({"ph": "0491 123456", "country": "Germany"})  # not an ISO code: unknown
+    assert "ph" not in user_data({"ph": "555", "country": "us"})  # not a possible number
 
 
 def test_zip_outside_us_is_not_cut_to_five_digits():

@@ -10,6 +10,10 @@ are not SHA-256 hex (or empty) are refused. Errors are `{"error": {message,
 type, code, fbtrace_id}}`. Every request is recorded raw so a test can scan each
 payload for unhashed personal data; cues make the next requests answer 429, 5xx
 or an error.
+
+Like Meta, it deduplicates: events with the same (event_name, event_id), from the
+browser Pixel (`pixel()`, what fbq sends) or the Conversions API, count once in
+`conversions`; `events` keeps every CAPI event received.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class FakeMeta(FakeServer):
         self.version = version
         self.pixel_id = pixel_id
         self.events: list[dict[str, Any]] = []
+        self.conversions: dict[tuple[str, str], list[str]] = {}  # (event_name, event_id) -> sources seen ("pixel", "capi")
         self.audiences: dict[str, set[tuple[str, ...]]] = defaultdict(set)
         super().__init__()
 
@@ -103,7 +108,21 @@ class FakeMeta(FakeServer):
         with self._lock:
             for event in data:
                 self.events.append({"event": event, "test_event_code": params.get("test_event_code")})
+                self._count(event["event_name"], event.get("event_id") or uuid.uuid4().hex, "capi")
         return 200, {}, json.dumps({"events_received": len(data), "messages": [], "fbtrace_id": uuid.uuid4().hex[:11]}).encode()
+
+    def _count(self, event_name: str, event_id: str, source: str) -> None:
+        self.conversions.setdefault((event_name, event_id), []).append(source)
+
+    def pixel(self, event_name: str, event_id: str) -> None:
+        """The browser Pixel's side: fbq('track', event_name, data, {eventID: event_id})."""
+        with self._lock:
+            self._count(event_name, event_id, "pixel")
+
+    def counted(self, event_name: str) -> list[tuple[str, str]]:
+        """What Meta reports for event_name after deduplication: one key per distinct event_id."""
+        with self._lock:
+            return [key for key in self.conversions if key[0] == event_name]
 
     def _users(self, method: str, audience_id: str, params: dict) -> tuple[int, dict[str, str], bytes]:
         if method not in ("POST", "DELETE"):

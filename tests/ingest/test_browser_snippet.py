@@ -117,6 +117,14 @@ def test_click_then_track_shares_event_id_with_the_pixel_and_identifies_the_pers
         assert page.evaluate("window.__calls.fbq")[-1] == ["trackCustom", "NewsletterSignup", {}, {"eventID": custom_id}]
         assert stored_event(database_url, custom_id)[1] == person_id
 
+        # Checkout: the page mints the id before the session (metadata.gdp_event_id) and tracks Purchase with it.
+        minted = page.evaluate("gdp.eventId()")
+        with page.expect_response(lambda r: r.url.endswith("/api/meta/capi")) as answer:
+            tracked = page.evaluate("(id) => gdp.track('Purchase', {}, {eventId: id.toUpperCase()})", minted)
+        assert tracked == minted and answer.value.status == 200
+        assert page.evaluate("window.__calls.fbq")[-1] == ["track", "Purchase", {}, {"eventID": minted}]
+        assert stored_event(database_url, minted)[0] == "Purchase"
+
         with psycopg.connect(database_url) as conn:
             assert conn.execute(
                 "select count(*) from raw.click where person_id = %s and not is_bot", (person_id,)

@@ -55,7 +55,7 @@ def test_graph_runs_from_raw_sources_through_segments_to_each_activation():
         # Plus the segments whose activations name the channel (tests/orchestration/test_operator_loop.py).
         assert graph.get(AssetKey(name)).parent_keys >= {
             AssetKey("membership_ledger"), AssetKey("activation_recipient"), AssetKey("activation_holdout"),
-            AssetKey("activation_meta_conversion")}
+            AssetKey("activation_meta_conversion"), AssetKey("activation_meta_user")}
         assert graph.get(AssetKey(name)).group_name == "activation"
     assert AssetKey("segment_member") in graph.get(AssetKey("membership_ledger")).parent_keys
 

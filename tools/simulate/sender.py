@@ -225,7 +225,7 @@ class Sender:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "leads.csv"
             with path.open("w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=["email", "name", "company", "owner", "source"])
+                writer = csv.DictWriter(handle, fieldnames=["email", "name", "company", "owner", "source", "phone", "country"])
                 writer.writeheader()
                 writer.writerows(t.payload for t in touches)
             with psycopg.connect(self.database_url) as conn:

@@ -26,6 +26,14 @@ CAMPAIGNS = {
 FIRST_NAMES = ["ada", "grace", "alan", "linus", "barbara", "edsger", "margaret", "ken", "donald", "frances"]
 COMPANIES = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka", "tyrell", "cyberdyne"]
 PLACEHOLDER_DISTINCT_IDS = ["undefined", "null", "anonymous", "0", "guest"]
+# (country, national phone format with x = random digit, cities as (city, state, postal code))
+CONTACT_COUNTRIES = [
+    ("US", "(415) 555-01xx", [("San Francisco", "CA", "94103"), ("New York", "NY", "10001"), ("Austin", "Texas", "78701")]),
+    ("DE", "030 1234 xxxx", [("Berlin", "BE", "10115"), ("München", "BY", "80331")]),
+    ("IT", "06 1234 xxxx", [("Roma", "RM", "00184"), ("Milano", "MI", "20121")]),
+    ("GB", "020 7946 0xxx", [("London", "", "SW1A 1AA")]),
+    ("FR", "06 12 34 xx xx", [("Paris", "", "75001")]),
+]
 
 
 @dataclass
@@ -50,6 +58,16 @@ class Person:
     open_rate: float = 0.5
     click_rate: float = 0.35
     identified_in_browser: bool = False  # gdp.js has called posthog.identify for this person
+    contact: dict[str, str] = field(default_factory=dict)  # phone, country, city, state, postal_code
+
+
+def contact_for(seed: int, index: int) -> dict[str, str]:
+    """Phone and address of person `index`, from its own random stream so the rest of the world is unchanged."""
+    rng = random.Random(f"{seed}:{index}:contact")
+    country, phone_format, cities = rng.choices(CONTACT_COUNTRIES, weights=[50, 15, 12, 13, 10])[0]
+    city, state, postal_code = rng.choice(cities)
+    phone = "".join(str(rng.randint(0, 9)) if ch == "x" else ch for ch in phone_format)
+    return {"phone": phone, "country": country, "city": city, "state": state, "postal_code": postal_code}
 
 
 class World:
@@ -57,6 +75,7 @@ class World:
 
     def __init__(self, persons: int = 2000, days: int = 14, seed: int = 7, now: datetime | None = None):
         self.rng = random.Random(seed)
+        self.seed = seed
         self.n_persons = persons
         self.days = days
         self.now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
@@ -90,6 +109,7 @@ class World:
                 company=company,
                 funnel=funnel,
                 anon_distinct_id=self._uuid(),
+                contact=contact_for(self.seed, i),
             )
             # Edge cases the identity graph must survive.
             if self.rng.random() < 0.02:
@@ -200,7 +220,8 @@ class World:
         user_id = self._uuid()
         person.touches.append(
             Touch(at, "auth_user", {"id": user_id, "email": person.email.strip().lower(), "created_at": at.isoformat(),
-                                     "raw_user_meta_data": {"full_name": person.name}})
+                                     "raw_user_meta_data": {"full_name": person.name, "phone": person.contact["phone"],
+                                                            "country": person.contact["country"]}})
         )
         distinct_id = person.anon_distinct_id
         if self.rng.random() < 0.01:
@@ -256,12 +277,17 @@ class World:
         subscription = self._id("sub")
         email = person.email.strip().lower()
         paid_at = self._moment(at, 0.2)
+        contact = person.contact
+        address = {"line1": "1 Main Street", "city": contact["city"], "state": contact["state"] or None,
+                   "postal_code": contact["postal_code"], "country": contact["country"]}
         self._stripe(person, paid_at, "customer.created",
-                     {"id": customer, "object": "customer", "email": email, "metadata": {"person_id": person.person_id}})
-        self._stripe(person, paid_at, "checkout.session.completed",
-                     {"id": self._id("cs"), "object": "checkout.session", "mode": "subscription", "customer": customer,
-                      "subscription": subscription, "client_reference_id": person.person_id,
-                      "customer_details": {"email": email}, "amount_total": amount, "currency": "usd"})
+                     {"id": customer, "object": "customer", "email": email, "name": person.name, "phone": contact["phone"],
+                      "address": address, "metadata": {"person_id": person.person_id}})
+        # The app minted the Purchase's event id (gdp.eventId()) before creating the session; set below.
+        session = {"id": self._id("cs"), "object": "checkout.session", "mode": "subscription", "customer": customer,
+                   "subscription": subscription, "client_reference_id": person.person_id,
+                   "customer_details": {"email": email}, "amount_total": amount, "currency": "usd", "metadata": {}}
+        self._stripe(person, paid_at, "checkout.session.completed", session)
         period_end = paid_at + timedelta(days=30)
         sub = {
             "id": subscription, "object": "subscription", "customer": customer, "status": "active",
@@ -276,7 +302,9 @@ class World:
         self._stripe(person, paid_at, "invoice.paid",
                      {"id": self._id("in"), "object": "invoice", "customer": customer, "subscription": subscription,
                       "amount_paid": amount, "currency": "usd", "status": "paid"})
-        person.touches.append(Touch(paid_at, "capi", {"event_id": self._uuid(), "event_name": "Purchase",
+        purchase_id = self._uuid()
+        session["metadata"]["gdp_event_id"] = purchase_id  # what the success page's gdp.track('Purchase') also sends
+        person.touches.append(Touch(paid_at, "capi", {"event_id": purchase_id, "event_name": "Purchase",
                                                       "person_id": person.person_id,
                                                       "event_source_url": "https://app.example.com/checkout/success",
                                                       "custom_data": {"currency": "USD", "value": amount / 100}}))
@@ -304,7 +332,8 @@ class World:
         email = person.email.strip().lower()
         person.touches.append(Touch(start, "lead", {"email": email, "name": person.name.title(),
                                                     "company": person.company.title(), "owner": "sam",
-                                                    "source": "apollo"}))
+                                                    "source": "apollo", "phone": person.contact["phone"],
+                                                    "country": person.contact["country"]}))
         person.touches.append(Touch(start, "deal", {"email": email, "stage": "contacted", "occurred_at": start.isoformat()}))
         at = start
         clicked = False
@@ -342,7 +371,7 @@ class World:
         booking = {"uid": uid, "title": "Intro call", "startTime": start_time.isoformat(),
                    "endTime": (start_time + timedelta(minutes=30)).isoformat(),
                    "attendees": [{"email": email, "name": person.name, "timeZone": "UTC"}],
-                   "organizer": {"email": "sam@example.com", "name": "Sam"}}
+                   "organizer": {"email": "sam@example.com", "name": "Sam"}, "metadata": {}}
         use_cal = self.rng.random() < 0.5
         invitee = f"https://api.calendly.com/scheduled_events/{uid}/invitees/{self._uuid()}"
         if use_cal:
@@ -355,7 +384,9 @@ class World:
                                                                      "scheduled_event": {"start_time": start_time.isoformat()}}}))
         person.touches.append(Touch(self._moment(at, 0.1), "deal", {"email": email, "stage": "booked",
                                                                     "occurred_at": at.isoformat()}))
-        person.touches.append(Touch(at, "capi", {"event_id": self._uuid(), "event_name": "Schedule",
+        schedule_id = self._uuid()
+        booking["metadata"]["gdp_event_id"] = schedule_id  # Cal.com keeps the page's metadata[gdp_event_id]
+        person.touches.append(Touch(at, "capi", {"event_id": schedule_id, "event_name": "Schedule",
                                                  "person_id": person.person_id,
                                                  "event_source_url": "https://example.com/book"}))
         outcome = self.rng.random()

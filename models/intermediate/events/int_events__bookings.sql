@@ -26,7 +26,7 @@ cal_events as (
         null::text as email_id,
         jsonb_strip_nulls(jsonb_build_object(
             'booking_uid', booking_uid, 'title', title, 'start_at', start_at, 'end_at', end_at,
-            'is_no_show', is_no_show
+            'is_no_show', is_no_show, 'gdp_event_id', gdp_event_id
         )) as properties,
         case when trigger_event = 'BOOKING_NO_SHOW_UPDATED' and not is_no_show then 'no-show flag cleared' end as excluded_reason
     from cal

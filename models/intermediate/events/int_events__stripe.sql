@@ -35,6 +35,7 @@ final as (
             'mode', data_object ->> 'mode',
             'amount_cents', coalesce(data_object -> 'amount_total', data_object -> 'amount_paid', data_object -> 'amount_due'),
             'currency', data_object ->> 'currency',
+            'gdp_event_id', nullif(btrim(data_object -> 'metadata' ->> 'gdp_event_id'), ''),
             'subscription_id',
             case when object_type = 'subscription' then object_id else {{ stripe_ref('data_object', 'subscription') }} end,
             'previous_attributes', previous_attributes,

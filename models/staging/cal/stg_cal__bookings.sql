@@ -33,6 +33,8 @@ final as (
         ) as is_no_show,
         payload -> 'payload' -> 'organizer' ->> 'email' as organizer_email,
         payload -> 'payload' -> 'metadata' ->> 'utm_campaign' as utm_campaign,
+        {# the page's Schedule event id (gdp.eventId()), passed to the booking as metadata[gdp_event_id] #}
+        nullif(btrim(payload -> 'payload' -> 'metadata' ->> 'gdp_event_id'), '') as gdp_event_id,
         payload
     from source
 )

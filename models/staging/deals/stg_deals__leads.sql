@@ -14,7 +14,10 @@ final as (
         nullif(btrim(name), '') as lead_name,
         nullif(btrim(company), '') as company,
         nullif(btrim(owner), '') as owner,
-        nullif(btrim(source), '') as lead_source
+        nullif(btrim(source), '') as lead_source,
+        {#- the CSV row as exported: CRMs name these columns phone and country -#}
+        nullif(btrim(payload -> 'row' ->> 'phone'), '') as phone,
+        nullif(btrim(payload -> 'row' ->> 'country'), '') as country
     from source
 )
 

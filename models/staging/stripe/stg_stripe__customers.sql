@@ -15,6 +15,11 @@ final as (
         payload -> 'data' -> 'object' ->> 'id' as customer_id,
         {{ normalize_identifier('email', "payload -> 'data' -> 'object' ->> 'email'") }} as email,
         payload -> 'data' -> 'object' ->> 'name' as customer_name,
+        nullif(btrim(payload -> 'data' -> 'object' ->> 'phone'), '') as phone,
+        nullif(btrim(payload -> 'data' -> 'object' -> 'address' ->> 'country'), '') as address_country,
+        nullif(btrim(payload -> 'data' -> 'object' -> 'address' ->> 'city'), '') as address_city,
+        nullif(btrim(payload -> 'data' -> 'object' -> 'address' ->> 'state'), '') as address_state,
+        nullif(btrim(payload -> 'data' -> 'object' -> 'address' ->> 'postal_code'), '') as address_postal_code,
         nullif(btrim(payload -> 'data' -> 'object' -> 'metadata' ->> 'person_id'), '') as metadata_person_id,
         {{ from_unix("payload -> 'data' -> 'object' ->> 'created'") }} as customer_created_at,
         (
