@@ -102,11 +102,25 @@ return {{ target.schema }}.gdp_identifier_checked(identifier_type, {{ target.sch
 {%- endmacro %}
 
 
-{#- A person id minted from an identifier: deterministic, so a rebuild yields the same id. -#}
+{#- A person id minted from an identifier: deterministic (a rebuild yields the same id) but keyed
+    by the database's secret raw.person_id_key (supabase/migrations/20261201000100_person_id_key.sql),
+    so nobody can compute a person's id from their email address. The key is read in SQL,
+    never written into it; var person_id_key_sql replaces the lookup (unit tests pin a key). -#}
 {% macro derived_person_id(identity_key_expr) -%}
-('p_' || left(md5({{ identity_key_expr }}), 20))
+('p_' || left({{ sha256_hex(person_id_key_sql() ~ " || ':' || " ~ identity_key_expr) }}, 20))
 {%- endmacro %}
 
+{% macro person_id_key_sql() -%}
+{{ var('person_id_key_sql', '(select key from ' ~ var('raw_schema') ~ '.person_id_key)') }}
+{%- endmacro %}
+
+
+{#- Identifier types that name somebody: a component holding one is an identified person, which
+    client-asserted edges may never join to another (int_identity__client_edges). The others
+    (PostHog distinct ids, fbp / fbc, click ids) are anonymous. -#}
+{% macro is_identifying_type(identifier_type_expr) -%}
+({{ identifier_type_expr }} in ('person_id', 'email', 'app_user_id', 'stripe_customer', 'calendly_invitee'))
+{%- endmacro %}
 
 
 {#- Identity edges per source (models/intermediate/identity/int_identity__edges_<source>.sql).

@@ -1,0 +1,91 @@
+{{ config(materialized='table') }}
+{#- Identified components laying claim to anonymous groups: each client-asserted edge with an
+    identified end and an anonymous end, plus the standing claim of a person id on the PostHog
+    distinct id of the same value (gdp.js names the browser after the cookie's person, so that
+    distinct id is theirs before anyone else's). Per group the standing claim wins, then the
+    first claim by time (ties: the oldest component); is_winner marks the winning claimant's claims. -#}
+with
+
+edges as (
+    select * from {{ ref('int_identity__edges') }}
+    where provenance = 'client_asserted' and right_key is not null
+),
+
+components as (
+    select * from {{ ref('int_identity__verified_components') }}
+),
+
+groups as (
+    select * from {{ ref('int_identity__anonymous_groups') }}
+),
+
+one_sided as (
+    select
+        edges.edge_key,
+        case when left_side.is_identified then left_side.verified_component_id else right_side.verified_component_id end as claimant_id,
+        case when left_side.is_identified then right_side.verified_component_id else left_side.verified_component_id end
+            as claimed_component_id,
+        edges.first_seen_at as claimed_at,
+        false as is_standing
+    from edges
+    inner join components as left_side on edges.left_key = left_side.identity_key
+    inner join components as right_side on edges.right_key = right_side.identity_key
+    where left_side.is_identified <> right_side.is_identified
+),
+
+standing as (
+    select
+        null as edge_key,
+        person.verified_component_id as claimant_id,
+        browser.verified_component_id as claimed_component_id,
+        null::timestamptz as claimed_at,
+        true as is_standing
+    from components as browser
+    inner join components as person
+        on person.identity_key = 'person_id:' || substr(browser.identity_key, length('posthog_distinct_id:') + 1)
+    where browser.identity_key like 'posthog\_distinct\_id:%' and not browser.is_identified
+),
+
+claims as (
+    select
+        unioned.edge_key,
+        unioned.claimant_id,
+        coalesce(groups.group_id, unioned.claimed_component_id) as group_id,
+        unioned.claimed_at,
+        unioned.is_standing
+    from (
+        select * from one_sided
+        union all
+        select * from standing
+    ) as unioned
+    left join groups on unioned.claimed_component_id = groups.verified_component_id
+),
+
+ranked as (
+    select
+        *,
+        first_value(claimant_id) over (
+            partition by group_id order by is_standing desc, claimed_at asc nulls first, claimant_id asc
+        ) as winner_id,
+        first_value(claimed_at) over (
+            partition by group_id order by is_standing desc, claimed_at asc nulls first, claimant_id asc
+        ) as winner_claimed_at,
+        bool_or(is_standing) over (partition by group_id) as group_has_standing_claim
+    from claims
+),
+
+final as (
+    select
+        edge_key,
+        claimant_id,
+        group_id,
+        claimed_at,
+        is_standing,
+        claimant_id = winner_id as is_winner,
+        winner_id,
+        winner_claimed_at,
+        group_has_standing_claim
+    from ranked
+)
+
+select * from final
