@@ -96,6 +96,12 @@ def attack(client):
     # Finding 1: the attacker's own cookie, the victim's distinct id and auth user id.
     identify(client, {"distinct_id": "p_victim", "app_user_id": VICTIM_UID}, cookie_person="p_attacker")
     identify(client, {"distinct_id": "anon-victim"}, cookie_person="p_attacker")
+    # Anonymous ids another person claimed first: the reader's browser directly, and through an
+    # alias of the attacker's own browser to it.
+    identify(client, {"distinct_id": "anon-reader"}, cookie_person="p_attacker")
+    identify(client, {"distinct_id": "anon-attacker"}, cookie_person="p_attacker")
+    posthog(client, [posthog_event("$create_alias", "anon-attacker", {"alias": "anon-reader"},
+                                   timestamp=NOW - timedelta(hours=3))])
     # Finding 2: PostHog's public key, distinct_id = the victim's person id, $set.email = the attacker's
     # address, stamped later than anything else (the client sets PostHog timestamps).
     posthog(client, [posthog_identify_event("p_victim", "anon-attacker", email="attacker@example.net",
@@ -170,6 +176,18 @@ def test_refused_edges_are_kept_with_their_reason(world):
     assert "two identified persons" in by_pair[("person_id:p_attacker", f"app_user_id:{VICTIM_UID}")]["reason"]
     assert "already" in by_pair[("person_id:p_attacker", "posthog_distinct_id:p_victim")]["reason"]
     assert ("posthog_distinct_id:p_victim", "email:attacker@example.net") in by_pair
+
+
+def test_anonymous_ids_go_to_the_first_claimant_only(world):
+    url = world["url"]
+    reader, attacker = person_of(url, "person_id:p_reader"), person_of(url, "person_id:p_attacker")
+    assert reader != attacker
+    assert person_of(url, "posthog_distinct_id:anon-reader") == reader
+    assert person_of(url, "posthog_distinct_id:anon-attacker") == attacker  # their own browser stays theirs
+    refused = {(r["left_key"], r["right_key"]): r["reason"]
+               for r in rows(url, "select left_key, right_key, reason from analytics.int_identity__refused_edges")}
+    assert "claimed first at" in refused[("person_id:p_attacker", "posthog_distinct_id:anon-reader")]
+    assert "two identified persons claimed" in refused[("posthog_distinct_id:anon-attacker", "posthog_distinct_id:anon-reader")]
 
 
 def test_explain_on_the_attacker_shows_the_refused_edges(world, monkeypatch):

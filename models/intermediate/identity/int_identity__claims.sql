@@ -1,9 +1,9 @@
 {{ config(materialized='table') }}
-{#- Identified components laying claim to anonymous groups: each client-asserted edge with an
-    identified end and an anonymous end, plus the standing claim of a person id on the PostHog
+{#- Identified components laying claim to anonymous ones: each client-asserted edge with one
+    identified end and one anonymous end, plus the standing claim of a person id on the PostHog
     distinct id of the same value (gdp.js names the browser after the cookie's person, so that
-    distinct id is theirs before anyone else's). Per group the standing claim wins, then the
-    first claim by time (ties: the oldest component); is_winner marks the winning claimant's claims. -#}
+    distinct id is theirs before anyone else's). direct_owner_id: per claimed component the
+    standing claim wins, then the first claim by time (ties: the oldest claimant component). -#}
 with
 
 edges as (
@@ -13,10 +13,6 @@ edges as (
 
 components as (
     select * from {{ ref('int_identity__verified_components') }}
-),
-
-groups as (
-    select * from {{ ref('int_identity__anonymous_groups') }}
 ),
 
 one_sided as (
@@ -47,45 +43,18 @@ standing as (
 ),
 
 claims as (
-    select
-        unioned.edge_key,
-        unioned.claimant_id,
-        coalesce(groups.group_id, unioned.claimed_component_id) as group_id,
-        unioned.claimed_at,
-        unioned.is_standing
-    from (
-        select * from one_sided
-        union all
-        select * from standing
-    ) as unioned
-    left join groups on unioned.claimed_component_id = groups.verified_component_id
-),
-
-ranked as (
-    select
-        *,
-        first_value(claimant_id) over (
-            partition by group_id order by is_standing desc, claimed_at asc nulls first, claimant_id asc
-        ) as winner_id,
-        first_value(claimed_at) over (
-            partition by group_id order by is_standing desc, claimed_at asc nulls first, claimant_id asc
-        ) as winner_claimed_at,
-        bool_or(is_standing) over (partition by group_id) as group_has_standing_claim
-    from claims
+    select * from one_sided
+    union all
+    select * from standing
 ),
 
 final as (
     select
-        edge_key,
-        claimant_id,
-        group_id,
-        claimed_at,
-        is_standing,
-        claimant_id = winner_id as is_winner,
-        winner_id,
-        winner_claimed_at,
-        group_has_standing_claim
-    from ranked
+        *,
+        first_value(claimant_id) over (
+            partition by claimed_component_id order by is_standing desc, claimed_at asc nulls first, claimant_id asc
+        ) as direct_owner_id
+    from claims
 )
 
 select * from final

@@ -3,8 +3,9 @@
     judged against the verified components. PostHog's own rule (no merge of two identified
     persons on $identify / $alias), made stricter: a client may attach anonymous identifiers
     (distinct ids, fbp / fbc, click ids) to its own person, but never join two identified
-    components, and never take an anonymous group another identified person claimed first
-    (int_identity__claims). refused_reason says why an edge was refused; null = accepted. -#}
+    components, never tie together anonymous identifiers two persons claimed, and never take
+    an anonymous identifier or group another identified person owns (int_identity__claims,
+    int_identity__anonymous_groups). refused_reason says why; null = accepted. -#}
 with
 
 edges as (
@@ -21,6 +22,17 @@ claims as (
     where edge_key is not null
 ),
 
+direct_owners as (
+    select distinct
+        claimed_component_id,
+        direct_owner_id
+    from {{ ref('int_identity__claims') }}
+),
+
+groups as (
+    select * from {{ ref('int_identity__anonymous_groups') }}
+),
+
 judged as (
     select
         edges.edge_key,
@@ -33,13 +45,21 @@ judged as (
         left_side.verified_component_id as left_component_id,
         right_side.verified_component_id as right_component_id,
         left_side.is_identified and right_side.is_identified as joins_two_identified,
-        claims.is_winner,
-        claims.group_has_standing_claim,
-        claims.winner_claimed_at
+        not left_side.is_identified and not right_side.is_identified
+        and left_owner.direct_owner_id <> right_owner.direct_owner_id as ties_two_claims,
+        claims.claimant_id,
+        direct_owner.direct_owner_id,
+        claimed_group.owner_id as group_owner_id,
+        claimed_group.owner_claimed_at,
+        claimed_group.owner_is_standing
     from edges
     inner join components as left_side on edges.left_key = left_side.identity_key
     inner join components as right_side on edges.right_key = right_side.identity_key
+    left join direct_owners as left_owner on left_side.verified_component_id = left_owner.claimed_component_id
+    left join direct_owners as right_owner on right_side.verified_component_id = right_owner.claimed_component_id
     left join claims on edges.edge_key = claims.edge_key
+    left join direct_owners as direct_owner on claims.claimed_component_id = direct_owner.claimed_component_id
+    left join groups as claimed_group on claims.claimed_component_id = claimed_group.verified_component_id
 ),
 
 final as (
@@ -56,11 +76,13 @@ final as (
         case
             when left_component_id = right_component_id then null
             when joins_two_identified then 'client-asserted edge would join two identified persons'
-            when not is_winner and group_has_standing_claim
+            when ties_two_claims then 'would tie together anonymous identifiers that two identified persons claimed'
+            when claimant_id is null then null
+            when claimant_id <> group_owner_id and owner_is_standing
                 then 'claims an anonymous identifier another identified person already owns (a distinct id named after that person)'
-            when not is_winner
+            when claimant_id <> group_owner_id
                 then 'claims an anonymous identifier another identified person already owns (claimed first at '
-                || to_char(winner_claimed_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') || 'Z)'
+                || to_char(owner_claimed_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') || 'Z)'
         end as refused_reason
     from judged
 )

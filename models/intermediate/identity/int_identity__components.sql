@@ -2,9 +2,9 @@
 {#- The identity graph's components after provenance: the verified components
     (int_identity__verified_components, label propagation over verified edges, see
     macros/label_propagation.sql for method and cost), each anonymous group joined to the
-    identified component that won its claim (int_identity__claims), unclaimed groups on their
-    own. Refused client-asserted edges join nothing. component_id = the smallest node_id =
-    the oldest identifier of the component. -#}
+    identified component that owns it (int_identity__anonymous_groups), unowned groups on
+    their own. Refused client-asserted edges join nothing. component_id = the smallest
+    node_id = the oldest identifier of the component. -#}
 with
 
 components as (
@@ -15,20 +15,14 @@ groups as (
     select * from {{ ref('int_identity__anonymous_groups') }}
 ),
 
-won as (
-    select distinct
-        group_id,
-        winner_id
-    from {{ ref('int_identity__claims') }}
-),
-
-{# An identified component and every group it won are one person, named by their oldest node. #}
+{# An identified component and every group it owns are one person, named by their oldest node. #}
 owner_labels as (
     select
-        winner_id,
-        least(winner_id, min(group_id)) as component_id
-    from won
-    group by winner_id
+        owner_id,
+        least(owner_id, min(group_id)) as component_id
+    from groups
+    where owner_id is not null
+    group by owner_id
 ),
 
 final as (
@@ -39,10 +33,9 @@ final as (
             else coalesce(owner.component_id, groups.group_id, components.verified_component_id)
         end as component_id
     from components
-    left join owner_labels as own on components.verified_component_id = own.winner_id
-    left join groups on components.verified_component_id = groups.verified_component_id
-    left join won on coalesce(groups.group_id, components.verified_component_id) = won.group_id and not components.is_identified
-    left join owner_labels as owner on won.winner_id = owner.winner_id
+    left join owner_labels as own on components.verified_component_id = own.owner_id
+    left join groups on components.verified_component_id = groups.verified_component_id and not components.is_identified
+    left join owner_labels as owner on groups.owner_id = owner.owner_id
 )
 
 select * from final
