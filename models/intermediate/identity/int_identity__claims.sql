@@ -2,7 +2,8 @@
 {#- Identified components laying claim to anonymous ones: each client-asserted edge with one
     identified end and one anonymous end, plus the standing claim of a person id on the PostHog
     distinct id of the same value (gdp.js names the browser after the cookie's person, so that
-    distinct id is theirs before anyone else's). direct_owner_id: per claimed component the
+    distinct id is theirs before anyone else's). The identity keys are kept so forgetting a
+    person finds their rows here too. direct_owner_id: per claimed component the
     standing claim wins, then the first claim by time (ties: the oldest claimant component). -#}
 with
 
@@ -18,6 +19,8 @@ components as (
 one_sided as (
     select
         edges.edge_key,
+        case when left_side.is_identified then edges.left_key else edges.right_key end as claimant_key,
+        case when left_side.is_identified then edges.right_key else edges.left_key end as claimed_key,
         case when left_side.is_identified then left_side.verified_component_id else right_side.verified_component_id end as claimant_id,
         case when left_side.is_identified then right_side.verified_component_id else left_side.verified_component_id end
             as claimed_component_id,
@@ -32,6 +35,8 @@ one_sided as (
 standing as (
     select
         null as edge_key,
+        person.identity_key as claimant_key,
+        browser.identity_key as claimed_key,
         person.verified_component_id as claimant_id,
         browser.verified_component_id as claimed_component_id,
         null::timestamptz as claimed_at,
