@@ -5,8 +5,9 @@
 Generates raw rows for every source with bench_warehouse's SQL generator, sized so
 the identity graph gets about `--edges` edges, then times with dbt:
   1. edge extraction: `dbt run --full-refresh --select +int_identity__edges`;
-  2. components: `dbt run --full-refresh --select int_identity__nodes int_identity__components`
-     (node numbering + unrolled label propagation, see macros/label_propagation.sql).
+  2. components: `dbt run --full-refresh --select int_identity__nodes ... int_identity__components`
+     (node numbering, label propagation over verified edges, the client-asserted claims and
+     anonymous groups, see macros/label_propagation.sql).
 Prints edges, nodes, components and edges/s of step 2, the figure `make bench` keeps.
 """
 
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> dict:
         target = Path(tempfile.mkdtemp(prefix="gdp_bench_identity_"))
         timed_run(url, target, ["seed"])
         extract_s = timed_run(url, target, ["run", "--full-refresh", "--select", "+int_identity__edges"])
-        components_args = ["run", "--full-refresh", "--select", "int_identity__nodes", "int_identity__components"]
+        components_args = ["run", "--full-refresh", "--select", "int_identity__nodes", "int_identity__verified_components",
+                           "int_identity__claims", "int_identity__anonymous_groups", "int_identity__components"]
         components_s = timed_run(url, target, components_args)
         with psycopg.connect(url) as conn:
             edges = conn.execute("select count(*) from analytics.int_identity__edges").fetchone()[0]

@@ -269,8 +269,13 @@ def _authenticate(settings: Settings) -> tuple[str, str | None]:
     return "cookie", person_id
 
 
-def identify_key(person_id: str | None, email: str | None, distinct_id: str, app_user_id: str | None) -> str:
-    canonical = json.dumps([person_id, email, distinct_id, app_user_id], separators=(",", ":"))
+def identify_key(person_id: str | None, email: str | None, distinct_id: str, app_user_id: str | None,
+                 auth: str = "token") -> str:
+    """Idempotency key of a report. A cookie call keys apart from a token call with the same fields,
+    so a browser's claim landing first never stands in for the app's verified report (identity
+    treats them differently: int_identity__edges_app)."""
+    fields = [person_id, email, distinct_id, app_user_id] + ([auth] if auth != "token" else [])
+    canonical = json.dumps(fields, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -301,7 +306,7 @@ def identify():
         person_id = cookie_person_id
     if person_id is None and email is None:
         raise Rejected(400, "one of person_id or email is required")
-    key = identify_key(person_id, email, distinct_id, app_user_id)
+    key = identify_key(person_id, email, distinct_id, app_user_id, auth)
     new = db.land(
         "identify_call",
         "identify_id",

@@ -1,7 +1,9 @@
 """`gdp person explain <email|person_id>`: who is this, and which source rows say so.
 
-Reads the dbt relations (identity_link, person, event, int_identity__edges), so it
-explains exactly what the last `gdp refresh` decided.
+Reads the dbt relations (identity_link, person, event, int_identity__edges,
+int_identity__refused_edges), so it explains exactly what the last `gdp refresh` decided:
+each edge with its provenance (verified | client_asserted), and the client-asserted edges
+touching the person that the identity graph refused, with the reason.
 """
 
 from __future__ import annotations
@@ -58,6 +60,14 @@ def explain(conn: psycopg.Connection, query: str, schema: str) -> dict:
         " order by first_seen_at nulls last, left_key, right_key",
         "int_identity__edges", (keys, keys),
     )
+    refused = _fetch(
+        conn, schema,
+        "select * from {t} where left_key = any(%s) or right_key = any(%s)"
+        " order by first_seen_at nulls last, left_key, right_key",
+        "int_identity__refused_edges", (keys, keys),
+    )
+    refused_keys = {row["edge_key"] for row in refused}
+    edges = [edge for edge in edges if edge["edge_key"] not in refused_keys]
     events = _fetch(
         conn, schema,
         "select event_type, count(*) as n, max(occurred_at) as last_at from {t} where person_id = %s"
@@ -70,6 +80,7 @@ def explain(conn: psycopg.Connection, query: str, schema: str) -> dict:
         "person": person[0] if person else None,
         "identifiers": identifiers,
         "chain": join_chain(identifiers, edges),
+        "refused": refused,
         "events": events,
     }
 
@@ -122,8 +133,15 @@ def render(result: dict) -> str:
     if not result["chain"]:
         lines.append("  (no edges: a single identifier)")
     for edge in result["chain"]:
-        lines.append(f"  {edge['left_key']} <-> {edge['right_key']}  via {edge['raw_table']}:{edge['raw_key']}"
+        lines.append(f"  {edge['left_key']} <-> {edge['right_key']}  [{edge['provenance']}]"
+                     f"  via {edge['raw_table']}:{edge['raw_key']}"
                      f"  first {_when(edge['first_seen_at'])}  last {_when(edge['last_seen_at'])}")
+    if result["refused"]:
+        lines.append("refused (client-asserted edges that joined nothing):")
+    for edge in result["refused"]:
+        lines.append(f"  {edge['left_key']} <-> {edge['right_key']}  [{edge['provenance']}]"
+                     f"  via {edge['raw_table']}:{edge['raw_key']}  first {_when(edge['first_seen_at'])}"
+                     f"  reason: {edge['reason']}")
     total = Counter({row["event_type"]: row["n"] for row in result["events"]})
     lines.append(f"events: {sum(total.values())}")
     for row in result["events"]:

@@ -1,4 +1,5 @@
-{#- Label propagation ran enough passes (var identity_label_passes): no edge joins two
+{#- Label propagation ran enough passes (var identity_label_passes): no accepted edge (every
+    verified one, and the client-asserted ones int_identity__client_edges accepted) joins two
     different components. A failure names the edges; raise the var.
     The CTEs are `not materialized`: each is read twice, and a materialized CTE hides
     the tables' statistics and indexes from the planner (at 100k persons that turned a
@@ -7,8 +8,17 @@
 with
 
 edges as not materialized (
-    select * from {{ ref('int_identity__edges') }}
-    where right_key is not null
+    select
+        left_key,
+        right_key
+    from {{ ref('int_identity__edges') }}
+    where right_key is not null and provenance = 'verified'
+    union all
+    select
+        left_key,
+        right_key
+    from {{ ref('int_identity__client_edges') }}
+    where is_accepted
 ),
 
 nodes as not materialized (

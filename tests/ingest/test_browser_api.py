@@ -267,3 +267,16 @@ def test_snippet_is_served_as_javascript(client):
     assert response.mimetype == "text/javascript"
     assert b"/api/meta/capi" in response.data and b"posthog.identify" in response.data
     assert "max-age=300" in response.headers["Cache-Control"]
+
+
+def test_identify_cookie_claim_does_not_stand_in_for_the_apps_token_report(client, clean_raw):
+    """A browser's claim landing first must not swallow the app's verified report of the same ids."""
+    client.set_cookie("gdp_pid", person_cookie_value(SECRET, "p_42"))
+    claimed = post_json(client, "/api/identify", {"distinct_id": "ph_anon_9", "app_user_id": "u_9"}, {"Origin": OWN_ORIGIN})
+    assert claimed.status_code == 200 and claimed.json["duplicate"] is False
+    client.delete_cookie("gdp_pid")
+    reported = post_json(client, "/api/identify", {"person_id": "p_42", "distinct_id": "ph_anon_9", "app_user_id": "u_9"},
+                         bearer())
+    assert reported.status_code == 200 and reported.json["duplicate"] is False
+    assert sorted(identify_rows(clean_raw), key=lambda r: r[4]) == [
+        ("p_42", None, "ph_anon_9", "u_9", "cookie"), ("p_42", None, "ph_anon_9", "u_9", "token")]

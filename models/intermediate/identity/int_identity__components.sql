@@ -1,59 +1,41 @@
 {{ config(materialized='table', indexes=[{'columns': ['node_id'], 'unique': true}]) }}
-{#- Connected components of the identity graph (see macros/label_propagation.sql for
-    the method and its cost). component_id = the smallest node_id = the oldest
-    identifier of the component. -#}
+{#- The identity graph's components after provenance: the verified components
+    (int_identity__verified_components, label propagation over verified edges, see
+    macros/label_propagation.sql for method and cost), each anonymous group joined to the
+    identified component that owns it (int_identity__anonymous_groups), unowned groups on
+    their own. Refused client-asserted edges join nothing. component_id = the smallest
+    node_id = the oldest identifier of the component. -#}
 with
 
-nodes as (
-    select node_id from {{ ref('int_identity__nodes') }}
+components as (
+    select * from {{ ref('int_identity__verified_components') }}
 ),
 
-identity_edges as (
-    select * from {{ ref('int_identity__edges') }}
+groups as (
+    select * from {{ ref('int_identity__anonymous_groups') }}
 ),
 
-node_keys as (
+{# An identified component and every group it owns are one person, named by their oldest node. #}
+owner_labels as (
     select
-        node_id,
-        identity_key
-    from {{ ref('int_identity__nodes') }}
+        owner_id,
+        least(owner_id, min(group_id)) as component_id
+    from groups
+    where owner_id is not null
+    group by owner_id
 ),
-
-pairs as (
-    select distinct
-        left_nodes.node_id as a,
-        right_nodes.node_id as b
-    from identity_edges
-    inner join node_keys as left_nodes on identity_edges.left_key = left_nodes.identity_key
-    inner join node_keys as right_nodes on identity_edges.right_key = right_nodes.identity_key
-    where identity_edges.right_key is not null
-),
-
-directed as (
-    select
-        a as src_node_id,
-        b as dst_node_id
-    from pairs
-    union
-    select
-        b,
-        a
-    from pairs
-),
-
-{# Only identifiers with at least one edge propagate; a lone identifier is its own component. #}
-linked_nodes as (
-    select distinct src_node_id as node_id from directed
-),
-
-{{ label_propagation('linked_nodes', 'directed', var('identity_label_passes')) }},
 
 final as (
     select
-        nodes.node_id,
-        coalesce(labels.label, nodes.node_id) as component_id
-    from nodes
-    left join {{ label_propagation_result(var('identity_label_passes')) }} as labels on nodes.node_id = labels.node_id
+        components.node_id,
+        case
+            when components.is_identified then coalesce(own.component_id, components.verified_component_id)
+            else coalesce(owner.component_id, groups.group_id, components.verified_component_id)
+        end as component_id
+    from components
+    left join owner_labels as own on components.verified_component_id = own.owner_id
+    left join groups on components.verified_component_id = groups.verified_component_id and not components.is_identified
+    left join owner_labels as owner on groups.owner_id = owner.owner_id
 )
 
 select * from final

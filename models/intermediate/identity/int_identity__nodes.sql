@@ -2,7 +2,8 @@
 {#- One row per identifier. node_id orders identifiers oldest first (first sighting,
     then a fixed type priority, then the key), so the minimum node_id of a component
     is its oldest identifier: label propagation's min label is directly the anchor
-    that names the person, and the oldest person survives every merge. -#}
+    that names the person, and the oldest person survives every merge. is_verified: some
+    verified source row names the identifier (only those give a person's contact email). -#}
 with
 
 edges as (
@@ -12,6 +13,7 @@ edges as (
 sightings as (
     select
         left_key as identity_key,
+        provenance,
         raw_table,
         raw_key,
         first_seen_at,
@@ -20,6 +22,7 @@ sightings as (
     union all
     select
         right_key,
+        provenance,
         raw_table,
         raw_key,
         first_seen_at,
@@ -34,6 +37,7 @@ per_key as (
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
         count(*) as sighting_count,
+        bool_or(provenance = 'verified') as is_verified,
         (array_agg(raw_table order by first_seen_at, raw_table, raw_key))[1] as first_raw_table,
         (array_agg(raw_key order by first_seen_at, raw_table, raw_key))[1] as first_raw_key
     from sightings
@@ -68,6 +72,7 @@ final as (
         first_seen_at,
         last_seen_at,
         sighting_count,
+        is_verified,
         first_raw_table,
         first_raw_key
     from typed

@@ -47,6 +47,7 @@ final as (
         assigned.component_id,
         count(*) over (partition by assigned.component_id) as component_size,
         assigned.is_quarantined,
+        assigned.is_verified,
         assigned.first_seen_at,
         assigned.last_seen_at,
         assigned.first_raw_table,

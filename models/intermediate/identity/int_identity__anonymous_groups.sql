@@ -1,0 +1,98 @@
+{{ config(materialized='table', indexes=[{'columns': ['verified_component_id'], 'unique': true}]) }}
+{#- Anonymous verified components (no identifying identifier) tied together by client-asserted
+    edges, e.g. a browser aliased to another, and the one identified person each group goes to.
+    An edge between two anonymous components that two different persons claimed
+    (int_identity__claims) ties nothing. A group's owner: its standing claim, else its first
+    claim by time (int_identity__client_edges refuses every other claim). group_id = the
+    group's smallest component id. -#}
+with
+
+edges as (
+    select * from {{ ref('int_identity__edges') }}
+    where provenance = 'client_asserted' and right_key is not null
+),
+
+components as (
+    select * from {{ ref('int_identity__verified_components') }}
+),
+
+claims as (
+    select * from {{ ref('int_identity__claims') }}
+),
+
+direct_owners as (
+    select distinct
+        claimed_component_id,
+        direct_owner_id
+    from claims
+),
+
+pairs as (
+    select distinct
+        left_side.verified_component_id as a,
+        right_side.verified_component_id as b
+    from edges
+    inner join components as left_side on edges.left_key = left_side.identity_key
+    inner join components as right_side on edges.right_key = right_side.identity_key
+    left join direct_owners as left_owner on left_side.verified_component_id = left_owner.claimed_component_id
+    left join direct_owners as right_owner on right_side.verified_component_id = right_owner.claimed_component_id
+    where not left_side.is_identified and not right_side.is_identified
+        and left_side.verified_component_id <> right_side.verified_component_id
+        and (left_owner.direct_owner_id is null or right_owner.direct_owner_id is null
+            or left_owner.direct_owner_id = right_owner.direct_owner_id)
+),
+
+directed as (
+    select
+        a as src_node_id,
+        b as dst_node_id
+    from pairs
+    union
+    select
+        b,
+        a
+    from pairs
+),
+
+linked_nodes as (
+    select distinct src_node_id as node_id from directed
+),
+
+{{ label_propagation('linked_nodes', 'directed', var('identity_label_passes')) }},
+
+members as (
+    select
+        node_id as verified_component_id,
+        label as group_id
+    from {{ label_propagation_result(var('identity_label_passes')) }}
+    union all
+    select
+        claimed_component_id,
+        claimed_component_id
+    from direct_owners
+    where claimed_component_id not in (select linked_nodes.node_id from linked_nodes)
+),
+
+owners as (
+    select distinct on (members.group_id)
+        members.group_id,
+        claims.claimant_id as owner_id,
+        claims.claimed_at as owner_claimed_at,
+        claims.is_standing as owner_is_standing
+    from members
+    inner join claims on members.verified_component_id = claims.claimed_component_id
+    order by members.group_id, claims.is_standing desc, claims.claimed_at asc nulls first, claims.claimant_id asc
+),
+
+final as (
+    select
+        members.verified_component_id,
+        members.group_id,
+        owners.owner_id,
+        owners.owner_claimed_at,
+        owners.owner_is_standing
+    from members
+    left join owners on members.group_id = owners.group_id
+)
+
+select * from final

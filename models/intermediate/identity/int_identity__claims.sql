@@ -1,0 +1,65 @@
+{{ config(materialized='table') }}
+{#- Identified components laying claim to anonymous ones: each client-asserted edge with one
+    identified end and one anonymous end, plus the standing claim of a person id on the PostHog
+    distinct id of the same value (gdp.js names the browser after the cookie's person, so that
+    distinct id is theirs before anyone else's). The identity keys are kept so forgetting a
+    person finds their rows here too. direct_owner_id: per claimed component the
+    standing claim wins, then the first claim by time (ties: the oldest claimant component). -#}
+with
+
+edges as (
+    select * from {{ ref('int_identity__edges') }}
+    where provenance = 'client_asserted' and right_key is not null
+),
+
+components as (
+    select * from {{ ref('int_identity__verified_components') }}
+),
+
+one_sided as (
+    select
+        edges.edge_key,
+        case when left_side.is_identified then edges.left_key else edges.right_key end as claimant_key,
+        case when left_side.is_identified then edges.right_key else edges.left_key end as claimed_key,
+        case when left_side.is_identified then left_side.verified_component_id else right_side.verified_component_id end as claimant_id,
+        case when left_side.is_identified then right_side.verified_component_id else left_side.verified_component_id end
+            as claimed_component_id,
+        edges.first_seen_at as claimed_at,
+        false as is_standing
+    from edges
+    inner join components as left_side on edges.left_key = left_side.identity_key
+    inner join components as right_side on edges.right_key = right_side.identity_key
+    where left_side.is_identified <> right_side.is_identified
+),
+
+standing as (
+    select
+        null as edge_key,
+        person.identity_key as claimant_key,
+        browser.identity_key as claimed_key,
+        person.verified_component_id as claimant_id,
+        browser.verified_component_id as claimed_component_id,
+        null::timestamptz as claimed_at,
+        true as is_standing
+    from components as browser
+    inner join components as person
+        on person.identity_key = 'person_id:' || substr(browser.identity_key, length('posthog_distinct_id:') + 1)
+    where browser.identity_key like 'posthog\_distinct\_id:%' and not browser.is_identified
+),
+
+claims as (
+    select * from one_sided
+    union all
+    select * from standing
+),
+
+final as (
+    select
+        *,
+        first_value(claimant_id) over (
+            partition by claimed_component_id order by is_standing desc, claimed_at asc nulls first, claimant_id asc
+        ) as direct_owner_id
+    from claims
+)
+
+select * from final
