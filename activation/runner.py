@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 
 from activation import audiences, capi, emails, outbound
 from activation.outbox import ActivationReport, Run
-from activation.plan import plan_transitions
+from activation.plan import cancel_forgotten, plan_transitions
 from gdp import db as gdb
 from gdp.settings import Settings, get_settings
 
@@ -56,6 +56,7 @@ def activate(
     report.dry_run_channels = sorted(c for c in wanted if flags.get(c))
     run = Run(url=url, settings=settings, report=report, dry_run=flags, progress=progress or (lambda message: None))
     plan_transitions(run)
+    cancel_forgotten(run)
     for channel in CHANNELS:
         if channel in wanted:
             run.progress(f"{channel}: working")

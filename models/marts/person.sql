@@ -24,6 +24,10 @@ stripe_customers as (
     select * from {{ ref('stg_stripe__customers') }}
 ),
 
+forgotten as (
+    select * from {{ ref('int_privacy__forgotten_persons') }}
+),
+
 identifiers as (
     select
         person_id,
@@ -135,6 +139,7 @@ final as (
     left join event_flags on identifiers.person_id = event_flags.person_id
     left join person_names on identifiers.person_id = person_names.person_id
     left join lead_persons on identifiers.person_id = lead_persons.person_id
+    where identifiers.person_id not in (select forgotten.person_id from forgotten)
 )
 
 select * from final
