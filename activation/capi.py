@@ -20,7 +20,7 @@ from psycopg.rows import namedtuple_row
 from activation.http import ProviderError
 from activation.meta import EVENTS_LIMIT, MetaClient
 from activation.meta_hashing import user_data
-from activation.outbox import Run, claim_due, finish, insert_action, retry_later
+from activation.outbox import Run, cancel_forgotten, claim_due, finish, insert_action, retry_later
 from activation.sources import relation_exists
 
 CHANNEL = "meta_capi_events"
@@ -124,6 +124,7 @@ def work(run: Run) -> None:
     try:
         with psycopg.connect(run.url, row_factory=namedtuple_row) as conn:
             enqueue(run, conn)
+            cancel_forgotten(run)
             while _send_one_request(run, conn, client, None if dry_run else pixel_id):
                 pass
     finally:

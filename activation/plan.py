@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import namedtuple_row
 
 from activation import keys
@@ -51,32 +50,6 @@ def suppress_pending_email(conn: psycopg.Connection, person_id: str, reason: str
         (reason, person_id),
     )
     return cur.rowcount
-
-
-FORGOTTEN = "forgotten: an identifier of this person is tombstoned (gdp person forget)"
-
-
-def cancel_forgotten(run: Run) -> int:
-    """Cancel what waits for persons with a tombstoned identifier (rule: int_privacy__forgotten_persons, a live view),
-    so a forget between a cycle and this pass still stops every send; returns outbox rows cancelled."""
-    with psycopg.connect(run.url) as conn:
-        if not relation_exists(conn, run.schema, "int_privacy__forgotten_persons"):
-            run.report.note(f"{run.schema}.int_privacy__forgotten_persons not built yet: run dbt build")
-            return 0
-        forgotten = sql.SQL("select person_id from {}").format(sql.Identifier(run.schema, "int_privacy__forgotten_persons"))
-        with conn.transaction():
-            cancelled = conn.execute(
-                sql.SQL("""update activation.outbox set status = 'skipped_suppressed', error = %s, updated_at = now()
-                           where status in ('pending', 'held') and person_id in ({})""").format(forgotten),
-                (FORGOTTEN,),
-            ).rowcount
-            conn.execute(
-                sql.SQL("""update activation.sequence_enrollment set status = 'stopped', stopped_reason = 'forgotten', stopped_at = now()
-                           where status = 'active' and person_id in ({})""").format(forgotten)
-            )
-    if cancelled:
-        run.report.note(f"{cancelled} outbox row(s) cancelled: they were for forgotten persons")
-    return cancelled
 
 
 def enroll(conn: psycopg.Connection, sequence: str, t, first_delay: timedelta) -> int | None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from activation import audiences, capi, emails, outbound
-from activation.outbox import ActivationReport, Run
-from activation.plan import cancel_forgotten, plan_transitions
+from activation.outbox import ActivationReport, Run, cancel_forgotten
+from activation.plan import plan_transitions
 from gdp import db as gdb
 from gdp.settings import Settings, get_settings
 
