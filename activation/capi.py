@@ -124,6 +124,7 @@ def work(run: Run) -> None:
     try:
         with psycopg.connect(run.url, row_factory=namedtuple_row) as conn:
             enqueue(run, conn)
+            conn.commit()  # the queued rows are visible to the forgotten-person check, which cancels theirs
             cancel_forgotten(run)
             while _send_one_request(run, conn, client, None if dry_run else pixel_id):
                 pass
