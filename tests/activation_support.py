@@ -46,8 +46,8 @@ def act_db(server_url):
 
 
 # dbt tables tests fill by hand, and the views (in dependency order) activation reads on top of them.
-TABLES = ("segment", "person", "person_features", "contact_eligibility", "event", "deal")
-VIEWS = ("stg_ledger__membership_transitions", "activation_recipient", "activation_holdout", "activation_meta_conversion")
+TABLES = ("segment", "person", "person_features", "contact_eligibility", "event", "deal", "identity_link")
+VIEWS = ("stg_ledger__membership_transitions", "int_privacy__forgotten_persons", "activation_recipient", "activation_holdout", "activation_meta_conversion")
 
 
 @functools.cache
