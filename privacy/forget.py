@@ -341,7 +341,7 @@ def forget(database_url: str, identifier: str, *, settings: Settings | None = No
             report.tombstones = len({identifier_hash(v) for _, v in identifiers})
             app_users = len(_app_accounts(conn, emails, values))
             if app_users:
-                how = ("Supabase no longer has it: delete this stale row" if settings.supabase_service_role_key
+                how = ("Supabase no longer has it: delete this stale row" if settings.supabase_url and settings.supabase_service_role_key
                        else "set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY and run forget again, or delete it in Supabase")
                 report.warnings.append(
                     f"auth.users still holds {app_users} account(s) for this person, so the account still exists ({how}); "
