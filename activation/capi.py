@@ -27,7 +27,16 @@ from psycopg.rows import namedtuple_row
 from activation.http import ProviderError
 from activation.meta import EVENTS_LIMIT, MetaClient
 from activation.meta_hashing import user_data
-from activation.outbox import Run, claim_due, finish, has_open, insert_action, release_previews, retry_later
+from activation.outbox import (
+    Run,
+    cancel_forgotten,
+    claim_due,
+    finish,
+    has_open,
+    insert_action,
+    release_previews,
+    retry_later,
+)
 from activation.sources import relation_exists
 from gdp.settings import MissingSetting
 
@@ -130,6 +139,8 @@ def work(run: Run) -> None:
     settings = run.settings
     with psycopg.connect(run.url, row_factory=namedtuple_row) as conn:
         enqueue(run, conn)
+        conn.commit()  # the queued rows are visible to the forgotten-person check, which cancels theirs
+        cancel_forgotten(run)
         client = pixel_id = None
         if not dry_run:
             with conn.transaction():

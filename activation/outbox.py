@@ -161,6 +161,32 @@ def insert_actions(conn: psycopg.Connection, actions: list[dict[str, Any]]) -> i
     return cur.rowcount
 
 
+FORGOTTEN = "forgotten: an identifier of this person is tombstoned (gdp person forget)"
+
+
+def cancel_forgotten(run: Run) -> int:
+    """Cancel what waits for persons with a tombstoned identifier (rule: int_privacy__forgotten_persons, a live view),
+    so a forget between a cycle and this pass still stops every send; returns outbox rows cancelled."""
+    with psycopg.connect(run.url) as conn:
+        if not conn.execute("select to_regclass(%s) is not null", (f'"{run.schema}"."int_privacy__forgotten_persons"',)).fetchone()[0]:
+            run.report.note(f"{run.schema}.int_privacy__forgotten_persons not built yet: run dbt build")
+            return 0
+        forgotten = sql.SQL("select person_id from {}").format(sql.Identifier(run.schema, "int_privacy__forgotten_persons"))
+        with conn.transaction():
+            cancelled = conn.execute(
+                sql.SQL("""update activation.outbox set status = 'skipped_suppressed', error = %s, updated_at = now()
+                           where status in ('pending', 'held') and person_id in ({})""").format(forgotten),
+                (FORGOTTEN,),
+            ).rowcount
+            conn.execute(
+                sql.SQL("""update activation.sequence_enrollment set status = 'stopped', stopped_reason = 'forgotten', stopped_at = now()
+                           where status = 'active' and person_id in ({})""").format(forgotten)
+            )
+    if cancelled:
+        run.report.note(f"{cancelled} outbox row(s) cancelled: they were for forgotten persons")
+    return cancelled
+
+
 def claim_due(conn: psycopg.Connection, channels: tuple[str, ...], limit: int, *, also: str = "",
               now: datetime | None = None) -> list:
     """Lock this transaction's share of due pending rows; concurrent workers skip them (SKIP LOCKED).

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from activation import audiences, capi, emails, outbound, webhook
-from activation.outbox import ActivationReport, Run
+from activation.outbox import ActivationReport, Run, cancel_forgotten
 from activation.plan import plan_transitions
 from gdp import db as gdb
 from gdp.settings import MissingSetting, Settings, get_settings
@@ -68,6 +68,7 @@ def activate(
     report.dry_run_channels = sorted(c for c in wanted if flags.get(c))
     run = Run(url=url, settings=settings, report=report, dry_run=flags, progress=progress or (lambda message: None), now=now)
     plan_transitions(run, cycle_id=cycle_id)
+    cancel_forgotten(run)
     for channel in CHANNELS:
         if channel in wanted:
             run.progress(f"{channel}: working")

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote, unquote_plus
 
 import psycopg
 from psycopg import sql
@@ -69,15 +70,28 @@ def _strings(value: Any) -> Iterable[str]:
             stack.extend(item)
 
 
+def _readings(text: str) -> set[str]:
+    """The text, and as a URL would decode it (`%40` -> `@`, `+` -> space or kept), up to 3 layers deep."""
+    readings, layer = {text}, text
+    for _ in range(3):
+        if "%" not in layer and "+" not in layer:
+            break
+        readings |= {unquote(layer), unquote_plus(layer)}
+        layer = unquote(layer)
+    return readings
+
+
 def landing_hashes(row: Any) -> list[str]:
-    """SHA-256 of every string in a row to land (trimmed), and of every email address inside one (lowercased)."""
+    """SHA-256 of every string in a row to land (trimmed), and of every email address inside one (lowercased),
+    also percent-encoded ones (`?email=ada%40x.org` in a click URL or PostHog's `$current_url`)."""
     hashes = set()
     for text in _strings(row):
         stripped = text.strip()
         if stripped and len(stripped) <= MAX_EXACT_CHARS:
             hashes.add(identifier_hash(stripped))
-        if "@" in text:
-            hashes.update(identifier_hash(e.lower()) for e in EMAIL_RE.findall(text))
+        if "@" in text or "%40" in text or "%25" in text:
+            for reading in _readings(text):
+                hashes.update(identifier_hash(e.lower()) for e in EMAIL_RE.findall(reading))
     return sorted(hashes)
 
 

@@ -19,6 +19,8 @@ What it does, in this order, so that a failure leaves the person fully present
    analytics schema (views follow raw by themselves; incremental tables would keep
    their rows, so they are deleted directly). Then a tombstone per identifier:
    raw.forgotten_identifier(identifier_hash = sha256(normalized identifier)).
+   The segment-preview scratch schema (`<dbt_schema>_preview`, ledger/preview.py)
+   is scrubbed the same way.
 4. Dry-run previews under GDP_DATA_DIR/outbox-preview lose the files and lines
    that name the person.
 
@@ -28,8 +30,12 @@ without storing) a row that contains a tombstoned one, so retries, backfills and
 deliveries do not bring the person back. Deleting scans whole tables: it is an occasional operator task, not a
 request-path one.
 
-Not deleted: `auth.users` is the app's own account table (its owner deletes the
-account); the command warns when it still holds the person.
+The app account: with SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY, step 2 also deletes
+each matching `auth.users` account through the Supabase Auth admin API (a failure
+stops before anything is deleted, so the command can run again). Without them the
+account stays and the summary says so; dbt then resolves it again on every build,
+and the rule in models/intermediate/privacy/int_privacy__forgotten_persons.sql
+keeps that person out of `person`, `contact_eligibility` and activation.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from activation.http import ProviderError, RetryingClient, parse_retry_after
 from gdp.settings import Settings, get_settings
 from ingest_app.landing import EMAIL_RE, identifier_hash
 
@@ -86,6 +93,7 @@ class ForgetReport:
     audiences: list[tuple[str, str, int]] = field(default_factory=list)  # (audience, meta id, rows removed)
     previews: int = 0
     tombstones: int = 0
+    auth_users_deleted: int = 0
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -102,6 +110,8 @@ class ForgetReport:
             lines.append("  no stored rows named this person")
         for audience, meta_id, n in self.audiences:
             lines.append(f"  removed {n} row(s) from Meta audience {audience} ({meta_id})")
+        if self.auth_users_deleted:
+            lines.append(f"  deleted {self.auth_users_deleted} Supabase auth user(s) (app account)")
         if self.previews:
             lines.append(f"  scrubbed {self.previews} dry-run preview file(s)/line(s)")
         lines.append(f"  tombstones recorded: {self.tombstones} (later deliveries naming them are dropped)")
@@ -200,6 +210,64 @@ def _remove_from_meta(conn, person_ids: list[str], settings: Settings, report: F
         client.close()
 
 
+class SupabaseAuthClient(RetryingClient):
+    """Supabase Auth (GoTrue) admin API: `DELETE /auth/v1/admin/users/{id}` with the service role key."""
+
+    provider = "supabase_auth"
+
+    def __init__(self, base_url: str, service_role_key: str, **kwargs):
+        super().__init__(base_url, **kwargs)
+        self.http.headers.update({"apikey": service_role_key, "Authorization": f"Bearer {service_role_key}"})
+
+    def error_from(self, response) -> ProviderError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        name = str(body.get("error_code") or f"http_{response.status_code}")
+        message = str(body.get("msg") or body.get("message") or response.text[:200])
+        retryable = response.status_code == 429 or response.status_code >= 500
+        return ProviderError(self.provider, response.status_code, name, message, retryable,
+                             parse_retry_after(response.headers.get("retry-after")))
+
+    def delete_user(self, user_id: str) -> bool:
+        """True when deleted, False when Supabase no longer has it (404 user_not_found)."""
+        try:
+            self.request("DELETE", f"/auth/v1/admin/users/{user_id}")
+        except ProviderError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+
+def _app_accounts(conn: psycopg.Connection, emails: list[str], values: list[str]) -> list[str]:
+    if not _relation_exists(conn, "auth", "users"):
+        return []
+    rows = conn.execute(
+        "select id::text from auth.users where lower(email) = any(%s) or id::text = any(%s) order by 1", (emails, values)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _delete_app_accounts(user_ids: list[str], settings: Settings, report: ForgetReport) -> None:
+    if not (user_ids and settings.supabase_url and settings.supabase_service_role_key):
+        return
+    client = SupabaseAuthClient(settings.supabase_url, settings.supabase_service_role_key, backoff_s=settings.provider_backoff_s)
+    try:
+        for user_id in user_ids:
+            client.delete_user(user_id)
+            report.auth_users_deleted += 1
+    except ProviderError as exc:
+        raise ForgetError(
+            f"the Supabase Auth admin API did not delete the app account ({exc}); nothing else was deleted, "
+            "run the command again"
+        ) from exc
+    finally:
+        client.close()
+
+
 def _scrub_previews(folder: Path, needles: list[str]) -> int:
     """Delete preview files (emails) and jsonl lines (CAPI, audiences, notifications) that name the person."""
     if not folder.is_dir() or not needles:
@@ -235,11 +303,13 @@ def forget(database_url: str, identifier: str, *, settings: Settings | None = No
         report.person_ids = len(person_ids)
         conn.commit()
 
-        _remove_from_meta(conn, sorted(person_ids), settings, report, meta_client)
-        conn.commit()
-
         values = sorted({v for _, v in identifiers})
         emails = sorted({v for t, v in identifiers if t == "email"} | {v for v in values if EMAIL_RE.fullmatch(v)})
+        _remove_from_meta(conn, sorted(person_ids), settings, report, meta_client)
+        accounts = _app_accounts(conn, emails, values)
+        conn.commit()
+        _delete_app_accounts(accounts, settings, report)
+
         # dbt keeps identity keys `type:value` (e.g. in event and the identity graph) besides bare values.
         keys = {f"{t}:{v}" for t, v in identifiers}
         exact = sorted(set(values) | keys | {identifier_hash(v) for v in values})
@@ -259,8 +329,9 @@ def forget(database_url: str, identifier: str, *, settings: Settings | None = No
             for table in _tables(conn, "activation"):
                 if table != "transition_processed":
                     report.deleted[f"activation.{table}"] = _delete_matching(conn, "activation", table, params)
-            for table in _tables(conn, schema):
-                report.deleted[f"{schema}.{table}"] = _delete_matching(conn, schema, table, params)
+            for scratch in (schema, f"{schema}_preview"):
+                for table in _tables(conn, scratch):
+                    report.deleted[f"{scratch}.{table}"] = _delete_matching(conn, scratch, table, params)
             with conn.cursor() as cur:
                 cur.executemany(
                     """insert into raw.forgotten_identifier (identifier_hash, identifier_type, request_id)
@@ -268,15 +339,15 @@ def forget(database_url: str, identifier: str, *, settings: Settings | None = No
                     [(identifier_hash(v), t, report.request_id) for t, v in sorted(identifiers)],
                 )
             report.tombstones = len({identifier_hash(v) for _, v in identifiers})
-            if _relation_exists(conn, "auth", "users"):
-                app_users = conn.execute(
-                    "select count(*) from auth.users where lower(email) = any(%s) or id::text = any(%s)", (emails, values)
-                ).fetchone()[0]
-                if app_users:
-                    report.warnings.append(
-                        f"auth.users still holds {app_users} account(s) for this person: delete the app account too, "
-                        "or the next dbt build identifies them again"
-                    )
+            app_users = len(_app_accounts(conn, emails, values))
+            if app_users:
+                how = ("Supabase no longer has it: delete this stale row" if settings.supabase_url and settings.supabase_service_role_key
+                       else "set SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY and run forget again, or delete it in Supabase")
+                report.warnings.append(
+                    f"auth.users still holds {app_users} account(s) for this person, so the account still exists ({how}); "
+                    "until it is gone every build resolves it again, and the person is excluded from person, "
+                    "contact_eligibility and activation"
+                )
     report.previews = _scrub_previews(settings.data_dir / "outbox-preview", exact + emails)
     return report
 

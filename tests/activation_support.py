@@ -50,7 +50,7 @@ def act_db(server_url):
 TABLES = ("segment", "person", "person_features", "contact_eligibility", "event", "deal", "identity_link")
 # Seeds keep their rows: they are the definitions (event_vocabulary says which events go to Meta).
 SEEDS = ("event_vocabulary",)
-VIEWS = ("stg_ledger__membership_transitions", "stg_meta__capi_events", "stg_tracking__clicks", "activation_recipient",
+VIEWS = ("stg_ledger__membership_transitions", "int_privacy__forgotten_persons", "stg_meta__capi_events", "stg_tracking__clicks", "activation_recipient",
          "activation_holdout", "activation_meta_conversion", "activation_meta_user")
 
 

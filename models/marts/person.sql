@@ -29,6 +29,10 @@ conversion_types as (
     where is_conversion
 ),
 
+forgotten as (
+    select * from {{ ref('int_privacy__forgotten_persons') }}
+),
+
 identifiers as (
     select
         person_id,
@@ -261,6 +265,7 @@ final as (
     left join person_names on identifiers.person_id = person_names.person_id
     left join lead_persons on identifiers.person_id = lead_persons.person_id
     left join person_contact on identifiers.person_id = person_contact.person_id
+    where identifiers.person_id not in (select forgotten.person_id from forgotten)
 )
 
 select * from final

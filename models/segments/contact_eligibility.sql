@@ -8,6 +8,10 @@ person_features as (
     select * from {{ ref('person_features') }}
 ),
 
+forgotten as (
+    select * from {{ ref('int_privacy__forgotten_persons') }}
+),
+
 reasons as (
     select
         person_id,
@@ -37,6 +41,7 @@ final as (
         {{ var('email_cap_per_day') }}::integer as email_cap_per_day,
         {{ var('email_cap_per_week') }}::integer as email_cap_per_week
     from reasons
+    where person_id not in (select forgotten.person_id from forgotten)
 )
 
 select * from final

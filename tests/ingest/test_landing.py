@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from gdp.settings import get_settings
 from ingest_app.backfill.posthog import HogQLClient, pull
-from ingest_app.landing import land
+from ingest_app.landing import identifier_hash, land, landing_hashes
 from privacy.forget import forget
 from tests.conftest import TEST_SECRETS
 from tests.fakes.posthog_api import FakePostHog
@@ -109,3 +109,25 @@ def test_a_batch_lands_all_or_nothing(forgotten):
         with forgotten.transaction():
             land(forgotten, "lead", "email", rows)
     assert count(forgotten, "lead", BOB) == 0
+
+
+def test_an_address_percent_encoded_in_a_url_names_the_person():
+    hashes = set(landing_hashes({"url": "https://app.example.com/offer?email=Ada.Forgotten%40Example.org&x=1"}))
+    assert identifier_hash(ADA) in hashes
+    twice = landing_hashes({"properties": {"$current_url": "https://x.example/?next=%2Fa%3Femail%3Dada.forgotten%2540example.org"}})
+    assert identifier_hash(ADA) in twice
+    plus = landing_hashes({"u": "https://x.example/?email=ada%2Btag%40example.org&name=Ada+Lovelace"})
+    assert identifier_hash("ada+tag@example.org") in plus
+    assert identifier_hash("ada.forgotten@example.org") in landing_hashes({"u": "?q=hi+ada.forgotten%40example.org+bye"})
+
+
+def test_a_posthog_event_whose_url_carries_a_forgotten_address_is_not_stored(forgotten, client):
+    events = [
+        posthog_event("$pageview", "ph_anon_1", {"$current_url": "https://www.example.com/welcome?email=ada.forgotten%40example.org"}),
+        posthog_event("$pageview", "ph_anon_2", {"$current_url": "https://www.example.com/welcome?email=bob.kept%40example.org"}),
+    ]
+    delivery = posthog_delivery(events, TEST_SECRETS["posthog_webhook_secret"])
+    answer = client.post(delivery.path, data=delivery.body, headers=delivery.headers)
+    assert answer.status_code == 200 and answer.json["new"] == 1
+    assert count(forgotten, "posthog_event", "ada.forgotten%40example.org") == 0
+    assert count(forgotten, "posthog_event", "bob.kept%40example.org") == 1

@@ -38,7 +38,7 @@ def test_cycle_has_every_model_and_the_guards_but_no_unit_or_nightly_test(tmp_pa
     assert not [n for n in cycle if "nightly" in n["tags"]]
     nightly_only = {n["name"] for n in nightly} - {n["name"] for n in cycle}
     assert any(n["resource_type"] == "unit_test" for n in nightly)
-    assert any(name.startswith("relationships_event_person_id") for name in nightly_only)
+    assert any(name.startswith("known_person_event_person_id") for name in nightly_only)
 
 
 def test_contracts_are_enforced_on_every_model_another_layer_reads(tmp_path):

@@ -7,8 +7,13 @@
     a bounced address alone does not stop ads. -#}
 with
 
+forgotten as (
+    select * from {{ ref('int_privacy__forgotten_persons') }}
+),
+
 person as (
     select * from {{ ref('person') }}
+    where person_id not in (select forgotten.person_id from forgotten)
 ),
 
 contact_eligibility as (
