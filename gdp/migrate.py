@@ -86,8 +86,20 @@ def version_and_name(path: Path) -> tuple[str, str]:
     return version, name
 
 
+class DuplicateMigrationVersion(RuntimeError):
+    """Two files share a timestamp prefix: the ledger keys on it, so one would never apply."""
+
+
 def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
-    return sorted(directory.glob("*.sql"))
+    files = sorted(directory.glob("*.sql"))
+    seen: dict[str, Path] = {}
+    for path in files:
+        version, _ = version_and_name(path)
+        if version in seen:
+            raise DuplicateMigrationVersion(
+                f"migrations {seen[version].name} and {path.name} share version {version}: give one a later timestamp")
+        seen[version] = path
+    return files
 
 
 def _prepare_ledger(conn: psycopg.Connection, files: list[Path]) -> None:

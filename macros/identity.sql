@@ -103,7 +103,7 @@ return {{ target.schema }}.gdp_identifier_checked(identifier_type, {{ target.sch
 
 
 {#- A person id minted from an identifier: deterministic (a rebuild yields the same id) but keyed
-    by the database's secret raw.person_id_key (supabase/migrations/20261201000100_person_id_key.sql),
+    by the database's secret raw.person_id_key (supabase/migrations/20261201000200_person_id_key.sql),
     so nobody can compute a person's id from their email address. The key is read in SQL,
     never written into it; var person_id_key_sql replaces the lookup (unit tests pin a key). -#}
 {% macro derived_person_id(identity_key_expr) -%}

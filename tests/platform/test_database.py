@@ -164,3 +164,19 @@ def test_gdp_db_url_prints_a_working_url():
     ).stdout.strip()
     with psycopg.connect(url) as conn:
         assert conn.execute("select 1").fetchone() == (1,)
+
+
+def test_two_migrations_with_one_version_are_refused_before_anything_applies(tmp_path):
+    """The ledger keys on the timestamp prefix: a second file with the same one would be skipped silently."""
+    from gdp.migrate import DuplicateMigrationVersion, migration_files
+
+    (tmp_path / "20260101000100_first.sql").write_text("select 1;")
+    (tmp_path / "20260101000100_second.sql").write_text("select 2;")
+    with pytest.raises(DuplicateMigrationVersion, match="20260101000100_first.sql and 20260101000100_second.sql share version"):
+        migration_files(tmp_path)
+
+
+def test_the_repository_migrations_have_distinct_versions():
+    from gdp.migrate import migration_files
+
+    assert len(migration_files()) > 10
