@@ -120,12 +120,14 @@ def run_dbt(
     target_path: Path | None = None,
     stream: bool = False,
     settings: Settings | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> DbtRun:
-    """One dbt invocation in this process; its log lines are collected (and echoed with `stream`)."""
+    """One dbt invocation in this process; its log lines are collected (and echoed with `stream`).
+    `env` adds variables for this invocation only (the cycle's GDP_CYCLE_SINCE)."""
     from dbt.cli.main import dbtRunner
 
     target = target_path or REPO_ROOT / "target"
-    env = dbt_environment(url, settings, target)
+    environment = {**dbt_environment(url, settings, target), **(env or {})}
     results_file = target / "run_results.json"
     results_file.unlink(missing_ok=True)
     lines: list[str] = []
@@ -139,7 +141,7 @@ def run_dbt(
 
     argv = [*args, "--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT), "--log-level", "none", "--no-use-colors"]
     started = time.perf_counter()
-    with _DBT_LOCK, _process_environment(env):
+    with _DBT_LOCK, _process_environment(environment):
         outcome = dbtRunner(callbacks=[collect]).invoke(argv)
     if outcome.exception is not None:
         lines.append(f"dbt raised: {outcome.exception}\n")

@@ -128,7 +128,7 @@ def _run_cycle(url: str, full_refresh: bool, stream: bool, target_path: Path | N
                record: bool, settings: Settings, extra_vars: Mapping[str, Any] | None) -> CycleResult:
     target = target_path or REPO_ROOT / "target"
     plan = plan_cycle(url, target, settings.dbt_schema, full_refresh=full_refresh, extra_vars=extra_vars)
-    result = CycleResult(run_dbt(plan.args, url, target_path=target, stream=stream, settings=settings), plan=plan)
+    result = CycleResult(run_dbt(plan.args, url, target_path=target, stream=stream, settings=settings, env=plan.env), plan=plan)
     if result.dbt.ok:
         record_success(plan, url, target, settings.dbt_schema)
     if not record:

@@ -47,6 +47,7 @@ class CyclePlan:
     probe: dict[str, list]
     moved: list[str] = field(default_factory=list)
     reason: str = ""
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def incremental(self) -> bool:
@@ -190,7 +191,19 @@ def plan_cycle(url: str, target: Path, dbt_schema: str, *, full_refresh: bool = 
     ]
     if extra_vars:
         args += ["--vars", json.dumps(dict(extra_vars), sort_keys=True)]
-    return CyclePlan(args, probe, moved)
+    return CyclePlan(args, probe, moved, env={"GDP_CYCLE_SINCE": cycle_since(previous_manifest, previous)})
+
+
+def cycle_since(manifest: dict[str, Any], previous: dict[str, list]) -> str:
+    """GDP_CYCLE_SINCE (macros/cycle_window.sql): per raw table as `int_capture__raw_rows` names
+    it (raw tables bare, others schema.table), the newest arrival the last cycle had seen."""
+    since = {}
+    for source in _sources(manifest):
+        row = previous.get(source["unique_id"])
+        if row and row[2] is not None and row[0] is not None:
+            table = source["identifier"] or source["name"]
+            since[table if source["schema"] == "raw" else f"{source['schema']}.{table}"] = row[0]
+    return json.dumps(since, sort_keys=True)
 
 
 def _parsed_manifest(url: str, target: Path) -> dict[str, Any]:

@@ -50,17 +50,17 @@ def arrivals(url: str, step: int) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "insert into raw.posthog_event (uuid, event_name, distinct_id, occurred_at, via, payload)"
-            " select 'ph_c%(s)s_' || g, '$pageview', case when g %% 2 = 0 then 'anon_' || g else 'newanon_%(s)s_' || g end,"
-            " %(at)s::timestamptz - interval '1 hour', 'webhook', jsonb_build_object('uuid', 'ph_c%(s)s_' || g, 'event', '$pageview',"
+            " select %(p)s::text || g, '$pageview', case when g %% 2 = 0 then 'anon_' || g else 'new' || %(p)s::text || g end,"
+            " %(at)s::timestamptz - interval '1 hour', 'webhook', jsonb_build_object('uuid', %(p)s::text || g, 'event', '$pageview',"
             " 'properties', jsonb_build_object('$current_url', 'https://bench.example/pricing'))"
             " from generate_series(1, 20) as g",
-            {"s": step, "at": CLOCK[step]},
+            {"p": f"ph_c{step}_", "at": CLOCK[step]},
         )
         conn.execute(
             "insert into raw.posthog_event (uuid, event_name, distinct_id, occurred_at, via, payload)"
             " values (%(id)s, '$identify', %(person)s, %(at)s::timestamptz - interval '30 minutes', 'webhook',"
-            " jsonb_build_object('uuid', %(id)s, 'event', '$identify', 'distinct_id', %(person)s,"
-            "   'properties', jsonb_build_object('$anon_distinct_id', %(anon)s)))",
+            " jsonb_build_object('uuid', %(id)s::text, 'event', '$identify', 'distinct_id', %(person)s::text,"
+            "   'properties', jsonb_build_object('$anon_distinct_id', %(anon)s::text)))",
             {"id": f"ph_c{step}_identify", "person": f"p_bench_{step + 1}", "anon": f"anon_{10 + step}", "at": CLOCK[step]},
         )
         conn.execute(
@@ -71,7 +71,7 @@ def arrivals(url: str, step: int) -> None:
         conn.execute(
             "insert into raw.resend_event (svix_id, event_type, payload) values (%(id)s, 'email.opened',"
             " jsonb_build_object('type', 'email.opened', 'created_at', %(at)s::timestamptz - interval '2 hours',"
-            "   'data', jsonb_build_object('email_id', %(email)s, 'to', jsonb_build_array('user5@bench.example'),"
+            "   'data', jsonb_build_object('email_id', %(email)s::text, 'to', jsonb_build_array('user5@bench.example'),"
             "   'tags', jsonb_build_object('person_id', 'p_bench_5', 'campaign_id', 'c1'))))",
             {"id": f"msg_c{step}", "email": f"em_c{step}", "at": CLOCK[step]},
         )
