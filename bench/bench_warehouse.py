@@ -353,7 +353,8 @@ def main() -> None:
         print(f"generated {sum(raw.values()):,} raw rows in {time.perf_counter() - started:.1f}s: "
               + ", ".join(f"{t} {c:,}" for t, c in raw.items()))
 
-        figures = {"raw_rows": sum(raw.values()), "command": f"python -m bench.bench_warehouse --persons {n} --events {e}"}
+        command = f"python -m bench.bench_warehouse --persons {n} --events {e}" + (" --cycles-only" if args.cycles_only else "")
+        figures = {"raw_rows": sum(raw.values()), "command": command}
         if not args.cycles_only:
             figures.update(build_figures(url, n))
         figures["cycles"] = cycle_figures(url, n)
