@@ -9,7 +9,14 @@ shapes the ingest app lands), then times with dbt:
      (staging, identity graph, incremental event from scratch, person, person_features);
   2. one incremental cycle after 10k new raw events (incl. late identifications):
      the same selection without --full-refresh;
-and prints both with the command that produced them and the slowest models.
+and prints both with the command that produced them and the slowest models. Then the
+pipeline cycle as Dagster runs it (dbt build, membership ledger, one activation pass per
+channel, dry-run), after 0 and after 10k new raw rows, two ways on the same database:
+  - "whole selection": `dbt build --selector cycle` in a dbt subprocess each cycle (how the
+    cycle ran before orchestration/cycle_plan.py);
+  - "planned": `orchestration.cycle.run_cycle` (dbt in-process, only what moved sources,
+    the clock and changed code reach).
+(--cycles-only skips the first two figures; the first planned cycle is then the full build.)
 Figures are printed, never asserted. The database is dropped at the end
 (--keep to inspect it).
 """
@@ -148,6 +155,7 @@ update raw.calendly_event set received_at = received_at - interval '1 day';
 update raw.posthog_event set received_at = received_at - interval '1 day' where uuid like 'ph_identify_%%';
 """
 
+NEW_EVENTS_BATCH = "ph_new"
 NEW_EVENTS = """
 -- 10k new raw rows for one cycle: page views of known and brand-new visitors,
 -- emails, and identifies that move earlier anonymous events to their persons.
@@ -169,6 +177,11 @@ select 'msg_new_' || g, 'email.opened',
            'tags', jsonb_build_object('person_id', 'p_bench_' || g, 'campaign_id', 'c1')))
 from generate_series(1, 2000) as g;
 """
+
+
+def new_events(batch: str) -> str:
+    """NEW_EVENTS with its own ids, so several 10k batches can land in one run."""
+    return NEW_EVENTS.replace("'ph_new", f"'{batch}").replace("'msg_new_", f"'msg_{batch}_").replace("'em_new_", f"'em_{batch}_")
 
 
 def execute_script(conn: psycopg.Connection, script: str, params: dict) -> None:
@@ -203,11 +216,123 @@ def timed_run(url: str, target: Path, args: list[str]) -> float:
     return wall
 
 
+def build_figures(url: str, n: int) -> dict:
+    """The full build and one incremental `dbt run` of identity + event + person_features."""
+    target = Path(tempfile.mkdtemp(prefix="gdp_bench_dbt_"))
+    seed_wall = timed_run(url, target, ["seed"])
+    print(f"seeds: {seed_wall:.1f}s wall (gdp dbt seed)")
+    full_args = ["run", "--full-refresh", *SELECTION]
+    wall = full_wall = timed_run(url, target, full_args)
+    with psycopg.connect(url) as conn:
+        persons = conn.execute("select count(*) from analytics.person").fetchone()[0]
+        events = conn.execute("select count(*) from analytics.event").fetchone()[0]
+        links = conn.execute("select count(*) from analytics.identity_link").fetchone()[0]
+    print(f"\nfull build: {wall:.1f}s wall  ({persons:,} persons, {events:,} events, {links:,} identity links)")
+    print(f"  command: gdp dbt {' '.join(full_args)}")
+    print("  slowest models:")
+    print("\n".join(slowest(target)))
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        execute_script(conn, NEW_EVENTS, {"persons": n})
+        conn.execute("create table public.bench_before as select event_id, person_id from analytics.event")
+    incremental_args = ["run", *SELECTION]
+    wall = timed_run(url, target, incremental_args)
+    with psycopg.connect(url) as conn:
+        events_after = conn.execute("select count(*) from analytics.event").fetchone()[0]
+        moved = conn.execute(
+            "select count(*) from analytics.event as e join public.bench_before as b using (event_id)"
+            " where e.person_id is distinct from b.person_id"
+        ).fetchone()[0]
+    figures = {
+        "full_build_s": round(full_wall, 1), "incremental_cycle_s": round(wall, 1), "persons": persons,
+        "events": events, "identity_links": links, "new_raw_rows": 10_000,
+        "events_moved_by_late_identification": moved, "seed_s": round(seed_wall, 1),
+    }
+    print(f"\nincremental cycle after 10,000 new raw rows: {wall:.1f}s wall"
+          f"  (+{events_after - events:,} events; earlier events moved to another person: {moved:,})")
+    print(f"  command: gdp dbt {' '.join(incremental_args)}")
+    print("  slowest models:")
+    print("\n".join(slowest(target)))
+    return figures
+
+
+def activation_pass(url: str) -> float:
+    """One activation pass per channel, dry-run, as the four Dagster activation assets call it."""
+    from activation.runner import CHANNELS, activate
+
+    started = time.perf_counter()
+    for channel in CHANNELS:
+        activate(url, channels=[channel], dry_run=True)
+    return time.perf_counter() - started
+
+
+def whole_selection_cycle(url: str, target: Path) -> dict[str, float]:
+    """The cycle before the plan: the whole `cycle` selection in a dbt subprocess, then ledger and activation."""
+    import subprocess
+
+    from gdp.dbt import cycle_build_args, dbt_command, dbt_environment
+    from gdp.settings import REPO_ROOT
+    from ledger.membership import new_cycle_id, record_cycle
+
+    started = time.perf_counter()
+    proc = subprocess.run(dbt_command(cycle_build_args()), env=dbt_environment(url, target_path=target), cwd=REPO_ROOT,
+                          capture_output=True, text=True, check=False)
+    dbt_s = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit("dbt failed:\n" + proc.stdout[-4000:])
+    ledger_started = time.perf_counter()
+    record_cycle(url, new_cycle_id())
+    ledger_s = time.perf_counter() - ledger_started
+    activation_s = activation_pass(url)
+    return {"dbt_s": dbt_s, "ledger_s": ledger_s, "activation_s": activation_s, "total_s": time.perf_counter() - started}
+
+
+def planned_cycle(url: str, target: Path) -> dict[str, float]:
+    from orchestration.cycle import run_cycle
+
+    started = time.perf_counter()
+    result = run_cycle(url, target_path=target)
+    cycle_s = time.perf_counter() - started
+    if not result.ok:
+        sys.exit("cycle failed:\n" + result.summary())
+    activation_s = activation_pass(url)
+    ran = json.loads((target / "run_results.json").read_text())["results"]
+    return {"dbt_and_ledger_s": cycle_s, "dbt_s": result.dbt.elapsed_s, "activation_s": activation_s,
+            "total_s": time.perf_counter() - started, "nodes": len(ran)}
+
+
+def cycle_figures(url: str, n: int) -> dict[str, dict]:
+    """The cycle after 0 and after 10k new raw rows, the whole selection against the planned one."""
+    target = Path(tempfile.mkdtemp(prefix="gdp_bench_cycle_"))
+    whole_target = Path(tempfile.mkdtemp(prefix="gdp_bench_whole_"))
+    first = planned_cycle(url, target)
+    print(f"\nfirst planned cycle (builds everything, records the state): {first['total_s']:.1f}s")
+    # The first cycle's activation pass records (dry-run) sends, which are rows of a source:
+    # one more cycle takes them in, so the next figures start from a settled warehouse.
+    settle = planned_cycle(url, target)
+    print(f"settling cycle (takes in the first pass's sends): {settle['total_s']:.1f}s")
+    figures: dict[str, dict] = {}
+    for label, batch in (("0 new raw rows", None), ("10,000 new raw rows", "a")):
+        for way in ("whole selection", "planned"):
+            if batch:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    execute_script(conn, new_events(f"ph_{batch}{way[0]}"), {"persons": n})
+            figure = whole_selection_cycle(url, whole_target) if way == "whole selection" else planned_cycle(url, target)
+            figures[f"{way}, {label}"] = {k: round(v, 2) for k, v in figure.items()}
+            parts = ", ".join(f"{k} {v:.1f}" for k, v in figure.items() if k != "total_s")
+            print(f"cycle after {label}, {way}: {figure['total_s']:.1f}s  ({parts})")
+            if way == "planned":
+                print("  slowest nodes:")
+                print("\n".join(slowest(target, 5)))
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--cycles-only", action="store_true", help="only the cycle figures (skip the dbt run figures)")
     args = parser.parse_args()
 
     server = gdb.database_url(Settings.from_env())
@@ -228,42 +353,11 @@ def main() -> None:
         print(f"generated {sum(raw.values()):,} raw rows in {time.perf_counter() - started:.1f}s: "
               + ", ".join(f"{t} {c:,}" for t, c in raw.items()))
 
-        target = Path(tempfile.mkdtemp(prefix="gdp_bench_dbt_"))
-        seed_wall = timed_run(url, target, ["seed"])
-        print(f"seeds: {seed_wall:.1f}s wall (gdp dbt seed)")
-        full_args = ["run", "--full-refresh", *SELECTION]
-        wall = full_wall = timed_run(url, target, full_args)
-        with psycopg.connect(url) as conn:
-            persons = conn.execute("select count(*) from analytics.person").fetchone()[0]
-            events = conn.execute("select count(*) from analytics.event").fetchone()[0]
-            links = conn.execute("select count(*) from analytics.identity_link").fetchone()[0]
-        print(f"\nfull build: {wall:.1f}s wall  ({persons:,} persons, {events:,} events, {links:,} identity links)")
-        print(f"  command: gdp dbt {' '.join(full_args)}")
-        print("  slowest models:")
-        print("\n".join(slowest(target)))
-
-        with psycopg.connect(url, autocommit=True) as conn:
-            execute_script(conn, NEW_EVENTS, {"persons": n})
-            conn.execute("create table public.bench_before as select event_id, person_id from analytics.event")
-        incremental_args = ["run", *SELECTION]
-        wall = timed_run(url, target, incremental_args)
-        with psycopg.connect(url) as conn:
-            events_after = conn.execute("select count(*) from analytics.event").fetchone()[0]
-            moved = conn.execute(
-                "select count(*) from analytics.event as e join public.bench_before as b using (event_id)"
-                " where e.person_id is distinct from b.person_id"
-            ).fetchone()[0]
-        figures = {
-            "full_build_s": round(full_wall, 1), "incremental_cycle_s": round(wall, 1), "persons": persons,
-            "events": events, "identity_links": links, "raw_rows": sum(raw.values()), "new_raw_rows": 10_000,
-            "events_moved_by_late_identification": moved, "seed_s": round(seed_wall, 1),
-            "command": f"python -m bench.bench_warehouse --persons {n} --events {e}",
-        }
-        print(f"\nincremental cycle after 10,000 new raw rows: {wall:.1f}s wall"
-              f"  (+{events_after - events:,} events; earlier events moved to another person: {moved:,})")
-        print(f"  command: gdp dbt {' '.join(incremental_args)}")
-        print("  slowest models:")
-        print("\n".join(slowest(target)))
+        command = f"python -m bench.bench_warehouse --persons {n} --events {e}" + (" --cycles-only" if args.cycles_only else "")
+        figures = {"raw_rows": sum(raw.values()), "command": command}
+        if not args.cycles_only:
+            figures.update(build_figures(url, n))
+        figures["cycles"] = cycle_figures(url, n)
         print("RESULT " + json.dumps(figures))
     finally:
         if args.keep:

@@ -3,16 +3,22 @@
 `profiles.yml` reads the `GDP_PG*` variables built here from the database URL,
 so every dbt invocation of the project (CLI, Dagster, tests) targets the same
 database as the ingest app.
+
+`run_dbt` invokes dbt in this process (`dbtRunner`): a fresh dbt process costs ~3 s of
+imports and start-up before it does anything, which was the floor of every cycle. A stable
+target folder keeps dbt's partial parse (`partial_parse.msgpack`) between invocations.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
+import threading
+import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,12 +57,21 @@ def cycle_build_args(
     return args
 
 
+# Session settings of dbt's connections (libpq reads PGOPTIONS at connect): the person-level
+# marts and the identity graph sort and hash millions of rows, and the default 4 MB work_mem
+# spilled them to GBs of temp files. Four threads each get this per sort/hash node, so it is
+# sized for a few GB of RAM. A PGOPTIONS already in the environment wins (a pooler that
+# refuses startup options takes PGOPTIONS="").
+DBT_PGOPTIONS = "-c work_mem=192MB -c maintenance_work_mem=256MB"
+
+
 def dbt_environment(url: str, settings: Settings | None = None, target_path: Path | None = None) -> dict[str, str]:
     settings = settings or get_settings()
     env = dict(os.environ)
     env.update(dbt_env(url))
     env["GDP_DBT_SCHEMA"] = settings.dbt_schema
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    env.setdefault("PGOPTIONS", DBT_PGOPTIONS)
     if target_path is not None:
         env["DBT_TARGET_PATH"] = str(target_path)
         env["DBT_LOG_PATH"] = str(target_path / "logs")
@@ -82,6 +97,22 @@ class DbtRun:
         return self.returncode == 0
 
 
+# dbt keeps process-wide state (flags, adapters, the event manager): one invocation at a time.
+_DBT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _process_environment(env: Mapping[str, str]) -> Iterator[None]:
+    """dbt reads env_var() and its flags from os.environ: set `env` for one invocation, then restore."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def run_dbt(
     args: list[str],
     url: str,
@@ -89,29 +120,40 @@ def run_dbt(
     target_path: Path | None = None,
     stream: bool = False,
     settings: Settings | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> DbtRun:
+    """One dbt invocation in this process; its log lines are collected (and echoed with `stream`).
+    `env` adds variables for this invocation only (the cycle's GDP_CYCLE_SINCE)."""
+    from dbt.cli.main import dbtRunner
+
     target = target_path or REPO_ROOT / "target"
-    env = dbt_environment(url, settings, target)
+    environment = {**dbt_environment(url, settings, target), **(env or {})}
     results_file = target / "run_results.json"
     results_file.unlink(missing_ok=True)
-    proc = subprocess.Popen(
-        dbt_command(args), env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    lines = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line)
-        if stream:
-            sys.stdout.write(line)
-    proc.wait()
+    lines: list[str] = []
+
+    def collect(event: Any) -> None:
+        info = event.info
+        if info.level in ("info", "warn", "error") and info.msg:
+            lines.append(info.msg.rstrip() + "\n")
+            if stream:
+                sys.stdout.write(lines[-1])
+
+    argv = [*args, "--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT), "--log-level", "none", "--no-use-colors"]
+    started = time.perf_counter()
+    with _DBT_LOCK, _process_environment(environment):
+        outcome = dbtRunner(callbacks=[collect]).invoke(argv)
+    if outcome.exception is not None:
+        lines.append(f"dbt raised: {outcome.exception}\n")
+    returncode = 0 if outcome.success else (2 if outcome.exception is not None else 1)
     statuses: Counter = Counter()
     failures: list[str] = []
-    elapsed = 0.0
+    elapsed = time.perf_counter() - started
     if results_file.exists():
         results = json.loads(results_file.read_text())
-        elapsed = results.get("elapsed_time", 0.0)
+        elapsed = results.get("elapsed_time", elapsed)
         for result in results.get("results", []):
             statuses[result["status"]] += 1
             if result["status"] in ("error", "fail"):
                 failures.append(f"{result['unique_id']}: {(result.get('message') or '').strip()}")
-    return DbtRun(proc.returncode, statuses, failures, elapsed, "".join(lines))
+    return DbtRun(returncode, statuses, failures, elapsed, "".join(lines))

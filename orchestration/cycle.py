@@ -1,5 +1,8 @@
 """One pipeline cycle: dbt build of the `cycle` selection (selectors.yml), then the ledger.
 
+The build covers only what new rows, the clock or changed code reach
+(orchestration/cycle_plan.py); the first cycle on a database builds all of it.
+
 The ledger step records what changed in each segment under a new cycle id, which
 is what activation acts on. A cycle whose dbt build failed records no
 transitions (its cycle row says `failed`): a half-built warehouse must not
@@ -13,16 +16,18 @@ cycle leaves no stale lock). A second cycle either exits at once with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
-from gdp.dbt import DbtRun, cycle_build_args, run_dbt
-from gdp.settings import Settings, get_settings
+from gdp.dbt import DbtRun, run_dbt
+from gdp.settings import REPO_ROOT, Settings, get_settings
 from ledger.membership import LedgerResult, new_cycle_id, record_cycle
+from orchestration.cycle_plan import CyclePlan, plan_cycle, record_success
 from orchestration.watermarks import raw_high_water_marks, record_cycle_marks
 
 # pg_advisory_lock key of "a pipeline cycle is running" (gdp/migrate.py uses 7_412_001).
@@ -62,6 +67,7 @@ class CycleResult:
     dbt: DbtRun
     cycle_id: str | None = None
     ledger: LedgerResult | None = None
+    plan: CyclePlan | None = None
 
     @property
     def ok(self) -> bool:
@@ -69,7 +75,11 @@ class CycleResult:
 
     def summary(self) -> str:
         counts = ", ".join(f"{n} {status}" for status, n in sorted(self.dbt.statuses.items())) or "nothing ran"
-        lines = [f"dbt build: {counts} in {self.dbt.elapsed_s:.1f}s"]
+        lines = []
+        if self.plan is not None:
+            moved = ", ".join(source.split(".", 2)[2] for source in self.plan.moved) or "none"
+            lines.append(f"plan: {self.plan.reason}" if self.plan.reason else f"plan: sources moved: {moved}; plus the clock and changed code")
+        lines.append(f"dbt build: {counts} in {self.dbt.elapsed_s:.1f}s")
         lines += [f"  FAILED {failure}" for failure in self.dbt.failures]
         if not self.dbt.ok and not self.dbt.failures:
             lines.append(self.dbt.output[-3000:])
@@ -102,23 +112,28 @@ def run_cycle(
     record: bool = True,
     settings: Settings | None = None,
     wait: bool = False,
+    extra_vars: Mapping[str, Any] | None = None,
 ) -> CycleResult:
     """dbt build of the cycle (its data tests are the guards: a failed one fails the build),
     then (when it succeeded and `record`) the ledger under `cycle_id` (new if None).
 
-    Raises `CycleBusy` when another cycle runs on `url`, unless `wait`.
+    Raises `CycleBusy` when another cycle runs on `url`, unless `wait`. `extra_vars` are dbt
+    vars of the build (tests move the clock with `as_of_at`).
     """
     settings = settings or get_settings()
     with cycle_lock(url, wait=wait):
-        return _run_cycle(url, full_refresh, stream, target_path, cycle_id, record, settings)
+        return _run_cycle(url, full_refresh, stream, target_path, cycle_id, record, settings, extra_vars)
 
 
 def _run_cycle(url: str, full_refresh: bool, stream: bool, target_path: Path | None, cycle_id: str | None,
-               record: bool, settings: Settings) -> CycleResult:
-    args = cycle_build_args(full_refresh)
+               record: bool, settings: Settings, extra_vars: Mapping[str, Any] | None) -> CycleResult:
+    target = target_path or REPO_ROOT / "target"
     # Taken before the build: a row landing during it is the next cycle's (and the sensor's).
     marks = raw_high_water_marks(url)
-    result = CycleResult(run_dbt(args, url, target_path=target_path, stream=stream, settings=settings))
+    plan = plan_cycle(url, target, settings.dbt_schema, full_refresh=full_refresh, extra_vars=extra_vars)
+    result = CycleResult(run_dbt(plan.args, url, target_path=target, stream=stream, settings=settings, env=plan.env), plan=plan)
+    if result.dbt.ok:
+        record_success(plan, url, target, settings.dbt_schema)
     if not record:
         return result
     result.cycle_id = cycle_id or new_cycle_id()

@@ -33,6 +33,7 @@ DBT_ENV_KEYS = (
     "GDP_PGSSLMODE",
     "GDP_DBT_SCHEMA",
     "DBT_TARGET_PATH",
+    "PGOPTIONS",
 )
 
 

@@ -8,6 +8,7 @@
         {'columns': ['identity_key']},
         {'columns': ['person_id', 'occurred_at']},
         {'columns': ['event_type', 'occurred_at']},
+        {'columns': ['raw_table', 'raw_key']},
     ],
 ) }}
 {#-

@@ -1,4 +1,4 @@
-{{ config(indexes=[{'columns': ['person_id'], 'unique': true}]) }}
+{{ config(tags=['clock'], indexes=[{'columns': ['person_id'], 'unique': true}]) }}
 {#- One row per person with what segments ask about. Windows (1/7/30 days) are
     measured back from as_of_at (var `as_of_at`, else now()). One grouped pass over
     `event` plus small per-person rollups of email_message, subscription and deal:

@@ -1,0 +1,226 @@
+"""What one cycle has to build: the part of the `cycle` selection that new data or new code reaches.
+
+A cycle used to rebuild all of `cycle` whatever arrived. The plan starts from a cheap probe
+of every dbt source (per table: its newest arrival and how many rows arrived since the last
+cycle's newest, minus the event lookback, so a landing that committed late is noticed too)
+and from the last successful cycle's manifest (dbt `state:modified`). It builds:
+
+- the descendants of the sources that moved (`source:<name>+`);
+- the descendants of the models whose rows depend on the clock (`tag:clock+`: windows,
+  "24 h after signup"), so time-based segments qualify with no new event;
+- the descendants of whatever changed in the project since the last cycle (`state:modified+`);
+
+and never re-creates a seed, or a view over sources and views, whose definition did not
+change (such a view shows new raw rows without being re-created). The first cycle on a database, a `--full-refresh`, or a
+database missing a relation of the last manifest builds the whole `cycle` selection.
+
+State (the last manifest and the probe taken before that cycle started) lives per database
+and dbt schema under the dbt target folder; it is written only after a successful build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import yaml
+from psycopg import sql
+
+from gdp.dbt import cycle_build_args, run_dbt
+from gdp.settings import REPO_ROOT
+
+# Models whose rows change with the clock alone carry this tag (person_features, time-based segments).
+CLOCK_TAG = "clock"
+# The `cycle` selector of selectors.yml, as CLI exclusions (a YAML selector cannot be
+# intersected with a CLI selection; tests/orchestration/test_cycle_plan.py checks the two agree).
+CYCLE_EXCLUDES = ["tag:nightly"]
+
+
+@dataclass
+class CyclePlan:
+    args: list[str]
+    probe: dict[str, list]
+    moved: list[str] = field(default_factory=list)
+    reason: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def incremental(self) -> bool:
+        return not self.reason
+
+
+def state_dir(target: Path, url: str, dbt_schema: str) -> Path:
+    """The cycle state of one database and dbt schema (target folders are shared by tests)."""
+    key = hashlib.sha256(f"{url}\n{dbt_schema}".encode()).hexdigest()[:16]
+    return target / "cycle_state" / key
+
+
+def _lookback() -> str:
+    project = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())
+    return str(project["vars"]["event_lookback"])
+
+
+def _sources(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    return sorted(manifest.get("sources", {}).values(), key=lambda source: source["unique_id"])
+
+
+def probe_sources(url: str, manifest: dict[str, Any], previous: dict[str, list]) -> dict[str, list]:
+    """Per source: [newest arrival, rows since (previous newest - lookback), rows since (newest - lookback)].
+
+    Each is one range scan over the arrival index. A source without `loaded_at_field`
+    (auth.users) is fingerprinted by row count and newest transaction id instead.
+    """
+    lookback = _lookback()
+    probe: dict[str, list] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for source in _sources(manifest):
+            table = sql.Identifier(source["schema"], source["identifier"] or source["name"])
+            loaded_at = source.get("loaded_at_field") or (source.get("config") or {}).get("loaded_at_field")
+            if loaded_at:
+                column = sql.Identifier(loaded_at)
+                before = (previous.get(source["unique_id"]) or [None])[0]
+                row = conn.execute(
+                    sql.SQL(
+                        "with newest as (select max({c}) as at from {t})"
+                        " select newest.at::text,"
+                        " (select count(*) from {t} where {c} >= coalesce(%(before)s::timestamptz, newest.at) - %(lb)s::interval),"
+                        " (select count(*) from {t} where {c} >= newest.at - %(lb)s::interval)"
+                        " from newest"
+                    ).format(c=column, t=table),
+                    {"before": before, "lb": lookback},
+                ).fetchone()
+            else:
+                row = conn.execute(
+                    sql.SQL("select count(*)::text, max(xmin::text::bigint), null from {t}").format(t=table)
+                ).fetchone()
+            probe[source["unique_id"]] = list(row)
+    return probe
+
+
+def moved_sources(probe: dict[str, list], previous: dict[str, list]) -> list[str]:
+    """Sources whose newest arrival differs from the last cycle's, or that have a different
+    number of rows in the last cycle's lookback window (a late commit); for a fingerprinted
+    source, whose count or newest transaction id differs."""
+    moved = []
+    for unique_id, row in probe.items():
+        last = previous.get(unique_id)
+        if last is None:
+            moved.append(unique_id)
+        elif row[2] is None:
+            if row[:2] != last[:2]:
+                moved.append(unique_id)
+        elif row[0] != last[0] or row[1] != last[2]:
+            moved.append(unique_id)
+    return moved
+
+
+def stable_views(manifest: dict[str, Any]) -> list[str]:
+    """Views that survive a cycle: every ancestor is a source, seed, view or incremental model.
+
+    A view over a table model is dropped with it when dbt swaps the table in (Postgres drops
+    dependent views with the old relation), so that view is re-created whenever it runs."""
+    nodes = manifest.get("nodes", {})
+    parents = manifest.get("parent_map", {})
+    kinds: dict[str, bool] = {}
+
+    def survives(unique_id: str) -> bool:
+        if unique_id not in kinds:
+            node = nodes.get(unique_id)
+            if node is None:
+                kinds[unique_id] = unique_id.startswith("source.")
+            elif node["resource_type"] == "seed":
+                kinds[unique_id] = True
+            else:
+                materialized = node["config"].get("materialized")
+                kinds[unique_id] = materialized == "incremental" or (
+                    materialized == "view" and all(survives(parent) for parent in parents.get(unique_id, []))
+                )
+        return kinds[unique_id]
+
+    return sorted(
+        node["name"] for unique_id, node in nodes.items()
+        if node["resource_type"] == "model" and node["config"].get("materialized") == "view" and survives(unique_id)
+    )
+
+
+def _missing_relations(url: str, manifest: dict[str, Any]) -> list[str]:
+    wanted = {
+        (node["schema"], node.get("alias") or node["name"])
+        for node in manifest.get("nodes", {}).values()
+        if node["resource_type"] in ("model", "seed") and node["config"].get("materialized") != "ephemeral"
+    }
+    schemas = sorted({schema for schema, _ in wanted})
+    with psycopg.connect(url, autocommit=True) as conn:
+        present = set(conn.execute(
+            "select table_schema, table_name from information_schema.tables where table_schema = any(%s)", (schemas,)
+        ).fetchall())
+    return sorted(f"{schema}.{name}" for schema, name in wanted - present)
+
+
+def plan_cycle(url: str, target: Path, dbt_schema: str, *, full_refresh: bool = False,
+               extra_vars: dict[str, Any] | None = None) -> CyclePlan:
+    """The dbt argv of this cycle and the probe to record once it succeeded."""
+    state = state_dir(target, url, dbt_schema)
+    manifest_file = state / "manifest.json"
+    previous_manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else None
+    probe_manifest = previous_manifest or _parsed_manifest(url, target)
+    previous = json.loads((state / "probe.json").read_text()) if (state / "probe.json").exists() else {}
+    probe = probe_sources(url, probe_manifest, previous) if probe_manifest else {}
+    full = cycle_build_args(full_refresh, extra_vars)
+    if full_refresh:
+        return CyclePlan(full, probe, reason="--full-refresh")
+    if previous_manifest is None:
+        return CyclePlan(full, probe, reason="first cycle on this database")
+    missing = _missing_relations(url, previous_manifest)
+    if missing:
+        return CyclePlan(full, probe, reason=f"relations missing since the last cycle: {', '.join(missing[:5])}")
+    moved = moved_sources(probe, previous)
+    selection = [f"source:{unique_id.split('.', 2)[2]}+" for unique_id in moved]
+    selection += [f"tag:{CLOCK_TAG}+", "state:modified+"]
+    kept = [f"{name},state:unmodified" for name in stable_views(previous_manifest)]
+    args = [
+        "build", "--select", *selection,
+        "--exclude", *CYCLE_EXCLUDES, *kept, "resource_type:seed,state:unmodified",
+        "--exclude-resource-type", "unit_test",
+        "--state", str(state),
+    ]
+    if extra_vars:
+        args += ["--vars", json.dumps(dict(extra_vars), sort_keys=True)]
+    return CyclePlan(args, probe, moved, env={"GDP_CYCLE_SINCE": cycle_since(previous_manifest, previous)})
+
+
+def cycle_since(manifest: dict[str, Any], previous: dict[str, list]) -> str:
+    """GDP_CYCLE_SINCE (macros/cycle_window.sql): per raw table as `int_capture__raw_rows` names
+    it (raw tables bare, others schema.table), the newest arrival the last cycle had seen."""
+    since = {}
+    for source in _sources(manifest):
+        row = previous.get(source["unique_id"])
+        if row and row[2] is not None and row[0] is not None:
+            table = source["identifier"] or source["name"]
+            since[table if source["schema"] == "raw" else f"{source['schema']}.{table}"] = row[0]
+    return json.dumps(since, sort_keys=True)
+
+
+def _parsed_manifest(url: str, target: Path) -> dict[str, Any]:
+    """The project's sources, to probe before a first cycle (`dbt parse` when the target has no manifest)."""
+    path = target / "manifest.json"
+    if not path.exists():
+        parsed = run_dbt(["parse"], url, target_path=target)
+        if not parsed.ok:
+            return {}
+    return json.loads(path.read_text())
+
+
+def record_success(plan: CyclePlan, url: str, target: Path, dbt_schema: str) -> None:
+    """After a successful build: its manifest is the next cycle's state, and the probe taken
+    before it (rows landing during the build count as new next time) its watermark. A cycle
+    whose probe failed records none: the next one treats every source as moved."""
+    state = state_dir(target, url, dbt_schema)
+    state.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(target / "manifest.json", state / "manifest.json")
+    (state / "probe.json").write_text(json.dumps(plan.probe, sort_keys=True))
