@@ -3,23 +3,24 @@ with
 
 source as (
     select * from {{ source('stripe', 'stripe_event') }}
-    where payload -> 'data' -> 'object' ->> 'object' = 'customer'
+    where {{ readable_row('stripe_event') }}
+        and {{ json_get_text('payload', ['data', 'object', 'object']) }} = 'customer'
 ),
 
 final as (
     select
         stripe_event_id,
-        payload ->> 'type' as stripe_event_type,
-        {{ from_unix("payload ->> 'created'") }} as event_created_at,
+        {{ json_get_text('payload', 'type') }} as stripe_event_type,
+        {{ from_unix(json_get_text('payload', 'created')) }} as event_created_at,
         received_at,
-        payload -> 'data' -> 'object' ->> 'id' as customer_id,
-        {{ normalize_identifier('email', "payload -> 'data' -> 'object' ->> 'email'") }} as email,
-        payload -> 'data' -> 'object' ->> 'name' as customer_name,
-        nullif(btrim(payload -> 'data' -> 'object' -> 'metadata' ->> 'person_id'), '') as metadata_person_id,
-        {{ from_unix("payload -> 'data' -> 'object' ->> 'created'") }} as customer_created_at,
+        {{ json_get_text('payload', ['data', 'object', 'id']) }} as customer_id,
+        {{ normalize_identifier('email', json_get_text('payload', ['data', 'object', 'email'])) }} as email,
+        {{ json_get_text('payload', ['data', 'object', 'name']) }} as customer_name,
+        nullif(btrim({{ json_get_text('payload', ['data', 'object', 'metadata', 'person_id']) }}), '') as metadata_person_id,
+        {{ from_unix(json_get_text('payload', ['data', 'object', 'created'])) }} as customer_created_at,
         (
-            payload ->> 'type' = 'customer.deleted'
-            or coalesce((payload -> 'data' -> 'object' ->> 'deleted')::boolean, false)
+            {{ json_get_text('payload', 'type') }} = 'customer.deleted'
+            or coalesce({{ try_cast_as(json_get_text('payload', ['data', 'object', 'deleted']), 'boolean') }}, false)
         ) as is_deleted
     from source
 )
