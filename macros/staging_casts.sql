@@ -84,15 +84,16 @@
 {%- endmacro %}
 
 
-{#- The filter of a staging model over `raw_table`'s rows: every field it casts reads. -#}
+{#- The filter of a staging model over `raw_table`'s rows: every field it casts reads
+    (a conjunction of parenthesized checks, so it may be and-ed with other conditions). -#}
 {% macro readable_row(raw_table) -%}
     {%- set spec = staging_casts()[raw_table] -%}
-(
-    {%- for field, expr, type in spec.checks %}
-    {{ is_readable(expr, type) }}{% if not loop.last or spec.get('each') %} and{% endif %}
-    {%- endfor %}
-    {%- for field, array_expr, expr, type in spec.get('each', []) %}
-    not {{ json_array_any(array_expr, 'gdp_element', 'not ' ~ is_readable(expr, type)) }}{% if not loop.last %} and{% endif %}
-    {%- endfor %}
-)
+    {%- set checks = [] -%}
+    {%- for field, expr, type in spec.checks -%}
+        {%- do checks.append(is_readable(expr, type)) -%}
+    {%- endfor -%}
+    {%- for field, array_expr, expr, type in spec.get('each', []) -%}
+        {%- do checks.append('not ' ~ json_array_any(array_expr, 'gdp_element', 'not ' ~ is_readable(expr, type))) -%}
+    {%- endfor -%}
+    {{ checks | join(' and ') }}
 {%- endmacro %}

@@ -28,10 +28,10 @@ select * from {{ relation }} qualify row_number() over (partition by {{ partitio
         {%- set descending = 'desc' in lowered -%}
         {%- set nulls_first = descending -%}
         {%- if 'nulls' in lowered -%}{%- set nulls_first = lowered[lowered.index('nulls') + 1] == 'first' -%}{%- endif -%}
-        {%- set ns = namespace(expr=[]) -%}
+        {%- set ns = namespace(expr=[], done=false) -%}
         {%- for word in words -%}
-            {%- if word | lower in ['asc', 'desc', 'nulls', 'first', 'last'] -%}{%- break -%}{%- endif -%}
-            {%- set ns.expr = ns.expr + [word] -%}
+            {%- if word | lower in ['asc', 'desc', 'nulls', 'first', 'last'] -%}{%- set ns.done = true -%}{%- endif -%}
+            {%- if not ns.done -%}{%- set ns.expr = ns.expr + [word] -%}{%- endif -%}
         {%- endfor -%}
         {%- do keys.append({'expr': ns.expr | join(' '), 'descending': descending, 'nulls_first': nulls_first}) -%}
     {%- endfor -%}

@@ -3,7 +3,8 @@
 Hostile rows land straight into raw for every source whose staging casts text (a createdAt
 that is not a date, an amount that is not a number, a timestamp beyond any calendar...);
 the whole cycle selection builds green, staging leaves those rows out, and
-int_capture__unreadable_rows names each with its field and reason.
+int_capture__unreadable_rows names each with its field and reason; capture_completeness
+counts them as excluded.
 """
 
 from __future__ import annotations
@@ -37,3 +38,11 @@ def test_cycle_is_green_and_shows_every_unreadable_row(hostile_url, tmp_path):
     assert [r["delivery_id"] for r in rows(hostile_url, "select delivery_id from analytics.stg_cal__bookings")] == ["cal_fine"]
     assert rows(hostile_url, "select count(*) as n from analytics.stg_stripe__events")[0]["n"] == 0
     assert rows(hostile_url, "select count(*) as n from analytics.stg_resend__events")[0]["n"] == 0
+
+    # capture_completeness counts them as excluded, with the field, and none as missing.
+    completeness = {r["raw_table"]: r for r in rows(hostile_url, "select * from analytics.capture_completeness")}
+    cal = completeness["cal_event"]
+    assert (cal["raw_rows"], cal["excluded_rows"], cal["missing_rows"]) == (3, 2, 0)
+    assert cal["excluded_reasons"] == {"unreadable: createdAt": 1, "unreadable: payload.attendees[].noShow": 1}
+    assert completeness["stripe_event"]["excluded_rows"] == 4
+    assert all(r["missing_rows"] == 0 for r in completeness.values())

@@ -1,11 +1,7 @@
 {#- One row per Resend webhook. Tags are read in both shapes Resend uses:
     an object {"person_id": "..."} and a list [{"name": ..., "value": ...}]. -#}
-{%- set to_address -%}
-case {{ json_typeof('data', 'to') }}
-    when 'array' then {{ json_get_text('data', ['to', 0]) }}
-    when 'string' then {{ json_get_text('data', 'to') }}
-end
-{%- endset -%}
+{%- set to_address = 'case ' ~ json_typeof('data', 'to') ~ " when 'array' then " ~ json_get_text('data', ['to', 0])
+    ~ " when 'string' then " ~ json_get_text('data', 'to') ~ ' end' -%}
 with
 
 source as (

@@ -3,10 +3,9 @@
     chosen in the `subscription` mart, never by arrival order.
     Billing periods moved to items.data[].current_period_* in API 2025-03-31.basil;
     older payloads have them on the subscription, used as the fallback. -#}
-{%- set unit_amount -%}
-coalesce({{ try_cast_as(json_get_text('item', ['price', 'unit_amount']), 'bigint') }}, {{ try_cast_as(json_get_text('item', ['plan', 'amount']), 'bigint') }})
-{%- endset -%}
-{%- set quantity -%}coalesce({{ try_cast_as(json_get_text('item', 'quantity'), 'integer') }}, 1){%- endset -%}
+{%- set unit_amount = 'coalesce(' ~ try_cast_as(json_get_text('item', ['price', 'unit_amount']), 'bigint') ~ ', '
+    ~ try_cast_as(json_get_text('item', ['plan', 'amount']), 'bigint') ~ ')' -%}
+{%- set quantity = 'coalesce(' ~ try_cast_as(json_get_text('item', 'quantity'), 'integer') ~ ', 1)' -%}
 with
 
 source as (
