@@ -2,7 +2,9 @@
 and on Spark (after the raw copy), and every staging model gives the same rows on each.
 
 The world is the demo's simulator (tools/simulate), sent through the real ingest app in
-this process, so the payloads are the providers' real shapes.
+this process, so the payloads are the providers' real shapes; beside it, rows no staging
+cast can read (tests/hostile_raw.py) are landed straight into raw: both engines leave them
+out of staging and list them in int_capture__unreadable_rows.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import pytest
 
 from gdp.raw_copy import copy_raw, copy_snapshots
 from tests.dbt_helpers import private_database
+from tests.hostile_raw import EXPECTED, land_hostile
 from tests.spark.conftest import dbt_in_process
 from tools.simulate.sender import Sender
 from tools.simulate.world import World
 
-STAGING = "staging"
+SELECTION = ["-s", "staging", "int_capture__unreadable_rows", "--exclude", "resource_type:unit_test"]
 
 
 def land_world(url: str, settings, *, persons: int, days: int, seed: int = 7) -> None:
@@ -46,6 +49,7 @@ def land_world(url: str, settings, *, persons: int, days: int, seed: int = 7) ->
 def world_url(server_url, settings):
     with private_database(server_url) as url:
         land_world(url, settings, persons=60, days=7)
+        land_hostile(url)
         yield url
 
 
@@ -112,7 +116,7 @@ def built_on_both(world_url, spark, spark_dbt_env, tmp_path_factory):
 
     timings = {}
     started = time.perf_counter()
-    dbt_in_process(["build", "-s", STAGING, "--exclude", "resource_type:unit_test"], "default",
+    dbt_in_process(["build", *SELECTION], "default",
                    {**dbt_env(world_url), "GDP_DBT_SCHEMA": "analytics"}, tmp_path_factory.mktemp("stg_pg"))
     timings["postgres dbt build -s staging"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -120,7 +124,7 @@ def built_on_both(world_url, spark, spark_dbt_env, tmp_path_factory):
     copy_snapshots(world_url, spark)
     timings["raw copy (landings + snapshots)"] = time.perf_counter() - started
     started = time.perf_counter()
-    dbt_in_process(["build", "-s", STAGING, "--exclude", "resource_type:unit_test"], "spark",
+    dbt_in_process(["build", *SELECTION], "spark",
                    spark_dbt_env, tmp_path_factory.mktemp("stg_spark"))
     timings["spark dbt build -s staging"] = time.perf_counter() - started
     print("\n" + "\n".join(f"{step}: {seconds:.1f} s" for step, seconds in timings.items()))
@@ -144,3 +148,14 @@ def test_every_staging_model_gives_the_same_rows_on_both_engines(built_on_both, 
         nonempty += bool(pg)
     # The world reaches most sources (email, Stripe, PostHog, bookings, deals, auth users).
     assert nonempty >= 12
+
+
+def test_unreadable_rows_are_the_same_on_both_engines(built_on_both, spark):
+    with psycopg.connect(built_on_both) as conn:
+        on_postgres = {tuple(r[:4]) for r in conn.execute(
+            "select raw_table, raw_key, field, reason from analytics.int_capture__unreadable_rows")}
+    on_spark = {tuple(r) for r in spark.sql(
+        "select raw_table, raw_key, field, reason from analytics.int_capture__unreadable_rows").collect()}
+    assert {r[:3] for r in on_postgres} == {r[:3] for r in on_spark} == EXPECTED
+    # Reasons quote the value as each engine prints it; text values print the same.
+    assert {r for r in on_spark if r[1] != "evt_far_future"} == {r for r in on_postgres if r[1] != "evt_far_future"}
