@@ -12,8 +12,11 @@ Identity values are taken at insert but become visible at commit, so a row with 
 the newest copied row are read again and only landing ids Spark lacks are appended. The
 watermarks of all tables cost two Spark queries; Postgres answers which rows are missing.
 JSON stays JSON text (Spark has no jsonb); uuids, inets and arrays arrive as their text.
-In production the same step writes to object storage (a Databricks external location),
-or the platform's own replication replaces it: docs/spark.md.
+Tables that are state rather than landings (no `landing_id`: `auth.users`, activation's
+send log, deal annotations and ledger, the forget tombstones) are small and change in place
+(a sign-in, a forget), so they are copied wholesale each run (`copy_snapshots`), which also
+carries deletions over. In production the same step writes to object storage (a Databricks
+external location), or the platform's own replication replaces it: docs/spark.md.
 """
 
 from __future__ import annotations
@@ -30,6 +33,15 @@ log = logging.getLogger(__name__)
 PARTITION_COLUMN = "received_date"
 DEFAULT_LOOKBACK = timedelta(minutes=10)
 DEFAULT_BATCH_ROWS = 50_000
+
+# The dbt sources (and the tombstones) that are not append-only landings: copied whole.
+SNAPSHOT_TABLES = (
+    ("auth", "users"),
+    ("activation", "email_send"),
+    ("activation", "deal_annotation"),
+    ("activation", "membership_transition"),
+    ("raw", "forgotten_identifier"),
+)
 
 # Postgres types that keep their type in Spark; everything else is copied as text.
 _NATIVE = {
@@ -68,8 +80,8 @@ class TableCopy:
     landing_id_max: int | None
 
 
-def landed_tables(conn: psycopg.Connection, schema: str) -> dict[str, list[Column]]:
-    """Tables of `schema` that carry `landing_id` and `received_at` (the append-only landings)."""
+def table_columns(conn: psycopg.Connection, schema: str) -> dict[str, list[Column]]:
+    """The base tables of `schema` with their columns in order."""
     rows = conn.execute(
         """
         select c.table_name, c.column_name, c.data_type
@@ -83,6 +95,12 @@ def landed_tables(conn: psycopg.Connection, schema: str) -> dict[str, list[Colum
     tables: dict[str, list[Column]] = {}
     for table, column, data_type in rows:
         tables.setdefault(table, []).append(Column(column, data_type))
+    return tables
+
+
+def landed_tables(conn: psycopg.Connection, schema: str) -> dict[str, list[Column]]:
+    """Tables of `schema` that carry `landing_id` and `received_at` (the append-only landings)."""
+    tables = table_columns(conn, schema)
     return {
         table: columns
         for table, columns in tables.items()
@@ -189,5 +207,37 @@ def copy_raw(url: str, spark, *, schema: str = "raw", lookback: timedelta = DEFA
         for table, columns in tables.items():
             result = copy_table(conn, spark, schema, table, columns, exists=table in existing, watermark=marks.get(table))
             log.info("raw copy %s.%s: %d new rows (landing_id up to %s)", schema, table, result.copied, result.landing_id_max)
+            results.append(result)
+    return results
+
+
+def copy_snapshot(conn: psycopg.Connection, spark, schema: str, table: str, columns: list[Column]) -> TableCopy:
+    """Replace Spark's copy of one state table with all of its current rows (unpartitioned)."""
+    query = sql.SQL("select {cols} from {schema}.{table}").format(
+        cols=sql.SQL(", ").join(c.select for c in columns),
+        schema=sql.Identifier(schema),
+        table=sql.Identifier(table),
+    )
+    rows = conn.execute(query).fetchall()
+    schema_ddl = ", ".join(f"`{c.name}` {c.spark_type}" for c in columns)
+    spark.sql(f"create database if not exists `{schema}`")
+    spark.createDataFrame(rows, schema=schema_ddl).write.format("parquet").mode("overwrite").saveAsTable(
+        f"`{schema}`.`{table}`"
+    )
+    return TableCopy(f"{schema}.{table}", len(rows), None)
+
+
+def copy_snapshots(url: str, spark, tables: tuple[tuple[str, str], ...] = SNAPSHOT_TABLES) -> list[TableCopy]:
+    """Copy each state table that exists in Postgres whole; a table Postgres lacks is left out
+    (its dbt model guards for a missing source, as on a database migrated before it existed)."""
+    results = []
+    with psycopg.connect(url) as conn:
+        by_schema = {schema: table_columns(conn, schema) for schema in {s for s, _ in tables}}
+        for schema, table in tables:
+            columns = by_schema[schema].get(table)
+            if columns is None:
+                continue
+            result = copy_snapshot(conn, spark, schema, table, columns)
+            log.info("raw copy %s (whole): %d rows", result.table, result.copied)
             results.append(result)
     return results

@@ -10,7 +10,7 @@
 {#- The one normalization, as an expression: a call of the function below, so an
     expensive email regex runs once per value instead of once per CASE branch. -#}
 {% macro normalize_identifier(identifier_type, expr) -%}
-{{ target.schema }}.gdp_normalize_identifier('{{ identifier_type }}', ({{ expr }})::text)
+{{ target.schema }}.gdp_normalize_identifier('{{ identifier_type }}', {{ cast_as(expr, 'text') }})
 {%- endmacro %}
 
 

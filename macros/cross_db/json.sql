@@ -16,8 +16,9 @@ array[{% for key in json_path_keys(path) %}'{{ key | replace("'", "''") }}'{% if
 
 
 {#- The JSONPath Spark reads: $['data']['object'] (bracket form, so keys may hold dots). -#}
+{#- An integer in the path is an array index on both engines ($['to'][0], Postgres' '{to,0}'). -#}
 {% macro json_spark_path(path) -%}
-'${% for key in json_path_keys(path) %}[\'{{ key | replace("\\", "\\\\") | replace("'", "\\'") }}\']{% endfor %}'
+'${% for key in json_path_keys(path) %}{% if key is number %}[{{ key }}]{% else %}[\'{{ key | replace("\\", "\\\\") | replace("'", "\\'") }}\']{% endif %}{% endfor %}'
 {%- endmacro %}
 
 
@@ -85,6 +86,64 @@ jsonb_array_elements(case when jsonb_typeof({{ json_expr }}) = 'array' then {{ j
 {#- from_json with array<string> keeps nested objects as their JSON text. -#}
 {% macro spark__json_array_elements(json_expr) -%}
 explode(coalesce(from_json({{ json_expr }}, 'array<string>'), array()))
+{%- endmacro %}
+
+
+{#- The elements of a JSON array with their 1-based position, columns (item, ordinal): use in FROM as
+    `cross join lateral {{ json_array_elements_ordered('x') }} as elements (item, ordinal)`. -#}
+{% macro json_array_elements_ordered(json_expr) -%}
+    {{ return(adapter.dispatch('json_array_elements_ordered', 'gdp')(json_expr)) }}
+{%- endmacro %}
+
+{% macro default__json_array_elements_ordered(json_expr) -%}
+jsonb_array_elements(case when jsonb_typeof({{ json_expr }}) = 'array' then {{ json_expr }} else '[]'::jsonb end) with ordinality
+{%- endmacro %}
+
+{% macro spark__json_array_elements_ordered(json_expr) -%}
+inline(transform(coalesce(from_json({{ json_expr }}, 'array<string>'), array()), (x, i) -> named_struct('item', x, 'ordinal', i + 1)))
+{%- endmacro %}
+
+
+{#- Whether some element of a JSON array satisfies `predicate`, which names the element `element`
+    (a JSON value it reads with json_get_text); a non-array or null predicate counts as false. -#}
+{% macro json_array_any(json_expr, element, predicate) -%}
+    {{ return(adapter.dispatch('json_array_any', 'gdp')(json_expr, element, predicate)) }}
+{%- endmacro %}
+
+{% macro default__json_array_any(json_expr, element, predicate) -%}
+exists (select 1 from {{ default__json_array_elements(json_expr) }} as gdp_elements ({{ element }}) where {{ predicate }})
+{%- endmacro %}
+
+{% macro spark__json_array_any(json_expr, element, predicate) -%}
+exists(coalesce(from_json({{ json_expr }}, 'array<string>'), array()), {{ element }} -> coalesce({{ predicate }}, false))
+{%- endmacro %}
+
+
+{#- A list of {"name": ..., "value": ...} objects as one JSON object name -> value (later names win);
+    elements that are not objects or have no name are left out; an empty list gives {}. -#}
+{% macro json_name_value_object(json_expr) -%}
+    {{ return(adapter.dispatch('json_name_value_object', 'gdp')(json_expr)) }}
+{%- endmacro %}
+
+{% macro default__json_name_value_object(json_expr) -%}
+coalesce(
+    (
+        select jsonb_object_agg(gdp_tag ->> 'name', gdp_tag -> 'value' order by gdp_position)
+        from {{ default__json_array_elements_ordered(json_expr) }} as gdp_tags (gdp_tag, gdp_position)
+        where jsonb_typeof(gdp_tag) = 'object' and coalesce(gdp_tag ->> 'name', '') <> ''
+    ),
+    '{}'::jsonb
+)
+{%- endmacro %}
+
+{#- Spark: values as text ("5", not 5: read them with json_get_text); later names win through
+    spark.sql.mapKeyDedupPolicy = LAST_WIN (profiles.yml). -#}
+{% macro spark__json_name_value_object(json_expr) -%}
+coalesce(to_json(map_from_entries(transform(
+    filter(coalesce(from_json({{ json_expr }}, 'array<string>'), array()),
+        t -> {{ spark__json_typeof('t', []) }} = 'object' and coalesce(get_json_object(t, '$.name'), '') <> ''),
+    t -> struct(get_json_object(t, '$.name'), get_json_object(t, '$.value'))
+))), '{}')
 {%- endmacro %}
 
 

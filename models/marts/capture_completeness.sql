@@ -2,8 +2,26 @@
     missing must be 0 (tests/dbt/assert_every_raw_row_captured.sql enforces it). -#}
 with
 
+unreadable as (
+    {#- Rows staging could not read: not in staging, so counted here, excluded with the field. -#}
+    select
+        raw_table,
+        raw_key,
+        'unreadable: ' || min(field) as excluded_reason
+    from {{ ref('int_capture__unreadable_rows') }}
+    group by raw_table, raw_key
+),
+
 raw_rows as (
-    select * from {{ ref('int_capture__raw_rows') }}
+    select
+        raw_table,
+        raw_key
+    from {{ ref('int_capture__raw_rows') }}
+    union all
+    select
+        raw_table,
+        raw_key
+    from unreadable
 ),
 
 events as (
@@ -20,6 +38,8 @@ excluded as (
         excluded_reason
     from {{ ref('int_events__unioned') }}
     where excluded_reason is not null
+    union all
+    select * from unreadable
 ),
 
 classified as (

@@ -91,6 +91,33 @@ CASES: dict[str, tuple[str, list[tuple], set[int]]] = {
         [(0,)],
         set(),
     ),
+    "json_path_index": (
+        "select {{ json_get_text(doc, ['data', 'object', 'items', 1]) }}, {{ json_get_text(doc, ['data', 'object', 'tags', 0, 'name']) }}",
+        [("2", "b")],
+        set(),
+    ),
+    "json_array_elements_ordered": (
+        "select ordinal, {{ json_get_text('item', 'name') }} from (select {{ doc }} as d) as s"
+        " cross join lateral {{ json_array_elements_ordered(json_get('s.d', ['data', 'object', 'tags'])) }} as elements (item, ordinal)"
+        " order by ordinal",
+        [(1, "b"), (2, "a"), (3, "b")],
+        set(),
+    ),
+    "json_array_any": (
+        "select {{ json_array_any(json_get(doc, ['data', 'object', 'tags']), 'e', json_get_text('e', 'name') ~ \" = 'a'\") }},"
+        " {{ json_array_any(json_get(doc, ['data', 'object', 'tags']), 'e', json_get_text('e', 'name') ~ \" = 'z'\") }},"
+        " {{ json_array_any(json_get(doc, ['data', 'object', 'tags']), 'e', json_get_text('e', 'missing') ~ \" = 'z'\") }},"
+        " {{ json_array_any(json_get(doc, ['data', 'object', 'id']), 'e', 'true') }}",
+        [(True, False, False, False)],
+        set(),
+    ),
+    "json_name_value_object": (
+        "select {{ json_name_value_object(to_json_value(\"'[{\\\"name\\\": \\\"a\\\", \\\"value\\\": \\\"1\\\"}, {\\\"name\\\": \\\"\\\", \\\"value\\\": \\\"x\\\"}, 5,"
+        " {\\\"name\\\": \\\"a\\\", \\\"value\\\": \\\"2\\\"}, {\\\"name\\\": \\\"b\\\", \\\"value\\\": \\\"y\\\"}]'\")) }},"
+        " {{ json_name_value_object(to_json_value(\"'[]'\")) }}",
+        [({"a": "2", "b": "y"}, {})],
+        {0, 1},
+    ),
     "json_object": (
         "select {{ json_object([['a', '1'], ['b', typed_null('text')], ['c', \"'x'\"]]) }}, {{ json_empty_object() }}",
         [({"a": 1, "c": "x"}, {})],

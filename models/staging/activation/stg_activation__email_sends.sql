@@ -6,21 +6,21 @@ with
 {% if execute and send_log is none -%}
     source as (
         select
-            null::bigint as email_send_id,
-            null::text as outbox_key,
-            null::text as person_id,
-            null::text as email,
-            null::text as campaign_id,
-            null::text as funnel,
-            null::text as segment,
-            null::text as template,
-            null::text as subject,
-            null::text as resend_email_id,
-            null::text as status,
-            null::text as error,
-            null::timestamptz as qualified_at,
-            null::timestamptz as sent_at,
-            null::jsonb as tags
+            {{ typed_null('bigint') }} as email_send_id,
+            {{ typed_null('text') }} as outbox_key,
+            {{ typed_null('text') }} as person_id,
+            {{ typed_null('text') }} as email,
+            {{ typed_null('text') }} as campaign_id,
+            {{ typed_null('text') }} as funnel,
+            {{ typed_null('text') }} as segment,
+            {{ typed_null('text') }} as template,
+            {{ typed_null('text') }} as subject,
+            {{ typed_null('text') }} as resend_email_id,
+            {{ typed_null('text') }} as status,
+            {{ typed_null('text') }} as error,
+            {{ typed_null('timestamp') }} as qualified_at,
+            {{ typed_null('timestamp') }} as sent_at,
+            {{ typed_null('json') }} as tags
         where false
     ),
 {%- else -%}

@@ -4,6 +4,7 @@ with
 
 source as (
     select * from {{ source('deals', 'deal_event') }}
+    where {{ readable_row('deal_event') }}
 ),
 
 final as (
@@ -13,12 +14,12 @@ final as (
         received_at,
         occurred_at,
         {{ normalize_identifier('email', 'email') }} as email,
-        coalesce(nullif(payload ->> 'deal_id', ''), 'deal_' || left(md5(lower(btrim(email))), 16)) as deal_id,
+        coalesce(nullif({{ json_get_text('payload', 'deal_id') }}, ''), 'deal_' || left(md5(lower(btrim(email))), 16)) as deal_id,
         lower(stage) as stage,
         note,
         nullif(btrim(objection), '') as objection,
         nullif(btrim(owner), '') as owner,
-        (payload ->> 'amount_cents')::bigint as amount_cents,
+        {{ try_cast_as(json_get_text('payload', 'amount_cents'), 'bigint') }} as amount_cents,
         via
     from source
 )

@@ -2,6 +2,7 @@ with
 
 source as (
     select * from {{ source('meta', 'meta_capi_event') }}
+    where {{ readable_row('meta_capi_event') }}
 ),
 
 final as (
@@ -19,8 +20,8 @@ final as (
         client_ip,
         client_user_agent,
         custom_data,
-        (custom_data ->> 'value')::numeric as value,
-        lower(custom_data ->> 'currency') as currency
+        {{ try_cast_as(json_get_text('custom_data', 'value'), 'numeric') }} as value,
+        lower({{ json_get_text('custom_data', 'currency') }}) as currency
     from source
 )
 

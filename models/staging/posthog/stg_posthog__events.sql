@@ -5,6 +5,7 @@ with
 
 source as (
     select * from {{ source('posthog', 'posthog_event') }}
+    where {{ readable_row('posthog_event') }}
 ),
 
 unpacked as (
@@ -13,11 +14,11 @@ unpacked as (
         landing_id,
         received_at,
         event_name,
-        coalesce(distinct_id, payload ->> 'distinct_id') as distinct_id,
-        coalesce(occurred_at, (payload ->> 'timestamp')::timestamptz, received_at) as occurred_at,
+        coalesce(distinct_id, {{ json_get_text('payload', 'distinct_id') }}) as distinct_id,
+        coalesce(occurred_at, {{ try_cast_as(json_get_text('payload', 'timestamp'), 'timestamp') }}, received_at) as occurred_at,
         via,
-        coalesce(payload -> 'properties', '{}'::jsonb) as properties,
-        coalesce(payload -> 'properties' ->> '$current_url', payload ->> 'url') as current_url,
+        coalesce({{ json_get('payload', 'properties') }}, {{ json_empty_object() }}) as properties,
+        coalesce({{ json_get_text('payload', ['properties', '$current_url']) }}, {{ json_get_text('payload', 'url') }}) as current_url,
         payload
     from source
 ),
@@ -32,19 +33,19 @@ final as (
         occurred_at,
         via,
         current_url,
-        lower(coalesce(properties ->> '$pathname', substring(current_url from '^[a-z]+://[^/?#]+([^?#]*)'))) as url_path,
-        properties ->> '$session_id' as session_id,
-        properties ->> '$anon_distinct_id' as anon_distinct_id,
-        properties ->> 'alias' as alias_distinct_id,
+        lower(coalesce({{ json_get_text('properties', '$pathname') }}, {{ regexp_extract_group('current_url', '^[a-z]+://[^/?#]+([^?#]*)') }})) as url_path,
+        {{ json_get_text('properties', '$session_id') }} as session_id,
+        {{ json_get_text('properties', '$anon_distinct_id') }} as anon_distinct_id,
+        {{ json_get_text('properties', 'alias') }} as alias_distinct_id,
         coalesce(
-            properties -> '$set' ->> 'email',
-            properties ->> 'email',
-            payload -> 'person' -> 'properties' ->> 'email'
+            {{ json_get_text('properties', ['$set', 'email']) }},
+            {{ json_get_text('properties', 'email') }},
+            {{ json_get_text('payload', ['person', 'properties', 'email']) }}
         ) as email,
-        substring(current_url from '[?&]gdp_click_id=([^&#]+)') as click_id,
-        coalesce(properties ->> 'utm_campaign', substring(current_url from '[?&]utm_campaign=([^&#]+)')) as utm_campaign,
-        coalesce(properties ->> 'utm_source', substring(current_url from '[?&]utm_source=([^&#]+)')) as utm_source,
-        coalesce(properties ->> 'utm_medium', substring(current_url from '[?&]utm_medium=([^&#]+)')) as utm_medium,
+        {{ regexp_extract_group('current_url', '[?&]gdp_click_id=([^&#]+)') }} as click_id,
+        coalesce({{ json_get_text('properties', 'utm_campaign') }}, {{ regexp_extract_group('current_url', '[?&]utm_campaign=([^&#]+)') }}) as utm_campaign,
+        coalesce({{ json_get_text('properties', 'utm_source') }}, {{ regexp_extract_group('current_url', '[?&]utm_source=([^&#]+)') }}) as utm_source,
+        coalesce({{ json_get_text('properties', 'utm_medium') }}, {{ regexp_extract_group('current_url', '[?&]utm_medium=([^&#]+)') }}) as utm_medium,
         properties
     from unpacked
 )

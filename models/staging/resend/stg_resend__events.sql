@@ -1,9 +1,12 @@
 {#- One row per Resend webhook. Tags are read in both shapes Resend uses:
     an object {"person_id": "..."} and a list [{"name": ..., "value": ...}]. -#}
+{%- set to_address = 'case ' ~ json_typeof('data', 'to') ~ " when 'array' then " ~ json_get_text('data', ['to', 0])
+    ~ " when 'string' then " ~ json_get_text('data', 'to') ~ ' end' -%}
 with
 
 source as (
     select * from {{ source('resend', 'resend_event') }}
+    where {{ readable_row('resend_event') }}
 ),
 
 unpacked as (
@@ -11,9 +14,9 @@ unpacked as (
         svix_id,
         landing_id,
         received_at,
-        coalesce(payload ->> 'type', event_type) as resend_event_type,
-        payload -> 'data' as data,
-        payload ->> 'created_at' as created_at_text,
+        coalesce({{ json_get_text('payload', 'type') }}, event_type) as resend_event_type,
+        {{ json_get('payload', 'data') }} as data,
+        {{ json_get_text('payload', 'created_at') }} as created_at_text,
         payload
     from source
 ),
@@ -21,18 +24,10 @@ unpacked as (
 tagged as (
     select
         *,
-        case jsonb_typeof(data -> 'tags')
-            when 'object' then data -> 'tags'
-            when 'array'
-                then coalesce(
-                        (
-                            select jsonb_object_agg(tag ->> 'name', tag -> 'value')  -- noqa: RF03
-                            from jsonb_array_elements(unpacked.data -> 'tags') as tags (tag)  -- noqa: RF03
-                            where jsonb_typeof(tag) = 'object' and coalesce(tag ->> 'name', '') <> ''  -- noqa: RF03
-                        ),
-                        '{}'::jsonb
-                    )
-            else '{}'::jsonb
+        case {{ json_typeof('data', 'tags') }}
+            when 'object' then {{ json_get('data', 'tags') }}
+            when 'array' then {{ json_name_value_object(json_get('data', 'tags')) }}
+            else {{ json_empty_object() }}
         end as tags
     from unpacked
 ),
@@ -45,36 +40,32 @@ final as (
         resend_event_type,
         split_part(resend_event_type, '.', 1) as resend_object,
         coalesce(
-            (data -> 'click' ->> 'timestamp')::timestamptz,
-            created_at_text::timestamptz,
+            {{ try_cast_as(json_get_text('data', ['click', 'timestamp']), 'timestamp') }},
+            {{ try_cast_as('created_at_text', 'timestamp') }},
             received_at
         ) as occurred_at,
-        data ->> 'email_id' as email_id,
-        (data ->> 'created_at')::timestamptz as email_created_at,
-        data ->> 'broadcast_id' as broadcast_id,
-        data ->> 'from' as from_address,
-        {{ normalize_identifier('email', "data ->> 'from'") }} as from_email,
-        case jsonb_typeof(data -> 'to')
-            when 'array' then data -> 'to' ->> 0
-            when 'string' then data ->> 'to'
-        end as to_address,
-        {{ normalize_identifier('email', "case jsonb_typeof(data -> 'to') when 'array' then data -> 'to' ->> 0 when 'string' then data ->> 'to' end") }}
-            as to_email,
-        data ->> 'subject' as subject,
+        {{ json_get_text('data', 'email_id') }} as email_id,
+        {{ try_cast_as(json_get_text('data', 'created_at'), 'timestamp') }} as email_created_at,
+        {{ json_get_text('data', 'broadcast_id') }} as broadcast_id,
+        {{ json_get_text('data', 'from') }} as from_address,
+        {{ normalize_identifier('email', json_get_text('data', 'from')) }} as from_email,
+        {{ to_address }} as to_address,
+        {{ normalize_identifier('email', to_address) }} as to_email,
+        {{ json_get_text('data', 'subject') }} as subject,
         tags,
-        nullif(btrim(tags ->> 'person_id'), '') as tag_person_id,
-        nullif(btrim(tags ->> 'campaign_id'), '') as campaign_id,
-        nullif(btrim(tags ->> 'funnel'), '') as funnel,
-        data -> 'click' ->> 'link' as click_link,
-        data -> 'click' ->> 'ipAddress' as click_ip,
-        data -> 'click' ->> 'userAgent' as click_user_agent,
-        data -> 'bounce' ->> 'type' as bounce_type,
-        data -> 'bounce' ->> 'subType' as bounce_sub_type,
-        data -> 'bounce' ->> 'message' as bounce_message,
-        data -> 'failed' ->> 'reason' as failed_reason,
+        nullif(btrim({{ json_get_text('tags', 'person_id') }}), '') as tag_person_id,
+        nullif(btrim({{ json_get_text('tags', 'campaign_id') }}), '') as campaign_id,
+        nullif(btrim({{ json_get_text('tags', 'funnel') }}), '') as funnel,
+        {{ json_get_text('data', ['click', 'link']) }} as click_link,
+        {{ json_get_text('data', ['click', 'ipAddress']) }} as click_ip,
+        {{ json_get_text('data', ['click', 'userAgent']) }} as click_user_agent,
+        {{ json_get_text('data', ['bounce', 'type']) }} as bounce_type,
+        {{ json_get_text('data', ['bounce', 'subType']) }} as bounce_sub_type,
+        {{ json_get_text('data', ['bounce', 'message']) }} as bounce_message,
+        {{ json_get_text('data', ['failed', 'reason']) }} as failed_reason,
         {# contact.* events carry the contact itself #}
-        case when resend_event_type like 'contact.%' then {{ normalize_identifier('email', "data ->> 'email'") }} end as contact_email,
-        case when resend_event_type like 'contact.%' then (data ->> 'unsubscribed')::boolean end as contact_is_unsubscribed,
+        case when resend_event_type like 'contact.%' then {{ normalize_identifier('email', json_get_text('data', 'email')) }} end as contact_email,
+        case when resend_event_type like 'contact.%' then {{ try_cast_as(json_get_text('data', 'unsubscribed'), 'boolean') }} end as contact_is_unsubscribed,
         payload
     from tagged
 )

@@ -3,6 +3,7 @@ with
 
 source as (
     select * from {{ source('stripe', 'stripe_event') }}
+    where {{ readable_row('stripe_event') }}
 ),
 
 final as (
@@ -10,19 +11,19 @@ final as (
         stripe_event_id,
         landing_id,
         received_at,
-        coalesce(payload ->> 'type', event_type) as stripe_event_type,
+        coalesce({{ json_get_text('payload', 'type') }}, event_type) as stripe_event_type,
         livemode,
-        payload ->> 'api_version' as api_version,
-        {{ from_unix("payload ->> 'created'") }} as created_at,
-        payload -> 'data' -> 'object' ->> 'object' as object_type,
-        payload -> 'data' -> 'object' ->> 'id' as object_id,
+        {{ json_get_text('payload', 'api_version') }} as api_version,
+        {{ from_unix(json_get_text('payload', 'created')) }} as created_at,
+        {{ json_get_text('payload', ['data', 'object', 'object']) }} as object_type,
+        {{ json_get_text('payload', ['data', 'object', 'id']) }} as object_id,
         case
-            when payload -> 'data' -> 'object' ->> 'object' = 'customer'
-                then payload -> 'data' -> 'object' ->> 'id'
-            else {{ stripe_ref("payload -> 'data' -> 'object'", 'customer') }}
+            when {{ json_get_text('payload', ['data', 'object', 'object']) }} = 'customer'
+                then {{ json_get_text('payload', ['data', 'object', 'id']) }}
+            else {{ stripe_ref('payload', ['data', 'object', 'customer']) }}
         end as customer_id,
-        payload -> 'data' -> 'object' as data_object,
-        payload -> 'data' -> 'previous_attributes' as previous_attributes,
+        {{ json_get('payload', ['data', 'object']) }} as data_object,
+        {{ json_get('payload', ['data', 'previous_attributes']) }} as previous_attributes,
         payload
     from source
 )

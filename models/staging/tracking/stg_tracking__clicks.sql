@@ -15,13 +15,13 @@ final as (
         nullif(btrim(funnel), '') as funnel,
         nullif(btrim(email_id), '') as email_id,
         destination_url,
-        lower(substring(destination_url from '^[a-z]+://[^/?#]+([^?#]*)')) as destination_path,
+        lower({{ regexp_extract_group('destination_url', '^[a-z]+://[^/?#]+([^?#]*)') }}) as destination_path,
         ip,
         user_agent,
         referrer,
         fbclid,
         utm,
-        utm ->> 'utm_campaign' as utm_campaign,
+        {{ json_get_text('utm', 'utm_campaign') }} as utm_campaign,
         is_bot,
         bot_reason
     from source
