@@ -41,7 +41,7 @@ final as (
             properties ->> 'email',
             payload -> 'person' -> 'properties' ->> 'email'
         ) as email,
-        substring(current_url from '[?&]gdp_click_id=([^&#]+)') as click_id,
+        coalesce(properties ->> 'gdp_click_id', substring(current_url from '[?&]gdp_click_id=([^&#]+)')) as click_id,
         coalesce(properties ->> 'utm_campaign', substring(current_url from '[?&]utm_campaign=([^&#]+)')) as utm_campaign,
         coalesce(properties ->> 'utm_source', substring(current_url from '[?&]utm_source=([^&#]+)')) as utm_source,
         coalesce(properties ->> 'utm_medium', substring(current_url from '[?&]utm_medium=([^&#]+)')) as utm_medium,
