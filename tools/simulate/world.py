@@ -105,7 +105,7 @@ class World:
             # Edge cases the identity graph must survive.
             if self.rng.random() < 0.02:
                 person.email = f"  {email.upper()} "  # messy casing and whitespace
-            start = self.start + timedelta(hours=self.rng.uniform(0, self.days * 24 * 0.7))
+            start = self.start + timedelta(hours=self.rng.uniform(0, self.days * 24 * 0.55))
             if funnel == "newsletter":
                 self._newsletter_journey(person, start)
             else:
@@ -230,13 +230,13 @@ class World:
         for _ in range(self.rng.randint(5, 6) if clicky else self.rng.randint(1, 4)):
             campaign = self.rng.choice(CAMPAIGNS["newsletter"])
             _, at = self._email(person, at, campaign, subject=f"{campaign.replace('_', ' ').title()}")
-            at = self._moment(at, 48)
+            at = self._moment(at, 30)
         # People who clicked sign up far more often; a few arrive through a tagged post, fewer still organically.
         if not person.clicked and self.rng.random() < 0.12:
             at = self._moment(at, 24)
             self._tagged_visit(person, at, self.rng.choice(CAMPAIGNS["newsletter"]), "linkedin")
             person.clicked = True
-        if clicky or self.rng.random() < (0.6 if person.clicked else 0.04):
+        if clicky or self.rng.random() < (0.6 if person.clicked else 0.03):
             self._signup_and_use(person, self._moment(at, 24), light_user=clicky)
 
     def _signup_and_use(self, person: Person, at: datetime, *, light_user: bool = False) -> None:
@@ -265,9 +265,9 @@ class World:
                 self._posthog(person, at_use, "feature_used", {"feature": self.rng.choice(["export", "share", "edit"])},
                               person.person_id)
         for _ in range(self.rng.choice([0, 0, 1, 2, 3])):
-            at = self._moment(at, 48)
+            at = self._moment(at, 24)
             self._pageview(person, at, "https://example.com/pricing", person.person_id)
-        if self.rng.random() < 0.4:
+        if self.rng.random() < 0.5:
             self._checkout(person, self._moment(at, 24), user_id)
 
     # -- billing ------------------------------------------------------------------
@@ -359,7 +359,7 @@ class World:
         for _ in range(self.rng.choice([0, 1, 2, 3]) if clicked else 0):
             at = self._moment(at, 24)
             self._pageview(person, at, "https://example.com/offer", person.person_id)
-        roll = self.rng.random() * (1.0 if clicked else 3.0)  # people who clicked reply far more often
+        roll = self.rng.random() * (1.0 if clicked else 5.0)  # people who clicked reply far more often
         if roll < 0.25:
             self._reply(person, self._moment(at, 24), positive=True)
             if self.rng.random() < 0.6:  # the rest are still waiting for a human to follow up
