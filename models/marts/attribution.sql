@@ -15,11 +15,13 @@ credit as (
 ),
 
 first_touch as (
-    select * from credit where model = 'first touch'
+    select * from credit
+    where model = 'first touch'
 ),
 
 last_touch as (
-    select * from credit where model = 'last touch'
+    select * from credit
+    where model = 'last touch'
 ),
 
 final as (

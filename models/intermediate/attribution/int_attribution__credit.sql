@@ -42,15 +42,15 @@ weighted as (
         in_window.*,
         models.model,
         case models.model
-            when 'first touch' then case when touch_rank = 1 then 1.0 else 0.0 end
-            when 'last touch' then case when touch_rank = touch_count then 1.0 else 0.0 end
-            when 'linear' then 1.0 / touch_count
+            when 'first touch' then case when in_window.touch_rank = 1 then 1.0 else 0.0 end
+            when 'last touch' then case when in_window.touch_rank = in_window.touch_count then 1.0 else 0.0 end
+            when 'linear' then 1.0 / in_window.touch_count
             when 'position based' then
                 case
-                    when touch_count = 1 then 1.0
-                    when touch_count = 2 then 0.5
-                    when touch_rank in (1, touch_count) then 0.4
-                    else 0.2 / (touch_count - 2)
+                    when in_window.touch_count = 1 then 1.0
+                    when in_window.touch_count = 2 then 0.5
+                    when in_window.touch_rank in (1, in_window.touch_count) then 0.4
+                    else 0.2 / (in_window.touch_count - 2)
                 end
         end::numeric as weight
     from in_window

@@ -25,7 +25,7 @@ outcomes as (
     select
         entries.segment,
         entries.is_holdout,
-        exists (
+        exists(
             select 1 from conversions
             where conversions.person_id = entries.person_id
                 and conversions.converted_at >= entries.qualified_at
@@ -49,8 +49,8 @@ groups as (
 rates as (
     select
         groups.*,
-        treated_conversions::double precision / nullif(treated_size, 0) as treated_rate,
-        holdout_conversions::double precision / nullif(holdout_size, 0) as holdout_rate
+        groups.treated_conversions::double precision / nullif(groups.treated_size, 0) as treated_rate,
+        groups.holdout_conversions::double precision / nullif(groups.holdout_size, 0) as holdout_rate
     from groups
 ),
 
