@@ -26,6 +26,7 @@ def _stripe(person, event_type):
 def test_nothing_happens_after_now_and_touches_spread_over_the_days(world):
     touches = world.touches()
     assert max(t.at for t in touches) <= NOW
+    assert all(t.at <= NOW for c in touches if c.kind == "click" for t in c.meta["landing"])
     last_hour = sum(t.at > NOW - timedelta(hours=1) for t in touches)
     assert last_hour / len(touches) < 0.02, "touches pile up at the demo's clock"
     days = {t.at.date() for t in touches}

@@ -111,6 +111,8 @@ class World:
             else:
                 self._outbound_journey(person, start)
             person.touches = sorted((t for t in person.touches if t.at <= self.now), key=lambda t: t.at)
+            for click in (t for t in person.touches if t.kind == "click"):
+                click.meta["landing"] = [t for t in click.meta["landing"] if t.at <= self.now]
             for n, touch in enumerate(t for t in person.touches if t.kind == "deal"):
                 # The CRM's own id for the move: a replayed world's moves are recognised, not doubled.
                 touch.payload["event_id"] = f"sim-{person.person_id}-{n}-{touch.payload['stage']}"
@@ -212,7 +214,7 @@ class World:
         touches.append(self._posthog(person, at, "$pageview", {"$current_url": url, **session}, person.person_id,
                                      keep=False))
         touches.append(self._posthog(person, self._moment(at, 0.1), "$pageview",
-                                     {"$current_url": url.split("?")[0].rsplit("/", 1)[0] + "/pricing", **session},
+                                     {"$current_url": "https://app.example.com/pricing", **session},
                                      person.person_id, keep=False))
         return touches
 
