@@ -6,7 +6,8 @@
       linear          1/n to each of the n touches
       position based  40 % first, 40 % last, 20 % shared by the touches between
                       (one touch: 100 %; two: 50/50)
-    `credited_value_cents` = weight x the conversion's one-off value. -#}
+    `credited_value_cents` = weight x the conversion's one-off value; weights are rounded
+    to 6 decimals and credited value to the hundredth of a cent. -#}
 with
 
 conversions as (
@@ -70,8 +71,8 @@ final as (
         touch_rank,
         touch_count,
         model,
-        weight,
-        weight * value_cents as credited_value_cents
+        round(weight, 6) as weight,
+        round(weight * value_cents, 2) as credited_value_cents
     from weighted
     where weight > 0
 )
