@@ -8,12 +8,14 @@ dry-run → a report in the terminal and as an HTML page.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import subprocess
 import sys
 import time
 from dataclasses import fields, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -75,6 +77,25 @@ def _demo_settings(settings: Settings) -> Settings:
     return replace(settings, **filled)
 
 
+def world_clock(out_dir: Path, persons: int, days: int, seed: int) -> datetime:
+    """The simulated world's `now`: the first demo's for the same (persons, days, seed) in this data dir.
+
+    A second demo then replays the very same world (same payloads, same ids), which the ingest app
+    recognises as redeliveries, so the numbers do not move; a new world gets a new clock.
+    """
+    path = out_dir / "world.json"
+    key = f"{persons}:{days}:{seed}"
+    try:
+        kept = json.loads(path.read_text())
+    except (OSError, ValueError):
+        kept = {}
+    if kept.get("world") == key and kept.get("now"):
+        return datetime.fromisoformat(kept["now"])
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    path.write_text(json.dumps({"world": key, "now": now.isoformat()}) + "\n")
+    return now
+
+
 def _server_env(settings: Settings, url: str, port: int) -> dict[str, str]:
     env = {**os.environ, **settings.as_env()}
     env["DATABASE_URL"] = url
@@ -129,7 +150,7 @@ def run_demo(persons: int, days: int, seed: int) -> None:
     click.echo(f"    listening on {base_url} (log: {out_dir / 'server.log'})")
     try:
         click.secho(f"3/6 simulating {persons} persons over {days} days (seed {seed})", bold=True)
-        world = World(persons=persons, days=days, seed=seed)
+        world = World(persons=persons, days=days, seed=seed, now=world_clock(out_dir, persons, days, seed))
         world.build()
         touches = world.touches()
         sender = Sender(base_url, settings, url, seed=seed)

@@ -292,6 +292,13 @@ def _sends(conn, a: str) -> Section:
                        f"order by segment, channel, template, outcome, reason")
     if rows:
         s.charts.append(_sends_chart(rows))
+    per_segment: dict[str, dict[str, int]] = {}
+    for r in rows:
+        counts = per_segment.setdefault(r["segment"], {})
+        counts[r["outcome"]] = counts.get(r["outcome"], 0) + r["actions"]
+    s.tables.append(Table(["segment", "sent", "dry-run", "deferred", "suppressed", "held out"],
+                          [(seg, *(c.get(o, 0) for o in ("sent", "dry-run", "deferred", "suppressed", "held-out")))
+                           for seg, c in sorted(per_segment.items())]))
     s.tables.append(Table(["segment", "channel", "template", "outcome", "reason", "actions"],
                           [tuple(r.values()) for r in rows]))
     return s
@@ -302,21 +309,61 @@ def _attribution(conn, a: str) -> Section:
     if note := _missing(conn, f"{a}.report_attribution"):
         s.note = note
         return s
-    rows = _rows(conn, f"select model, campaign_id, channel, conversion_type, conversions, revenue_cents, "
+    rows = _rows(conn, f"select model, campaign_id, channel, conversion_type, conversions, value_cents, mrr_cents, "
                        f"attribution_window_days from {a}.report_attribution order by model, conversions desc")
     window = max((r["attribution_window_days"] or 0 for r in rows), default=0)
     models = sorted({r["model"] for r in rows})
-    s.note = (f"{len(models)} models ({', '.join(models)}) over a {window}-day window (report_attribution)." if rows
-              else "no conversions yet")
+    s.note = (f"{len(models)} models ({', '.join(models)}) over a {window}-day window; each purchase and each won "
+              f"deal counts once; value = checkout totals and deal amounts, MRR apart (report_attribution)."
+              if rows else "no conversions yet")
     if rows:
         s.charts.append(_attribution_chart(rows))
+    shares = attribution_shares(rows)
+    s.tables.append(Table(["model", "conversions", "attributed", "(unattributed)", "value credited", "MRR credited"],
+                          [(m, f"{v['conversions']:.0f}", _pct(v["attributed_share"]), _pct(v["unattributed_share"]),
+                            _money(v["value_cents"]), _money(v["mrr_cents"])) for m, v in shares.items()]))
     totals: dict[tuple, list] = {}
     for r in rows:
-        t = totals.setdefault((r["model"], r["campaign_id"]), [0, 0])
+        t = totals.setdefault((r["model"], r["campaign_id"], r["channel"]), [0, 0, 0])
         t[0] += r["conversions"]
-        t[1] += r["revenue_cents"]
-    s.tables.append(Table(["model", "campaign", "conversions", "revenue"],
-                          [(m, c, n, _money(cents)) for (m, c), (n, cents) in sorted(totals.items())]))
+        t[1] += r["value_cents"]
+        t[2] += r["mrr_cents"]
+    s.tables.append(Table(["model", "campaign", "channel", "conversions", "value", "MRR"],
+                          [(m, c, ch, f"{float(n):.2f}", _money(v), _money(mrr))
+                           for (m, c, ch), (n, v, mrr) in sorted(totals.items())]))
+    return s
+
+
+def attribution_shares(rows: list[dict]) -> dict[str, dict]:
+    """Per model: conversions, the share credited to a campaign and the '(unattributed)' share, value and MRR."""
+    out: dict[str, dict] = {}
+    for r in rows:
+        m = out.setdefault(r["model"], {"conversions": 0.0, "unattributed": 0.0, "value_cents": 0, "mrr_cents": 0})
+        m["conversions"] += float(r["conversions"])
+        m["value_cents"] += r["value_cents"]
+        m["mrr_cents"] += r["mrr_cents"]
+        if r["campaign_id"] == "(unattributed)":
+            m["unattributed"] += float(r["conversions"])
+    for m in out.values():
+        m["unattributed_share"] = m["unattributed"] / m["conversions"] if m["conversions"] else None
+        m["attributed_share"] = 1 - m["unattributed_share"] if m["conversions"] else None
+    return dict(sorted(out.items()))
+
+
+def _lift(conn, a: str) -> Section:
+    s = Section("lift", "Lift per segment (treated vs holdout)",
+                note="Conversion within the attribution window after entering, treated vs held out; lift with a 95 % "
+                     "Newcombe hybrid score interval (segment_lift). A segment without a holdout has no lift.")
+    if note := _missing(conn, f"{a}.segment_lift"):
+        s.note = note
+        return s
+    rows = _rows(conn, f"select segment, entrants, holdout_size, treated_rate, holdout_rate, lift, lift_low, lift_high "
+                       f"from {a}.segment_lift order by segment")
+    s.tables.append(Table(["segment", "entrants", "held out", "treated rate", "holdout rate", "lift", "95 % interval"],
+                          [(r["segment"], r["entrants"], r["holdout_size"], _pct(r["treated_rate"]),
+                            _pct(r["holdout_rate"]), _pct(r["lift"]),
+                            "–" if r["lift_low"] is None else f"{_pct(r['lift_low'])} to {_pct(r['lift_high'])}")
+                           for r in rows]))
     return s
 
 
@@ -405,7 +452,8 @@ def build_report(url: str, settings, send_stats=None) -> Report:
             report.dry_run = conn.execute(
                 f"select exists (select 1 from {a}.report_send where outcome = 'dry-run')").fetchone()[0]
         report.sections = [_kpis(conn, a), _funnels(conn, a), _trends(conn, a), _segments(conn, a), _sends(conn, a),
-                           _attribution(conn, a), _latency(url, report.dry_run), _match_quality(conn, settings)]
+                           _attribution(conn, a), _lift(conn, a), _latency(url, report.dry_run),
+                           _match_quality(conn, settings)]
         report.appendix = _appendix(conn, a, send_stats)
     index = preview_index(settings)
     report.previews = index if index.exists() else None

@@ -9,6 +9,9 @@
  * calls posthog.identify(personId, {email}) once per page; the email comes from
  * gdpConfig.email or the script tag's data-email, and is left out when neither
  * is set. If PostHog is not there yet, it tries again once on window "load".
+ * Also on load: `gdp_click_id` and utm_* of the landing URL are registered as PostHog
+ * super properties (posthog.register), so every later event of the visit carries the
+ * click and campaign that brought it (attribution's web-session touch).
  *
  * gdp.track(eventName, customData, {eventId}) -> event_id
  *   One event_id (crypto.randomUUID(), or a v4 UUID from crypto.getRandomValues on
@@ -141,9 +144,28 @@
     return eventId;
   }
 
+  var LANDING_KEYS = ["gdp_click_id", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id"];
+  var landed = false;
+  function carryLanding() {
+    if (landed) return true;
+    var posthog = window.posthog;
+    if (!posthog || typeof posthog.register !== "function") return false;
+    landed = true;
+    var query = new URLSearchParams(window.location.search), props = {}, any = false;
+    for (var i = 0; i < LANDING_KEYS.length; i++) {
+      var value = query.get(LANDING_KEYS[i]);
+      if (value) { props[LANDING_KEYS[i]] = value.slice(0, 500); any = true; }
+    }
+    if (any) posthog.register(props);
+    return true;
+  }
+
   window.gdp = { version: "1", track: track, eventId: uuid4, identify: identify, personId: personId, endpoint: endpoint };
 
   if (!identify()) {
     window.addEventListener("load", identify, { once: true });
+  }
+  if (!carryLanding()) {
+    window.addEventListener("load", carryLanding, { once: true });
   }
 })(window, document);

@@ -32,9 +32,10 @@ UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-
 LANDING = """<!doctype html>
 <html><head><meta charset="utf-8"><title>landing</title>
 <script>
-  window.__calls = {fbq: [], identify: []};
+  window.__calls = {fbq: [], identify: [], register: []};
   window.fbq = function () { window.__calls.fbq.push(Array.prototype.slice.call(arguments)); };
-  window.posthog = {identify: function (id, props) { window.__calls.identify.push([id, props === undefined ? null : props]); }};
+  window.posthog = {identify: function (id, props) { window.__calls.identify.push([id, props === undefined ? null : props]); },
+                    register: function (props) { window.__calls.register.push(props); }};
   %(config)s
 </script>
 <script src="/gdp.js"></script>
@@ -158,5 +159,24 @@ def test_insecure_context_fallback_uuid_and_fb_cookies_without_a_person(live_app
         assert (person, fbp, fbc) == (None, "fb.1.1732000000000.987654321", "fb.1.1732000000001.IwAR_fromCookie")
         # No person cookie: PostHog is left alone.
         assert page.evaluate("window.__calls.identify") == []
+    finally:
+        context.close()
+
+
+def test_landing_click_id_and_utm_become_posthog_super_properties(live_app, browser, settings):
+    """Every PostHog event of a visit a tracked click started carries that click and its campaign."""
+    person_id = f"p_landing_{uuid.uuid4().hex[:8]}"
+    link = mint_link(settings, person_id, "welcome", "newsletter",
+                     f"{live_app}/landing?utm_source=newsletter&utm_medium=email&utm_campaign=welcome")
+    link = link.replace(settings.public_base_url.rstrip("/"), live_app)
+    context = browser.new_context(user_agent=DESKTOP_UA)
+    try:
+        page = context.new_page()
+        page.goto(link)
+        page.wait_for_function("window.gdp && window.gdp.version")
+        click_id = re.search(r"gdp_click_id=([0-9a-f]+)", page.url).group(1)
+        assert page.evaluate("window.__calls.register") == [
+            {"gdp_click_id": click_id, "utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "welcome"}
+        ]
     finally:
         context.close()

@@ -19,7 +19,7 @@ from tests.setup_browser import ensure_chromium
 
 pytestmark = pytest.mark.slow
 
-SECTIONS = ["kpis", "funnels", "trends", "segments", "sends", "attribution", "latency", "match-quality"]
+SECTIONS = ["kpis", "funnels", "trends", "segments", "sends", "attribution", "lift", "latency", "match-quality"]
 APPENDIX = ["requests", "raw", "events", "capture"]
 # The docs screenshot is refreshed on request only (GDP_UPDATE_DOCS_SCREENSHOT=1), so a test run never edits the tree.
 DOCS_SCREENSHOT = REPO_ROOT / "docs" / "report.png"

@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 from gdp.links import PERSON_COOKIE
 from gdp.settings import Settings
 from tools.simulate.deliveries import Delivery, encode, resend_delivery, stripe_delivery
-from tools.simulate.world import Touch
+from tools.simulate.world import Touch, landing_params
 
 
 @dataclass
@@ -71,6 +71,7 @@ class Sender:
         self.redeliver_share = redeliver_share
         self.workers = workers
         self.stats = SendStats()
+        self.clicked_emails: set[str] = set()
         self.client = httpx.Client(base_url=self.base_url, timeout=30, follow_redirects=False,
                                    limits=httpx.Limits(max_connections=workers * 2))
 
@@ -116,13 +117,35 @@ class Sender:
         return self._bearer_json("/api/identify", touch.payload, self.settings.api_token)
 
     def click(self, touch: Touch) -> httpx.Response:
+        """The tracked-link request, then the visit it starts on the page the redirect named.
+
+        The server stamps a click when it arrives; the simulator stands in for time travel and moves
+        the row to the click's simulated moment (as it stands in for Supabase Auth), so clicks precede
+        the conversions they lead to. The landing page's PostHog events carry the redirect's real
+        `gdp_click_id` and UTM parameters, as gdp.js registers them.
+        """
         from gdp.links import mint_link
 
         p = touch.payload
+        if p["email_id"] in self.clicked_emails:
+            return httpx.Response(200, json={"duplicate": True})  # a replayed world: this click already happened
         url = mint_link(self.settings, p["person_id"], p["campaign_id"], p["funnel"], p["url"], email_id=p["email_id"])
         path = url[len(self.settings.public_base_url.rstrip("/")):]
-        return self.client.get(path, headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120",
-                                              "Referer": "https://mail.example.com/"})
+        response = self.client.get(path, headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120",
+                                                  "Referer": "https://mail.example.com/"})
+        target = response.headers.get("location", "")
+        params = landing_params(target)
+        if click_id := params.get("gdp_click_id"):
+            with psycopg.connect(self.database_url) as conn:
+                conn.execute("update raw.click set clicked_at = %s where click_id = %s", (touch.at, click_id))
+        for landing in touch.meta.get("landing", []):
+            event = landing.payload["event"]
+            if event["event"] == "$pageview" and event["properties"].get("$current_url") == p["url"]:
+                event["properties"]["$current_url"] = target
+            if event["event"] != "$identify":
+                event["properties"].update(params)
+            self.stats.record("posthog", self.posthog(landing))
+        return response
 
     def capi(self, touch: Touch) -> httpx.Response:
         p = touch.payload
@@ -161,6 +184,8 @@ class Sender:
     def send_all(self, touches: list[Touch], progress: Callable[[int], None] | None = None) -> SendStats:
         """Send HTTP touches (locally shuffled, some twice); write the non-HTTP ones directly, after a pre-flight."""
         self.preflight()
+        with psycopg.connect(self.database_url) as conn:
+            self.clicked_emails = {r[0] for r in conn.execute("select email_id from raw.click where email_id is not null")}
         direct = [t for t in touches if t.kind in ("auth_user", "lead")]
         http = [t for t in touches if t.kind not in ("auth_user", "lead")]
         self._write_auth_users([t for t in direct if t.kind == "auth_user"])

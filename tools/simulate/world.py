@@ -3,7 +3,10 @@
 Each simulated person gets a journey: a time-ordered list of `Touch`es, each the
 payload a provider would send (or the request a browser would make) at a moment
 of simulated time. Payload shapes follow shared/reference/vendors.md. The same
-seed always yields the same world, so a demo or a bug report can be replayed.
+seed and `now` always yield the same world (ids included), so a demo or a bug report
+can be replayed and a replay is recognised as redeliveries. Time only moves forward
+within a journey: what would happen after `now` has not happened yet and is left out,
+so no subscription is cancelled before it starts and no deal is won before its proposal.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 PLANS = {
     "price_starter_monthly": ("starter", 1900),
@@ -34,6 +38,12 @@ CONTACT_COUNTRIES = [
     ("GB", "020 7946 0xxx", [("London", "", "SW1A 1AA")]),
     ("FR", "06 12 34 xx xx", [("Paris", "", "75001")]),
 ]
+DEAL_AMOUNTS_CENTS = [600_000, 1_200_000, 2_400_000]
+
+
+def landing_params(url: str) -> dict[str, str]:
+    """The UTM parameters (and gdp_click_id) of a landing URL, as gdp.js registers them on PostHog events."""
+    return {k: v for k, v in parse_qsl(urlsplit(url).query) if k.startswith("utm_") or k == "gdp_click_id"}
 
 
 @dataclass
@@ -59,6 +69,7 @@ class Person:
     click_rate: float = 0.35
     identified_in_browser: bool = False  # gdp.js has called posthog.identify for this person
     contact: dict[str, str] = field(default_factory=dict)  # phone, country, city, state, postal_code
+    clicked: bool = False  # has a campaign touch (a tracked click or a tagged visit)
 
 
 def contact_for(seed: int, index: int) -> dict[str, str]:
@@ -92,8 +103,8 @@ class World:
         return f"{prefix}_{self.rng.getrandbits(48):012x}{self._ids:05d}"
 
     def _moment(self, after: datetime, max_hours: float) -> datetime:
-        at = after + timedelta(minutes=self.rng.uniform(1, max_hours * 60))
-        return min(at, self.now - timedelta(seconds=self.rng.randint(1, 120)))
+        """A moment after `after`; possibly after `now` (build() then leaves it out)."""
+        return after + timedelta(minutes=self.rng.uniform(1, max_hours * 60))
 
     # -- generation ------------------------------------------------------------
     def build(self) -> list[Person]:
@@ -114,12 +125,17 @@ class World:
             # Edge cases the identity graph must survive.
             if self.rng.random() < 0.02:
                 person.email = f"  {email.upper()} "  # messy casing and whitespace
-            start = self.start + timedelta(hours=self.rng.uniform(0, self.days * 24 * 0.7))
+            start = self.start + timedelta(hours=self.rng.uniform(0, self.days * 24 * 0.55))
             if funnel == "newsletter":
                 self._newsletter_journey(person, start)
             else:
                 self._outbound_journey(person, start)
-            person.touches.sort(key=lambda t: t.at)
+            person.touches = sorted((t for t in person.touches if t.at <= self.now), key=lambda t: t.at)
+            for click in (t for t in person.touches if t.kind == "click"):
+                click.meta["landing"] = [t for t in click.meta["landing"] if t.at <= self.now]
+            for n, touch in enumerate(t for t in person.touches if t.kind == "deal"):
+                # The CRM's own id for the move: a replayed world's moves are recognised, not doubled.
+                touch.payload["event_id"] = f"sim-{person.person_id}-{n}-{touch.payload['stage']}"
             self.persons.append(person)
         self._shared_devices()
         return self.persons
@@ -163,15 +179,18 @@ class World:
             last = self._moment(delivered, 30)
             self._resend(person, last, "email.opened", data)
             if self.rng.random() < person.click_rate:
-                url = f"https://app.example.com/{'offer' if person.funnel == 'outbound' else 'blog/launch'}"
+                page = "offer" if person.funnel == "outbound" else "blog/launch"
+                url = f"https://app.example.com/{page}?utm_source={person.funnel}&utm_medium=email&utm_campaign={campaign}"
                 last = self._moment(last, 0.5)
                 click = {"ipAddress": "203.0.113.7", "link": url, "timestamp": last.isoformat(), "userAgent": "Mozilla/5.0"}
                 self._resend(person, last, "email.clicked", {**data, "click": click})
+                landing = self._land_from_click(person, self._moment(last, 0.01), url)
                 person.touches.append(
                     Touch(last, "click", {"person_id": person.person_id, "campaign_id": campaign,
-                                          "funnel": person.funnel, "url": url, "email_id": email_id})
+                                          "funnel": person.funnel, "url": url, "email_id": email_id},
+                          {"landing": landing})
                 )
-                self._land_from_click(person, self._moment(last, 0.01), url)
+                person.clicked = True
         return email_id, last
 
     def _resend(self, person: Person, at: datetime, event_type: str, data: dict[str, Any]) -> None:
@@ -179,7 +198,8 @@ class World:
         person.touches.append(Touch(at, "resend", payload, {"svix_id": self._id("msg")}))
 
     # -- web and app ------------------------------------------------------------
-    def _posthog(self, person: Person, at: datetime, event: str, properties: dict[str, Any], distinct_id: str) -> None:
+    def _posthog(self, person: Person, at: datetime, event: str, properties: dict[str, Any], distinct_id: str,
+                 *, keep: bool = True) -> Touch:
         payload = {
             "event": {
                 "uuid": self._uuid(),
@@ -191,18 +211,38 @@ class World:
             },
             "person": {"id": self._uuid(), "properties": {}},
         }
-        person.touches.append(Touch(at, "posthog", payload))
+        touch = Touch(at, "posthog", payload)
+        if keep:
+            person.touches.append(touch)
+        return touch
 
     def _pageview(self, person: Person, at: datetime, url: str, distinct_id: str | None = None) -> None:
         self._posthog(person, at, "$pageview", {"$current_url": url}, distinct_id or person.anon_distinct_id)
 
-    def _land_from_click(self, person: Person, at: datetime, url: str) -> None:
-        """The tracked link set the person cookie; gdp.js on the landing page identifies once."""
+    def _land_from_click(self, person: Person, at: datetime, url: str) -> list[Touch]:
+        """The visit a tracked-link click starts, as gdp.js records it: identify once (the link set the
+        person cookie), then a session whose events carry the landing URL's UTM parameters (and, added
+        by the sender from the real redirect, `gdp_click_id`). Returned, not kept: the sender sends them
+        after the click, with the URL the redirect really pointed at."""
+        session = {"$session_id": self._uuid(), **landing_params(url)}
+        touches = []
         if not person.identified_in_browser:
-            self._posthog(person, at, "$identify", {"$anon_distinct_id": person.anon_distinct_id},
-                          person.person_id)
+            touches.append(self._posthog(person, at, "$identify", {"$anon_distinct_id": person.anon_distinct_id},
+                                         person.person_id, keep=False))
             person.identified_in_browser = True
-        self._pageview(person, self._moment(at, 0.01), url, person.person_id)
+        at = self._moment(at, 0.01)
+        touches.append(self._posthog(person, at, "$pageview", {"$current_url": url, **session}, person.person_id,
+                                     keep=False))
+        touches.append(self._posthog(person, self._moment(at, 0.1), "$pageview",
+                                     {"$current_url": "https://app.example.com/pricing", **session},
+                                     person.person_id, keep=False))
+        return touches
+
+    def _tagged_visit(self, person: Person, at: datetime, campaign: str, source: str) -> None:
+        """A visit from a UTM-tagged link outside email (a shared post, an ad): a web-session touch."""
+        url = f"https://example.com/?utm_source={source}&utm_medium=social&utm_campaign={campaign}"
+        self._posthog(person, at, "$pageview", {"$current_url": url, "$session_id": self._uuid(),
+                                                **landing_params(url)}, person.anon_distinct_id)
 
     def _newsletter_journey(self, person: Person, start: datetime) -> None:
         at = start
@@ -212,8 +252,13 @@ class World:
         for _ in range(self.rng.randint(5, 6) if clicky else self.rng.randint(1, 4)):
             campaign = self.rng.choice(CAMPAIGNS["newsletter"])
             _, at = self._email(person, at, campaign, subject=f"{campaign.replace('_', ' ').title()}")
-            at = self._moment(at, 48)
-        if clicky or self.rng.random() < 0.45:
+            at = self._moment(at, 30)
+        # People who clicked sign up far more often; a few arrive through a tagged post, fewer still organically.
+        if not person.clicked and self.rng.random() < 0.12:
+            at = self._moment(at, 24)
+            self._tagged_visit(person, at, self.rng.choice(CAMPAIGNS["newsletter"]), "linkedin")
+            person.clicked = True
+        if clicky or self.rng.random() < (0.6 if person.clicked else 0.03):
             self._signup_and_use(person, self._moment(at, 24), light_user=clicky)
 
     def _signup_and_use(self, person: Person, at: datetime, *, light_user: bool = False) -> None:
@@ -243,9 +288,9 @@ class World:
                 self._posthog(person, at_use, "feature_used", {"feature": self.rng.choice(["export", "share", "edit"])},
                               person.person_id)
         for _ in range(self.rng.choice([0, 0, 1, 2, 3])):
-            at = self._moment(at, 48)
+            at = self._moment(at, 24)
             self._pageview(person, at, "https://example.com/pricing", person.person_id)
-        if self.rng.random() < 0.4:
+        if self.rng.random() < 0.5:
             self._checkout(person, self._moment(at, 24), user_id)
 
     # -- billing ------------------------------------------------------------------
@@ -345,12 +390,12 @@ class World:
         for _ in range(self.rng.choice([0, 1, 2, 3]) if clicked else 0):
             at = self._moment(at, 24)
             self._pageview(person, at, "https://example.com/offer", person.person_id)
-        roll = self.rng.random()
-        if roll < 0.15:
+        roll = self.rng.random() * (1.0 if clicked else 5.0)  # people who clicked reply far more often
+        if roll < 0.25:
             self._reply(person, self._moment(at, 24), positive=True)
             if self.rng.random() < 0.6:  # the rest are still waiting for a human to follow up
                 self._booking(person, self._moment(at, 48))
-        elif roll < 0.22:
+        elif roll < 0.35:
             self._reply(person, self._moment(at, 24), positive=False)
 
     def _reply(self, person: Person, at: datetime, *, positive: bool) -> None:
@@ -390,7 +435,7 @@ class World:
                                                  "person_id": person.person_id,
                                                  "event_source_url": "https://example.com/book"}))
         outcome = self.rng.random()
-        later = min(start_time, self.now - timedelta(minutes=5))
+        later = start_time
         if later <= at:
             return
         if outcome < 0.2:
@@ -410,9 +455,10 @@ class World:
                 person.touches.append(Touch(later, "cal", {"triggerEvent": "MEETING_ENDED", "createdAt": later.isoformat(),
                                                            "payload": booking}))
             stages = ["proposal_sent"] + (["won"] if outcome < 0.6 else ["lost"] if outcome < 0.8 else [])
+            amount = self.rng.choice(DEAL_AMOUNTS_CENTS)
             for stage in stages:
                 later = self._moment(later, 24)
-                person.touches.append(Touch(later, "deal", {"email": email, "stage": stage,
+                person.touches.append(Touch(later, "deal", {"email": email, "stage": stage, "amount_cents": amount,
                                                             "occurred_at": later.isoformat()}))
 
     # -- identity edge cases ---------------------------------------------------------

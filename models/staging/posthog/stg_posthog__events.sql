@@ -42,7 +42,7 @@ final as (
             {{ json_get_text('properties', 'email') }},
             {{ json_get_text('payload', ['person', 'properties', 'email']) }}
         ) as email,
-        {{ regexp_extract_group('current_url', '[?&]gdp_click_id=([^&#]+)') }} as click_id,
+        coalesce({{ json_get_text('properties', 'gdp_click_id') }}, {{ regexp_extract_group('current_url', '[?&]gdp_click_id=([^&#]+)') }}) as click_id,
         coalesce({{ json_get_text('properties', 'utm_campaign') }}, {{ regexp_extract_group('current_url', '[?&]utm_campaign=([^&#]+)') }}) as utm_campaign,
         coalesce({{ json_get_text('properties', 'utm_source') }}, {{ regexp_extract_group('current_url', '[?&]utm_source=([^&#]+)') }}) as utm_source,
         coalesce({{ json_get_text('properties', 'utm_medium') }}, {{ regexp_extract_group('current_url', '[?&]utm_medium=([^&#]+)') }}) as utm_medium,
