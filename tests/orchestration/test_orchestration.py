@@ -397,6 +397,30 @@ def test_gdp_dagster_instance_keeps_runs_in_postgres(tmp_path, server_url, monke
         gdb.drop_database(server_url, name)
 
 
+@pytest.mark.parametrize("coordinator", ["queued", "default"])
+def test_gdp_dagster_run_coordinator_launches_without_the_5_s_queue_wait(tmp_path, server_url, monkeypatch, coordinator):
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._core.run_coordinator import DefaultRunCoordinator, QueuedRunCoordinator
+
+    from gdp import db as gdb
+    from gdp.commands.dagster import prepare_home, sqlalchemy_url
+
+    name = f"gdp_dagster_coordinator_{uuid.uuid4().hex[:8]}"
+    prepare_home(tmp_path, coordinator)
+    monkeypatch.setenv("DAGSTER_PG_URL", sqlalchemy_url(gdb.create_database(server_url, name)))
+    try:
+        with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))) as instance:
+            run_coordinator = instance.run_coordinator
+            if coordinator == "queued":
+                assert isinstance(run_coordinator, QueuedRunCoordinator)
+                assert run_coordinator.dequeue_interval_seconds == 1
+                assert run_coordinator.get_run_queue_config().max_concurrent_runs == 1
+            else:
+                assert isinstance(run_coordinator, DefaultRunCoordinator)
+    finally:
+        gdb.drop_database(server_url, name)
+
+
 def test_gdp_latency_command_prints_p50_p95(conn, database_url, monkeypatch, tmp_path):
     from click.testing import CliRunner
 
