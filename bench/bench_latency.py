@@ -214,6 +214,7 @@ def main() -> None:
         f"{args.coordinator} run coordinator")
 
     fresh = fresh_persons(url, args.persons, args.qualifiers)
+    measured_from = datetime.now(timezone.utc)
     sent_at: dict[str, float] = {}
     arrived_at: dict[str, float] = {}
     seen = 0
@@ -226,6 +227,7 @@ def main() -> None:
                 raise SystemExit(f"the daemon's first cycle did not finish (log: {home / 'daemon.log'})")
             time.sleep(1)
         log("first daemon cycle done; sending qualifying webhooks")
+        measured_from = datetime.now(timezone.utc)
         client = httpx.Client(base_url=f"http://127.0.0.1:{ingest_port}", timeout=10)
         next_send = time.monotonic()
         i = 0
@@ -275,10 +277,11 @@ def main() -> None:
 
     from activation.latency import dagster_run_moments, latency, send_timelines, stage_breakdown, with_run_moments
 
-    for report in latency(url, channel="email"):
+    # Only this run's sends: a kept database holds earlier runs', whose Dagster records are gone.
+    for report in latency(url, channel="email", since=measured_from):
         print("outbox qualification -> send:", report.line())
     os.environ["DAGSTER_PG_URL"] = dagster_pg_url
-    timelines = [t for t in send_timelines(url, channel="email") if t.cycle_id and not t.cycle_id.startswith("bench-")]
+    timelines = [t for t in send_timelines(url, channel="email", since=measured_from) if t.cycle_id and not t.cycle_id.startswith("bench-")]
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         timelines = with_run_moments(timelines, dagster_run_moments(instance, (t.cycle_id for t in timelines)))
     stages = stage_breakdown(timelines)
