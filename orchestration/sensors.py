@@ -6,6 +6,12 @@ compares the current marks with the cursor; new rows launch one run, whose
 run_key is derived from the marks, so a tick evaluated twice never launches twice.
 Runs never overlap: while a run of the job is queued or in progress the tick is
 skipped, and the cursor is left where it was, so those rows are picked up next.
+A tick is cheap (one max() per raw table on its identity index), so the default
+interval is 3 s: below the daemon's own 5 s sensor loop, so the sensor is evaluated
+on every loop. Rows that land while a run works wait only for it to end: the first
+tick after it finishes sees marks past the cursor (the marks that run started from)
+and requests the follow-up at once, tagged `gdp/trigger=follow_up` with the run it
+follows.
 Without a cursor (first start) it begins at the marks the last `gdp refresh` or
 demo cycle built from (orchestration/watermarks.py), so nothing is rebuilt twice.
 """
@@ -55,6 +61,14 @@ def new_rows_since(marks: dict[str, int], previous: dict[str, int]) -> dict[str,
     return {t: m - previous.get(t, 0) for t, m in sorted(marks.items()) if m > previous.get(t, 0)}
 
 
+FINISHED_STATUSES = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
+
+
+def latest_finished_run_id(instance: DagsterInstance, job_name: str = refresh_and_activate_job.name) -> str | None:
+    runs = instance.get_runs(filters=RunsFilter(job_name=job_name, statuses=FINISHED_STATUSES), limit=1)
+    return runs[0].run_id if runs else None
+
+
 def active_run_id(instance: DagsterInstance, job_names: tuple[str, ...] = JOB_NAMES) -> str | None:
     """A queued or running run of either job: the full cycle and the clock's never overlap either."""
     for job_name in job_names:
@@ -71,7 +85,11 @@ class SensorDecision:
     cursor: str | None
 
 
-def decide(marks: dict[str, int], cursor: str | None, running: str | None) -> SensorDecision:
+def decide(
+    marks: dict[str, int], cursor: str | None, running: str | None, finished: str | None = None
+) -> SensorDecision:
+    """`finished`: the newest finished run, whose start marks the cursor holds; new rows past
+    them landed while it ran (or since), so the run requested now is its follow-up."""
     previous = parse_cursor(cursor)
     moved = new_rows_since(marks, previous)
     if not moved:
@@ -85,10 +103,10 @@ def decide(marks: dict[str, int], cursor: str | None, running: str | None) -> Se
             None,
         )
     new_cursor = format_cursor(marks)
-    request = RunRequest(
-        run_key="raw-" + hashlib.sha256(new_cursor.encode()).hexdigest()[:16],
-        tags={"gdp/trigger": "raw_landing", "gdp/new_rows": summary[:200]},
-    )
+    tags = {"gdp/trigger": "raw_landing", "gdp/new_rows": summary[:200]}
+    if finished and previous:
+        tags.update({"gdp/trigger": "follow_up", "gdp/follows_run": finished})
+    request = RunRequest(run_key="raw-" + hashlib.sha256(new_cursor.encode()).hexdigest()[:16], tags=tags)
     return SensorDecision(request, None, new_cursor)
 
 
@@ -108,7 +126,9 @@ def raw_landing_sensor(context: SensorEvaluationContext, postgres: PostgresResou
         if start is not None:
             cursor = format_cursor(start)
             context.update_cursor(cursor)
-    decision = decide(marks, cursor, active_run_id(context.instance))
+    running = active_run_id(context.instance)
+    finished = None if running else latest_finished_run_id(context.instance)
+    decision = decide(marks, cursor, running, finished)
     if decision.run_request is None:
         return SkipReason(decision.skip_reason)
     context.update_cursor(decision.cursor)

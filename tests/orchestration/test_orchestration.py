@@ -42,7 +42,8 @@ def test_defs_load_and_validate():
     repo = defs.get_repository_def()
     repo.load_all_definitions()
     assert repo.get_job(REFRESH_AND_ACTIVATE)
-    assert repo.get_sensor_def("raw_landing_sensor").minimum_interval_seconds == 30
+    # Below the daemon's 5 s sensor loop, so new rows are seen on the next loop.
+    assert repo.get_sensor_def("raw_landing_sensor").minimum_interval_seconds <= 5
     assert repo.get_schedule_def("every_five_minutes").cron_schedule == "*/5 * * * *"
 
 
@@ -222,10 +223,27 @@ def test_sensor_no_new_data_new_data_and_run_in_progress(clean_raw, database_url
         assert "in progress" in result.skip_message and run.run_id[:8] in result.skip_message
         assert context.cursor == cursor
 
-        # Once the run has finished, the same rows launch the next run.
+        # Once the run has finished, the rows that landed while it ran launch its follow-up on the
+        # first tick after it, named as such.
         instance.report_run_canceled(run)
-        result, _ = _tick(instance, database_url, cursor)
+        result, context = _tick(instance, database_url, cursor)
         assert isinstance(result, RunRequest)
+        assert result.tags["gdp/trigger"] == "follow_up" and result.tags["gdp/follows_run"] == run.run_id
+        assert json.loads(context.cursor)["resend_event"] == raw_high_water_marks(database_url)["resend_event"]
+
+
+def test_sensor_follow_up_only_when_marks_moved_past_the_finished_run(clean_raw, database_url):
+    conn = clean_raw
+    with DagsterInstance.ephemeral() as instance:
+        _land_resend(conn, 1)
+        start_marks = json.dumps(raw_high_water_marks(database_url))
+        create_run_for_test(instance, job_name=REFRESH_AND_ACTIVATE, status=DagsterRunStatus.SUCCESS)
+        # The run built everything that had landed: nothing to follow up.
+        result, _ = _tick(instance, database_url, start_marks)
+        assert isinstance(result, SkipReason) and "No new rows" in result.skip_message
+        # A first launch (no run ever) is a plain raw_landing trigger, not a follow-up.
+        fresh = decide({"resend_event": 2}, None, None, None)
+        assert fresh.run_request.tags["gdp/trigger"] == "raw_landing"
 
 
 def test_schedule_skips_while_a_run_is_in_progress():
@@ -266,6 +284,94 @@ def test_latency_p50_p95_from_the_outbox(conn, database_url):
     assert latency(database_url, cycle_id="no-such-cycle")[0].count == 0
 
 
+def test_stage_breakdown_on_constructed_timestamps():
+    from activation.latency import SendTimeline, stage_breakdown
+
+    # 20 sends: event at 0; landed 0.5 s later; run created 2+i/10 s after landing; started 1 s later;
+    # dbt 10 s; ledger 0.5 s; sent 1 s (send 7 has no Dagster moments: its ledger stage runs from landing).
+    timelines = []
+    for i in range(20):
+        t0 = 1000.0 * i
+        landing = t0 + 0.5
+        trigger = landing + 2 + i / 10
+        moments = {"landing": landing, "trigger": trigger, "launch": trigger + 1, "dbt": trigger + 11,
+                   "ledger": trigger + 11.5, "activation": trigger + 12.5}
+        if i == 7:
+            moments.update(trigger=None, launch=None, dbt=None)
+        timelines.append(SendTimeline(f"k{i}", f"run{i}", t0, moments))
+    by = {(r.stage, r.since): r for r in stage_breakdown(timelines)}
+    assert by[("landing", "qualified")].p50_s == pytest.approx(0.5)
+    trigger = by[("trigger", "landing")]
+    assert trigger.count == 19
+    waits = sorted(2 + i / 10 for i in range(20) if i != 7)
+    assert trigger.p50_s == pytest.approx(waits[9]) and trigger.p95_s == pytest.approx(waits[17] + 0.1 * (waits[18] - waits[17]))  # 3.81 s
+    assert by[("launch", "trigger")].p95_s == pytest.approx(1.0)
+    assert by[("dbt", "launch")].p50_s == pytest.approx(10.0)
+    assert by[("ledger", "dbt")].count == 19 and by[("ledger", "dbt")].p50_s == pytest.approx(0.5)
+    assert by[("ledger", "landing")].count == 1 and by[("ledger", "landing")].p50_s == pytest.approx(11.5 + 2.7)
+    assert by[("activation", "ledger")].p50_s == pytest.approx(1.0)
+    total = by[("total", "landing")]
+    assert total.count == 20 and total.p50_s == pytest.approx(12.5 + 2.95)
+    assert "p50=10.0 s" in by[("dbt", "launch")].line() and "p95=1.0 s" in by[("launch", "trigger")].line()
+    assert stage_breakdown([])[-1].line().endswith("no timings")
+
+
+def test_send_timelines_read_landing_ledger_and_send_and_merge_run_moments(conn, database_url):
+    from activation.latency import send_timelines, stage_breakdown, with_run_moments
+
+    cycle = f"cycle-{uuid.uuid4().hex[:8]}"
+    person = f"p_lat_{uuid.uuid4().hex[:8]}"
+    occurred = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+    with conn.transaction():
+        conn.execute("create schema if not exists lat_test")
+        conn.execute("create table if not exists lat_test.event (person_id text, occurred_at timestamptz,"
+                     " received_at timestamptz)")
+        conn.execute("insert into lat_test.event values (%s, %s, %s)", (person, occurred, occurred + timedelta(seconds=1)))
+        (transition_id,) = conn.execute(
+            "insert into activation.membership_transition (cycle_id, segment, person_id, transition, qualified_at,"
+            " recorded_at) values (%s, 'seg', %s, 'entered', %s, %s) returning transition_id",
+            (cycle, person, occurred, occurred + timedelta(seconds=20)),
+        ).fetchone()
+        conn.execute(
+            "insert into activation.outbox (outbox_key, channel, status, person_id, transition_id, qualified_at,"
+            " sent_at, cycle_id) values (%s, 'email', 'sent', %s, %s, %s, %s, %s)",
+            (f"st-{cycle}", person, transition_id, occurred, occurred + timedelta(seconds=22), cycle),
+        )
+    try:
+        (timeline,) = send_timelines(database_url, dbt_schema="lat_test", cycle_id=cycle)
+        base = occurred.timestamp()
+        assert timeline.moments == {"landing": base + 1, "ledger": base + 20, "activation": base + 22}
+        by = {(r.stage, r.since): r.p50_s for r in stage_breakdown([timeline])}
+        assert by == {("landing", "qualified"): 1, ("ledger", "landing"): 19, ("activation", "ledger"): 2,
+                      ("total", "landing"): 21}
+        runs = {cycle: {"trigger": base + 4, "launch": base + 5, "dbt": base + 18}}
+        by = {(r.stage, r.since): r.p50_s for r in stage_breakdown(with_run_moments([timeline], runs))}
+        assert by[("trigger", "landing")] == 3 and by[("launch", "trigger")] == 1
+        assert by[("dbt", "launch")] == 13 and by[("ledger", "dbt")] == 2
+    finally:
+        conn.execute("drop schema lat_test cascade")
+
+
+def test_dagster_run_moments_from_run_records():
+    from activation.latency import dagster_run_moments
+
+    with instance_for_test() as instance:
+        run = create_run_for_test(instance, job_name=REFRESH_AND_ACTIVATE, status=DagsterRunStatus.NOT_STARTED)
+        instance.report_engine_event("start", run)
+        instance.handle_run_event(run.run_id, _run_event(run, "PIPELINE_START"))
+        moments = dagster_run_moments(instance, [run.run_id, "unknown-run"])
+    assert set(moments) == {run.run_id}
+    created, started = moments[run.run_id]["trigger"], moments[run.run_id]["launch"]
+    assert created is not None and started is not None and started >= created
+    assert moments[run.run_id]["dbt"] is None
+
+
+def _run_event(run, event_type):
+    from dagster._core.events import DagsterEvent, DagsterEventType
+
+    return DagsterEvent(DagsterEventType[event_type].value, job_name=run.job_name)
+
+
 # --- gdp dagster's instance on Postgres --------------------------------------------------
 
 
@@ -290,7 +396,31 @@ def test_gdp_dagster_instance_keeps_runs_in_postgres(tmp_path, server_url, monke
         gdb.drop_database(server_url, name)
 
 
-def test_gdp_latency_command_prints_p50_p95(conn, database_url, monkeypatch):
+@pytest.mark.parametrize("coordinator", ["queued", "default"])
+def test_gdp_dagster_run_coordinator_launches_without_the_5_s_queue_wait(tmp_path, server_url, monkeypatch, coordinator):
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._core.run_coordinator import DefaultRunCoordinator, QueuedRunCoordinator
+
+    from gdp import db as gdb
+    from gdp.commands.dagster import prepare_home, sqlalchemy_url
+
+    name = f"gdp_dagster_coordinator_{uuid.uuid4().hex[:8]}"
+    prepare_home(tmp_path, coordinator)
+    monkeypatch.setenv("DAGSTER_PG_URL", sqlalchemy_url(gdb.create_database(server_url, name)))
+    try:
+        with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))) as instance:
+            run_coordinator = instance.run_coordinator
+            if coordinator == "queued":
+                assert isinstance(run_coordinator, QueuedRunCoordinator)
+                assert run_coordinator.dequeue_interval_seconds == 1
+                assert run_coordinator.get_run_queue_config().max_concurrent_runs == 1
+            else:
+                assert isinstance(run_coordinator, DefaultRunCoordinator)
+    finally:
+        gdb.drop_database(server_url, name)
+
+
+def test_gdp_latency_command_prints_p50_p95(conn, database_url, monkeypatch, tmp_path):
     from click.testing import CliRunner
 
     from gdp.cli import main
@@ -306,9 +436,11 @@ def test_gdp_latency_command_prints_p50_p95(conn, database_url, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", database_url)
     get_settings.cache_clear()
     try:
+        monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # no dagster.yaml: the database's moments only
         result = CliRunner().invoke(main, ["latency", "--cycle", cycle])
     finally:
         monkeypatch.delenv("DATABASE_URL")
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert "email" in result.output and "p50=12.0 s" in result.output and "p95=12.0 s" in result.output
+    assert "stages of the path, database timestamps only (no Dagster instance configured)" in result.output

@@ -32,3 +32,35 @@ def test_production_options():
     assert options["workers"] >= 3
     assert options["timeout"] <= 30
     assert options["max_requests"] > 0
+
+
+def test_access_log_off_by_default_errors_only_or_all():
+    assert gunicorn_options("127.0.0.1", 8000, 2)["accesslog"] is None
+    assert gunicorn_options("127.0.0.1", 8000, 2, "all")["accesslog"] == "-"
+    errors = gunicorn_options("127.0.0.1", 8000, 2, "errors")
+    cfg = Config()
+    for key in ("accesslog", "access_log_format", "logger_class"):
+        cfg.set(key, errors[key])
+    logger = errors["logger_class"](cfg)
+    lines = []
+    logger.access_log.handle = lines.append
+    req = SimpleNamespace(headers=[], method="POST", path="/webhooks/resend", query="", uri="/webhooks/resend",
+                          version=(1, 1))
+    environ = {"REQUEST_METHOD": "POST", "RAW_URI": "/webhooks/resend", "PATH_INFO": "/webhooks/resend",
+               "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1"}
+    for status in ("200 OK", "401 UNAUTHORIZED"):
+        resp = SimpleNamespace(status=status, status_code=int(status[:3]), response_length=0, sent=0, headers=[])
+        logger.access(resp, req, environ, SimpleNamespace(seconds=0, microseconds=900))
+    assert len(lines) == 1 and " 401 " in lines[0].getMessage()
+
+
+def test_access_log_setting_is_validated(monkeypatch):
+    import pytest
+
+    from gdp.settings import InvalidSetting, Settings
+
+    monkeypatch.setenv("GDP_ACCESS_LOG", "verbose")
+    with pytest.raises(InvalidSetting, match="GDP_ACCESS_LOG must be one of off, errors, all"):
+        Settings.from_env()
+    with pytest.raises(ValueError, match="GDP_ACCESS_LOG"):
+        gunicorn_options("127.0.0.1", 8000, 2, "verbose")
