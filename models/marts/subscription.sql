@@ -1,7 +1,8 @@
 {#- Current state per Stripe subscription, chosen by Stripe's own clock: the
     snapshot of the newest event `created`, never the newest arrival. Stripe's
     `created` has one-second resolution, so within a second a deletion beats an
-    update beats a creation, then the event id decides (deterministic). -#}
+    update beats a creation, then landing order (landing_id: the later delivery is the
+    newer state; event ids are random, not ordered), then the event id. -#}
 with
 
 subscription_snapshots as (
@@ -28,6 +29,7 @@ ranked as (
                     when 'customer.subscription.trial_will_end' then 0
                     else 2
                 end desc,
+                landing_id desc,
                 stripe_event_id desc
         ) as recency_rank,
         min(event_created_at) over (partition by subscription_id) as first_event_at

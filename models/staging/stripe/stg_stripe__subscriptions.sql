@@ -17,6 +17,7 @@ source as (
 unpacked as (
     select
         stripe_event_id,
+        landing_id,
         {{ json_get_text('payload', 'type') }} as stripe_event_type,
         {{ from_unix(json_get_text('payload', 'created')) }} as event_created_at,
         received_at,
@@ -55,6 +56,7 @@ final as (
         unpacked.stripe_event_id,
         unpacked.stripe_event_type,
         unpacked.event_created_at,
+        unpacked.landing_id,
         unpacked.received_at,
         {{ json_get_text('unpacked.subscription', 'id') }} as subscription_id,
         {{ stripe_ref('unpacked.subscription', ['customer']) }} as customer_id,
