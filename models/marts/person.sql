@@ -39,8 +39,8 @@ identifiers as (
         min(first_seen_at) as first_identified_at,
         max(last_seen_at) as last_identified_at,
         (array_agg(identifier_value order by last_seen_at desc nulls last, identifier_value asc) filter (
-                where identifier_type = 'email' and is_verified
-            ))[
+            where identifier_type = 'email' and is_verified
+        ))[
             1
         ] as email,
         (array_agg(identifier_value order by first_seen_at, identifier_value) filter (where identifier_type = 'app_user_id'))[1]

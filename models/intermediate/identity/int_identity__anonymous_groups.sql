@@ -38,8 +38,10 @@ pairs as (
     left join direct_owners as right_owner on right_side.verified_component_id = right_owner.claimed_component_id
     where not left_side.is_identified and not right_side.is_identified
         and left_side.verified_component_id <> right_side.verified_component_id
-        and (left_owner.direct_owner_id is null or right_owner.direct_owner_id is null
-            or left_owner.direct_owner_id = right_owner.direct_owner_id)
+        and (
+            left_owner.direct_owner_id is null or right_owner.direct_owner_id is null
+            or left_owner.direct_owner_id = right_owner.direct_owner_id
+        )
 ),
 
 directed as (
@@ -67,8 +69,8 @@ members as (
     from {{ label_propagation_result(var('identity_label_passes')) }}
     union all
     select
-        claimed_component_id,
-        claimed_component_id
+        claimed_component_id as verified_component_id,
+        claimed_component_id as group_id
     from direct_owners
     where claimed_component_id not in (select linked_nodes.node_id from linked_nodes)
 ),
@@ -81,7 +83,7 @@ owners as (
         claims.is_standing as owner_is_standing
     from members
     inner join claims on members.verified_component_id = claims.claimed_component_id
-    order by members.group_id, claims.is_standing desc, claims.claimed_at asc nulls first, claims.claimant_id asc
+    order by members.group_id asc, claims.is_standing desc, claims.claimed_at asc nulls first, claims.claimant_id asc
 ),
 
 final as (

@@ -82,7 +82,7 @@ final as (
                 then 'claims an anonymous identifier another identified person already owns (a distinct id named after that person)'
             when claimant_id <> group_owner_id
                 then 'claims an anonymous identifier another identified person already owns (claimed first at '
-                || to_char(owner_claimed_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') || 'Z)'
+                    || to_char(owner_claimed_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') || 'Z)'
         end as refused_reason
     from judged
 )

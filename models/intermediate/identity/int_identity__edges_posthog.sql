@@ -76,12 +76,12 @@ edges as (
     where click_id is not null
     union all
     select
-        left_key as left_key,
+        left_key,
         null as right_key,
         'client_asserted' as provenance,
         'posthog_event' as raw_table,
-        raw_key as raw_key,
-        seen_at as seen_at,
+        raw_key,
+        seen_at,
         arrived_at
     from posthog_sightings
 ),
