@@ -167,7 +167,8 @@ def test_in_process_logs_carry_no_secret_signature_or_email(app, clean_raw):
 def test_gunicorn_output_carries_no_secret_signature_or_email(database_url, tmp_path):
     env_names = {f.name: f.metadata["env"] for f in fields(Settings)}
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "GDP_DATA_DIR": str(tmp_path)}
+    # The access log is off by default (GDP_ACCESS_LOG); this test reads it, so it asks for every line.
+    env = {**os.environ, "DATABASE_URL": database_url, "GDP_DATA_DIR": str(tmp_path), "GDP_ACCESS_LOG": "all"}
     env.update({env_names[k]: v for k, v in TEST_SECRETS.items()})
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:

@@ -134,7 +134,7 @@ def test_latency_counts_only_real_sends_in_human_units(cli, conn):
     conn.commit()
     result = cli("latency", "--cycle", cycle)
     assert result.exit_code == 0, result.output
-    lines = {line.split()[0]: line for line in result.output.splitlines()}
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.split()}
     assert "n=2 " in lines["all"]  # the real email and the notification, not the dry-run, tag or enrollment
     assert "p50=3 d" in lines["email"] and "n=1 " in lines["email"]
     assert "p50=1 min 30 s" in lines["notify_human"]

@@ -203,7 +203,10 @@ def test_an_account_still_in_auth_users_does_not_bring_the_person_back(built):
         cycle = run_cycle(url, target_path=tmp / "target", settings=settings, full_refresh=full_refresh)
         assert cycle.ok, cycle.summary()
         back = _person_ids(url, ADA)
-        assert back, "identity still resolves the account (the rule excludes it downstream)"
+        if full_refresh:
+            # A rebuild from raw resolves the account again (auth.users still holds it): the rule must exclude it
+            # downstream. A planned cycle with nothing new leaves identity as forget left it (rows deleted).
+            assert back, "identity still resolves the account (the rule excludes it downstream)"
         for relation in ("person", "contact_eligibility", "activation_recipient", "person_features"):
             found = _rows(url, f"select count(*) as n from analytics.{relation} where person_id = any(%s)", (sorted(back),))
             assert found[0]["n"] == 0, (relation, full_refresh)

@@ -70,6 +70,7 @@ def test_gdp_refresh_and_dagster_build_the_same_cycle(monkeypatch, tmp_path):
     monkeypatch.setattr("orchestration.cycle.cycle_lock", lambda url, wait=False: contextlib.nullcontext())
     # The first cycle on a database (no state yet) builds the whole selection, as Dagster does.
     monkeypatch.setattr("orchestration.cycle_plan.probe_sources", lambda url, manifest, previous: {})
+    monkeypatch.setattr("orchestration.cycle.raw_high_water_marks", lambda url: {})
     try:
         run_cycle("postgresql://unused", record=False, target_path=tmp_path)
     except RuntimeError:

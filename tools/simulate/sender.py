@@ -171,7 +171,8 @@ class Sender:
     def preflight(self, timeout_s: float = 3.0) -> None:
         """Fail in seconds, before any row is written, when the ingest app is not there or not healthy."""
         try:
-            response = httpx.get(f"{self.base_url}/healthz", timeout=timeout_s)
+            # The same client the sends use, so the check goes where they go.
+            response = self.client.get("/healthz", timeout=timeout_s)
         except httpx.HTTPError as exc:
             raise IngestUnreachable(
                 f"no ingest app answers at {self.base_url} ({type(exc).__name__}); start one with `gdp serve` "
