@@ -70,7 +70,10 @@ def test_hostile_names_from_each_source_reach_the_email_as_text(hostile_db, fake
         assert not re.search(r"<(script|a/href)", email["html"], re.I), address
         assert re.findall(r"https?://\S+", email["text"]).count(destinations[0]) == 0, "text shows the tracked link only"
         assert len(re.findall(r"https://t\.example\.com/c/\S+", email["text"])) == 1, address
-        assert "49" not in email["text"] and "49" not in email["subject"], "a name is never evaluated"
+        # The tracked link's token is random and may hold "49"; the words around it may not.
+        words = re.sub(r"https?://\S+", "", email["text"])
+        assert "49" not in words and "49" not in email["subject"], "a name is never evaluated"
+    assert "{{7*7}}" in sent["lead@example.org"]["text"], "the name arrives as the text it is"
     assert "&lt;script&gt;" in sent["lead@example.org"]["html"].lower()
     assert "&lt;a/href=" in sent["stripe@example.org"]["html"].lower()
     assert "[Verify](Https://Good.Example@Evil.Example/Login)" in sent["auth@example.org"]["text"]

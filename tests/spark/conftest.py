@@ -40,6 +40,15 @@ def spark(spark_dir: Path):
     session.stop()
 
 
+@pytest.fixture(scope="module")
+def empty_spark_raw(spark):
+    """The session's Spark `raw` database is shared by every module that copies into it:
+    each starts from none, so one module's landings never appear in another's copy."""
+    spark.sql("drop database if exists `raw` cascade")
+    yield
+    spark.sql("drop database if exists `raw` cascade")
+
+
 @contextmanager
 def patched_environ(values: dict[str, str]):
     saved = {key: os.environ.get(key) for key in values}

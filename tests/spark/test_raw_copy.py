@@ -20,7 +20,7 @@ DAY1 = datetime(2026, 11, 20, 23, 30, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
-def raw_url(server_url):
+def raw_url(server_url, empty_spark_raw):
     with private_database(server_url) as url:
         yield url
 

@@ -114,7 +114,7 @@ def json_columns_of(url: str, table: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def built_on_both(world_url, spark, spark_dbt_env, tmp_path_factory):
+def built_on_both(world_url, spark, empty_spark_raw, spark_dbt_env, tmp_path_factory):
     from gdp.db import dbt_env
 
     timings = {}
