@@ -1,6 +1,8 @@
-"""What every fake provider shares: a real HTTP server on 127.0.0.1 and cues.
+"""What every fake provider shares: a real HTTP server on 127.0.0.1, one request handler and cues.
 
-A cue makes the next matching requests answer a chosen status (429 with
+The handler reads the body, lower-cases the header names and hands `(method, path, headers,
+body)` to the fake's `handle`, which answers `(status, headers, body)`; a fake holds only its
+provider's rules. A cue makes the next matching requests answer a chosen status (429 with
 `retry-after`, 5xx, a provider error, a body that is not JSON), so tests drive
 the error paths the real providers take.
 """
@@ -24,7 +26,9 @@ class Cue:
 
 
 class FakeServer:
-    """Subclasses implement `_handler()` returning a BaseHTTPRequestHandler class."""
+    """Subclasses implement `handle(method, path, headers, body)`; `path` keeps its query string."""
+
+    content_type = "application/json"
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -34,8 +38,37 @@ class FakeServer:
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         raise NotImplementedError
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _serve(self):
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, extra, payload = fake.handle(self.command, self.path, headers, body)
+                self.send_response(status)
+                self.send_header("content-type", fake.content_type)
+                self.send_header("content-length", str(len(payload)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                try:
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client was killed mid-request (crash tests): a provider would not notice either
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        return Handler
 
     @property
     def url(self) -> str:
@@ -49,6 +82,12 @@ class FakeServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
     def cue(self, status: int, *, times: int = 1, retry_after: str | None = None, body: bytes | None = None,
             when: Callable[[dict], bool] | None = None) -> None:

@@ -20,17 +20,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.base import Cue, FakeServer
+from tests.fakes.base import FakeServer
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 PATH = re.compile(r"^/(?P<version>v\d+\.\d+)/(?P<node>[^/]+)/(?P<edge>events|users)$")
@@ -147,29 +143,3 @@ class FakeMeta(FakeServer):
             "audience_id": audience_id, "session_id": str(uuid.uuid4().int)[:18], "num_received": len(rows),
             "num_invalid_entries": 0, "invalid_entry_samples": {},
         }).encode()
-
-    def _handler(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _serve(self):
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, extra, payload = fake.handle(self.command, self.path, headers, body)
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_POST = do_GET = do_DELETE = _serve
-
-        return Handler

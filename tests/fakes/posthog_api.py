@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.base import Cue, FakeServer
 
 QUERY = re.compile(
     r"^select (?P<cols>[\w, ]+) from events "
@@ -39,13 +38,6 @@ TYPES = {
 }
 
 
-@dataclass
-class Cue:
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-
 def render_timestamp(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -55,24 +47,15 @@ def parse_timestamp(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-class FakePostHog:
+class FakePostHog(FakeServer):
     def __init__(self, api_key: str = "phx_test_personal_key", project_id: str = "4242", max_rows: int = 50_000):
         self.api_key = api_key
         self.project_id = project_id
         self.max_rows = max_rows  # PostHog's own cap per query, whatever LIMIT says
         self.events: list[dict[str, Any]] = []
-        self.requests: list[dict[str, Any]] = []
-        self.cues: list[Cue] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        super().__init__()
 
     # --- test controls -------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def add_event(self, uuid: str, event: str, distinct_id: str, timestamp: datetime, properties: dict | None = None):
         self.events.append(
@@ -85,15 +68,8 @@ class FakePostHog:
             body = json.dumps(body).encode()
         elif body is None:
             body = json.dumps({"type": "server_error", "detail": f"cued {status}"}).encode()
-        self.cues.extend(Cue(status, headers or {}, body) for _ in range(times))
-
-    def __enter__(self) -> FakePostHog:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        with self._lock:
+            self.cues.append(Cue(status, headers or {}, body, times=times))
 
     # --- the API -------------------------------------------------------------
 
@@ -129,48 +105,26 @@ class FakePostHog:
             "hogql": hogql,
         }
 
-    def _handler(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-            def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                with fake._lock:
-                    fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": raw})
-                if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
-                    detail = {"type": "authentication_error", "code": "authentication_failed",
-                              "detail": "Invalid personal API key."}
-                    return self._answer(401, json.dumps(detail).encode())
-                match = re.fullmatch(r"/api/projects/([^/]+)/query/", self.path)
-                if not match:
-                    return self._answer(404, b'{"detail": "Not found."}')
-                if match[1] != fake.project_id:
-                    return self._answer(403, b'{"type": "authentication_error", "detail": "You don\'t have access to the project."}')
-                with fake._lock:
-                    cue = fake.cues.pop(0) if fake.cues else None
-                if cue:
-                    return self._answer(cue.status, cue.body, cue.headers)
-                try:
-                    request = json.loads(raw)
-                    query = request["query"]
-                    assert query["kind"] == "HogQLQuery"
-                    hogql = query["query"]
-                except (ValueError, KeyError, TypeError, AssertionError):
-                    return self._answer(400, b'{"type": "validation_error", "detail": "Invalid query"}')
-                status, body = fake.run_query(hogql)
-                return self._answer(status, json.dumps(body).encode())
-
-        return Handler
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            self.requests.append({"path": path, "headers": headers, "body": body})
+        if headers.get("authorization") != f"Bearer {self.api_key}":
+            detail = {"type": "authentication_error", "code": "authentication_failed", "detail": "Invalid personal API key."}
+            return 401, {}, json.dumps(detail).encode()
+        match = re.fullmatch(r"/api/projects/([^/]+)/query/", path)
+        if method != "POST" or not match:
+            return 404, {}, b'{"detail": "Not found."}'
+        if match[1] != self.project_id:
+            return 403, {}, b'{"type": "authentication_error", "detail": "You don\'t have access to the project."}'
+        cue = self._take_cue({"path": path})
+        if cue:
+            return cue.status, cue.headers, cue.body
+        try:
+            request = json.loads(body)
+            query = request["query"]
+            assert query["kind"] == "HogQLQuery"
+            hogql = query["query"]
+        except (ValueError, KeyError, TypeError, AssertionError):
+            return 400, {}, b'{"type": "validation_error", "detail": "Invalid query"}'
+        status, answer = self.run_query(hogql)
+        return status, {}, json.dumps(answer).encode()

@@ -19,16 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.fakes.base import Cue, FakeServer
+from tests.fakes.base import FakeServer
 
 TAG_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -86,6 +82,7 @@ class FakeResend(FakeServer):
         return None
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        path = path.split("?")[0]
         record = {"method": method, "path": path, "headers": headers, "body": body, "at": time.time()}
         try:
             record["json"] = json.loads(body) if body else None
@@ -136,32 +133,3 @@ class FakeResend(FakeServer):
             if key is not None:
                 self._idempotency[key] = (digest, answer)
         return 200, {}, answer
-
-    def _handler(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _serve(self):
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, extra, payload = fake.handle(self.command, self.path.split("?")[0], headers, body)
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                try:
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client was killed mid-request (crash test): Resend would not notice either
-
-            do_POST = do_GET = do_DELETE = _serve
-
-        return Handler

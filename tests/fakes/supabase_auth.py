@@ -15,7 +15,6 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler
 
 from tests.fakes.base import FakeServer
 
@@ -33,7 +32,7 @@ class FakeSupabaseAuth(FakeServer):
         self.on_delete = on_delete
         super().__init__()
 
-    def handle(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         record = {"method": method, "path": path, "headers": headers}
         with self._lock:
             self.requests.append(record)
@@ -57,30 +56,3 @@ class FakeSupabaseAuth(FakeServer):
         if self.on_delete:
             self.on_delete(user_id)
         return 200, {}, b"{}"
-
-    def _handler(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _serve(self):
-                length = int(self.headers.get("content-length") or 0)
-                if length:
-                    self.rfile.read(length)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, extra, payload = fake.handle(self.command, self.path, headers)
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-        return Handler

@@ -187,7 +187,7 @@ def test_pull_pages_through_equal_timestamps_exactly_once(fake, clean_raw):
     assert sorted(int(r[2]) for r in stored) == list(range(23))
     assert all(r[3].microsecond == 123456 for r in stored)
     assert [p[1] for p in pages] == [5, 5, 5, 5, 3]
-    assert all(r["headers"]["Authorization"] == f"Bearer {fake.api_key}" for r in fake.requests)
+    assert all(r["headers"]["authorization"] == f"Bearer {fake.api_key}" for r in fake.requests)
     body = json.loads(fake.requests[0]["body"])
     assert body["query"]["kind"] == "HogQLQuery" and "limit 5" in body["query"]["query"]
 
