@@ -188,16 +188,17 @@ def cancel_forgotten(run: Run) -> int:
 
 
 def claim_due(conn: psycopg.Connection, channels: tuple[str, ...], limit: int, *, also: str = "",
-              now: datetime | None = None) -> list:
+              params: tuple = (), now: datetime | None = None) -> list:
     """Lock this transaction's share of due pending rows; concurrent workers skip them (SKIP LOCKED).
 
-    `also` is an extra fixed condition from the calling code (never user input).
+    `also` is an extra fixed condition from the calling code (never user input); values it
+    compares with go in `params`, bound to its `%s` placeholders.
     """
     query = sql.SQL(
         "select * from activation.outbox where channel = any(%s) and status = 'pending' "
         "and next_attempt_at <= coalesce(%s, now()) {also} order by outbox_id limit %s for update skip locked"
     ).format(also=sql.SQL(also))
-    return conn.execute(query, (list(channels), now, limit)).fetchall()
+    return conn.execute(query, (list(channels), now, *params, limit)).fetchall()
 
 
 def release_previews(conn: psycopg.Connection, channels: tuple[str, ...], *, rerender: bool = False) -> int:

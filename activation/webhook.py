@@ -10,6 +10,10 @@ the first call, so every attempt (a retry, or a rerun after a crash between the
 call and the commit) carries the same id and the same bytes: receivers deduplicate
 on `webhook-id`, as the Standard Webhooks spec asks them to, and see one event.
 The body names the person by `person_id` only; no contact data leaves this way.
+
+A real run whose open webhooks name an unset variable stops with that variable named, as
+every channel does without its key; those rows wait in the outbox, the other destinations
+are still sent.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
 
 from activation.http import ProviderError, parse_retry_after
-from activation.outbox import Run, claim_due, finish, retry_later
-from gdp.settings import webhook_env
+from activation.outbox import OPEN_STATUSES, Run, claim_due, finish, release_previews, retry_later
+from gdp.settings import MissingSetting, webhook_env
 
 CHANNEL = "webhooks"  # the worker, as `gdp activate --channel` names it
 OUTBOX_CHANNEL = "webhook"
@@ -151,9 +155,7 @@ def _deliver(run: Run, conn: psycopg.Connection, http: httpx.Client, row) -> Non
         finish(conn, [row.outbox_id], "failed", error=str(exc))
         run.report.add(CHANNEL, "failed")
         return
-    if run.dry_run.get(CHANNEL) or not url:
-        if not url:
-            run.report.note(f"{action.get('url_env')} is not set: webhooks to it run in dry-run")
+    if run.dry_run.get(CHANNEL):
         _preview(run, row, body)
         finish(conn, [row.outbox_id], "dry_run")
         run.report.add(CHANNEL, "dry_run")
@@ -180,13 +182,43 @@ def _deliver(run: Run, conn: psycopg.Connection, http: httpx.Client, row) -> Non
     run.report.add(CHANNEL, "sent")
 
 
+def unset_variables(conn: psycopg.Connection) -> dict[str, int]:
+    """The GDP_WEBHOOK_* variables that open webhooks name and the environment lacks, with how many wait on each."""
+    waiting: dict[str, int] = {}
+    for url_env, secret_env, count in conn.execute(
+        "select action->>'url_env' as url_env, action->>'secret_env' as secret_env, count(*) from activation.outbox"
+        " where channel = %s and status = any(%s) group by 1, 2",
+        (OUTBOX_CHANNEL, list(OPEN_STATUSES)),
+    ).fetchall():
+        for name in (url_env, secret_env):
+            try:
+                value = webhook_env(name or "")
+            except ValueError:
+                continue  # not a webhook variable: the row fails with that reason when it is claimed
+            if not value:
+                waiting[name] = waiting.get(name, 0) + count
+    return waiting
+
+
 def work(run: Run) -> None:
+    unset: dict[str, int] = {}
     with httpx.Client(timeout=10.0) as http, psycopg.connect(run.url, row_factory=namedtuple_row) as conn:
+        if not run.dry_run.get(CHANNEL):
+            with conn.transaction():
+                release_previews(conn, (OUTBOX_CHANNEL,))
+                unset = unset_variables(conn)
+        names = list(unset)
         while True:
             with conn.transaction():
-                rows = claim_due(conn, (OUTBOX_CHANNEL,), CLAIM)
+                rows = claim_due(conn, (OUTBOX_CHANNEL,), CLAIM, params=(names, names), also=(
+                    "and coalesce(action->>'url_env', '') <> all(%s) and coalesce(action->>'secret_env', '') <> all(%s)"))
                 if not rows:
-                    return
+                    break
                 for row in rows:
                     _deliver(run, conn, http, row)
             run.progress(f"webhooks: {run.report.total(CHANNEL, 'sent')} sent")
+    if unset:
+        (first, waiting), *more = sorted(unset.items())
+        raise MissingSetting(
+            first, f"{waiting} webhook(s) naming it wait in the outbox (preview them with gdp activate --dry-run)",
+            *[(name, f"{count} webhook(s) naming it wait in the outbox") for name, count in more])

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from svix.webhooks import Webhook, WebhookVerificationError
 
-from activation.runner import activate
+from activation.runner import ActivationError, activate
 from gdp.settings import REPO_ROOT
 from tests.activation_support import (  # noqa: F401  (fixtures)
     SCHEMA,
@@ -114,28 +114,59 @@ def test_5xx_is_rescheduled_then_dead_and_400_fails_with_the_reason(db, receiver
         ("failed", 'webhook 400 http_error: {"error":"unknown segment"}')]
 
 
-def test_missing_url_is_dry_run_and_missing_or_bad_secret_never_sends_unsigned(db, receiver, tmp_path, monkeypatch):
+@pytest.mark.parametrize("unset", ["GDP_WEBHOOK_CRM_URL", "GDP_WEBHOOK_CRM_SECRET"])
+def test_an_unset_variable_stops_the_channel_naming_it_and_the_webhook_waits(db, receiver, tmp_path, monkeypatch, unset):
+    """As every channel without its key: no dry-run in a real run, nothing sent, the row kept for the next run."""
     add_segment(db, SEGMENT, [HOOK])
     add_transition(db, SEGMENT, "p1")
-    monkeypatch.delenv("GDP_WEBHOOK_CRM_SECRET")
-    report = _run(db, tmp_path)
-    assert report.total("webhooks", "failed") == 1
-    assert query(db, "select status, error from activation.outbox") == [
-        ("failed", "GDP_WEBHOOK_CRM_SECRET is not set: a webhook is never sent unsigned")]
+    value = os.environ[unset]
+    monkeypatch.delenv(unset)
+    with pytest.raises(ActivationError) as stopped:
+        _run(db, tmp_path)
+    assert str(stopped.value).startswith(f"webhooks: {unset} is not set: 1 webhook(s) naming it wait in the outbox")
+    assert query(db, "select status, attempts, error from activation.outbox") == [("pending", 0, None)]
+    assert receiver.requests == [] and not (tmp_path / "outbox-preview").exists()
 
-    add_transition(db, SEGMENT, "p2")
-    monkeypatch.setenv("GDP_WEBHOOK_CRM_SECRET", "not-a-whsec-secret")
-    _run(db, tmp_path)
-    assert "not a Standard Webhooks secret" in query(db, "select error from activation.outbox where person_id = 'p2'")[0][0]
-    assert receiver.requests == []
+    monkeypatch.setenv(unset, value)
+    assert _run(db, tmp_path).total("webhooks", "sent") == 1
+    assert [p["event"]["data"]["person_id"] for p in receiver.processed] == ["p1"]
 
-    add_transition(db, SEGMENT, "p3")
+
+def test_an_unset_destination_names_every_missing_variable_and_the_set_one_is_still_sent(db, receiver, tmp_path):
+    add_segment(db, SEGMENT, [HOOK, {"channel": "webhook", "url_env": "GDP_WEBHOOK_ERP_URL",
+                                     "secret_env": "GDP_WEBHOOK_ERP_SECRET"}])
+    add_transition(db, SEGMENT, "p1")
+    with pytest.raises(ActivationError) as stopped:
+        _run(db, tmp_path)
+    assert "GDP_WEBHOOK_ERP_SECRET: 1 webhook(s)" in str(stopped.value)
+    assert "GDP_WEBHOOK_ERP_URL: 1 webhook(s)" in str(stopped.value)
+    assert stopped.value.report.total("webhooks", "sent") == 1 and len(receiver.processed) == 1
+    assert query(db, "select action->>'url_env', status from activation.outbox order by 1") == [
+        ("GDP_WEBHOOK_CRM_URL", "sent"), ("GDP_WEBHOOK_ERP_URL", "pending")]
+
+
+def test_dry_run_previews_with_variables_unset_and_a_keyed_run_sends_what_it_previewed(db, receiver, tmp_path, monkeypatch):
+    add_segment(db, SEGMENT, [HOOK])
+    add_transition(db, SEGMENT, "p1")
     monkeypatch.delenv("GDP_WEBHOOK_CRM_URL")
-    report = _run(db, tmp_path)
-    assert query(db, "select status from activation.outbox where person_id = 'p3'") == [("dry_run",)]
-    assert any("GDP_WEBHOOK_CRM_URL is not set" in n for n in report.notes)
+    report = activate(db, settings=make_settings(tmp_path), channels=["webhooks"], dry_run=True)
+    assert report.total("webhooks", "dry_run") == 1
     preview = [json.loads(line) for line in (tmp_path / "outbox-preview" / "webhooks.jsonl").read_text().splitlines()]
-    assert preview[-1]["body"]["data"]["person_id"] == "p3"
+    assert preview[-1]["body"]["data"]["person_id"] == "p1"
+
+    monkeypatch.setenv("GDP_WEBHOOK_CRM_URL", receiver.url + "/hooks/gdp")
+    assert _run(db, tmp_path).total("webhooks", "sent") == 1
+    assert query(db, "select status from activation.outbox") == [("sent",)]
+    assert [p["event"]["data"]["person_id"] for p in receiver.processed] == ["p1"]
+
+
+def test_a_malformed_secret_fails_the_webhook_and_never_sends_unsigned(db, receiver, tmp_path, monkeypatch):
+    add_segment(db, SEGMENT, [HOOK])
+    add_transition(db, SEGMENT, "p1")
+    monkeypatch.setenv("GDP_WEBHOOK_CRM_SECRET", "not-a-whsec-secret")
+    assert _run(db, tmp_path).total("webhooks", "failed") == 1
+    assert "not a Standard Webhooks secret" in query(db, "select error from activation.outbox where person_id = 'p1'")[0][0]
+    assert receiver.requests == []
 
 
 def test_a_variable_outside_gdp_webhook_is_refused(db, receiver, tmp_path):
