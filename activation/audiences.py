@@ -19,7 +19,7 @@ from activation.capi import match_keys
 from activation.http import ProviderError
 from activation.meta import AUDIENCE_LIMIT, MetaClient
 from activation.meta_hashing import hash_value
-from activation.outbox import Run, claim_due, finish, has_open, release_previews, retry_later
+from activation.outbox import Run, call_failed, claim_due, finish, has_open, release_previews
 from gdp.settings import MissingSetting
 
 CHANNEL = "meta_audiences"
@@ -113,13 +113,7 @@ def _sync_group(run, conn, client, ids, audience, op, members, contacts) -> None
     try:
         client.audience_users(audience_id, rows, remove=(op == "remove"))
     except ProviderError as exc:
-        attempts = max(m.attempts for m in members) + 1
-        if exc.retryable:
-            outcome = retry_later(conn, run.settings, outbox_ids, exc, attempts)
-            run.report.add(CHANNEL, "dead" if outcome == "dead" else "retry_scheduled", len(members))
-        else:
-            finish(conn, outbox_ids, "failed", error=str(exc), attempts_add=1)
-            run.report.add(CHANNEL, "failed", len(members))
+        call_failed(run, conn, CHANNEL, members, exc)
         return
     for m in members:
         if op == "add":

@@ -29,13 +29,13 @@ from activation.meta import EVENTS_LIMIT, MetaClient
 from activation.meta_hashing import user_data
 from activation.outbox import (
     Run,
+    call_failed,
     cancel_forgotten,
     claim_due,
     finish,
     has_open,
     insert_action,
     release_previews,
-    retry_later,
 )
 from activation.sources import relation_exists
 from gdp.settings import MissingSetting
@@ -188,13 +188,7 @@ def _send_one_request(run: Run, conn: psycopg.Connection, client: MetaClient | N
         try:
             answer = client.send_events(pixel_id, [r.payload for r in fresh], run.settings.meta_test_event_code)
         except ProviderError as exc:
-            attempts = max(r.attempts for r in fresh) + 1
-            if exc.retryable:
-                outcome = retry_later(conn, run.settings, ids, exc, attempts)
-                run.report.add(CHANNEL, "dead" if outcome == "dead" else "retry_scheduled", len(ids))
-            else:
-                finish(conn, ids, "failed", error=str(exc), attempts_add=1)
-                run.report.add(CHANNEL, "failed", len(ids))
+            call_failed(run, conn, CHANNEL, fresh, exc)
             return True
         finish(conn, ids, "sent", provider_id=str(answer.get("fbtrace_id") or ""), attempts_add=1)
         run.report.add(CHANNEL, "sent", len(ids))

@@ -51,6 +51,27 @@ class LatencyReport:
         )
 
 
+def _send_filters(alias: str | None, *, channel: str | None, since: datetime | None, cycle_id: str | None,
+                  include_dry_run: bool) -> list[sql.Composable]:
+    """The outbox rows both figures count: sends (or previews) of the send channels, narrowed as asked."""
+    def column(name: str) -> sql.Identifier:
+        return sql.Identifier(alias, name) if alias else sql.Identifier(name)
+
+    statuses = list(DRY_RUN_STATUSES if include_dry_run else SENT_STATUSES)
+    where = [
+        sql.SQL("{} = any({})").format(column("status"), sql.Literal(statuses)),
+        sql.SQL("{} = any({})").format(column("channel"), sql.Literal(list(SEND_CHANNELS))),
+        sql.SQL("{} is not null").format(column("sent_at")),
+    ]
+    if channel:
+        where.append(sql.SQL("{} = {}").format(column("channel"), sql.Literal(channel)))
+    if since:
+        where.append(sql.SQL("{} >= {}").format(column("sent_at"), sql.Literal(since)))
+    if cycle_id:
+        where.append(sql.SQL("{} = {}").format(column("cycle_id"), sql.Literal(cycle_id)))
+    return where
+
+
 def latency(
     url: str,
     *,
@@ -60,19 +81,8 @@ def latency(
     include_dry_run: bool = False,
 ) -> list[LatencyReport]:
     """p50/p95 qualification → send per channel, plus an "all" row (first); only SEND_CHANNELS count."""
-    statuses = list(DRY_RUN_STATUSES if include_dry_run else SENT_STATUSES)
-    where = [
-        sql.SQL("status = any({})").format(sql.Literal(statuses)),
-        sql.SQL("channel = any({})").format(sql.Literal(list(SEND_CHANNELS))),
-        sql.SQL("qualified_at is not null"),
-        sql.SQL("sent_at is not null"),
-    ]
-    if channel:
-        where.append(sql.SQL("channel = {}").format(sql.Literal(channel)))
-    if since:
-        where.append(sql.SQL("sent_at >= {}").format(sql.Literal(since)))
-    if cycle_id:
-        where.append(sql.SQL("cycle_id = {}").format(sql.Literal(cycle_id)))
+    where = [*_send_filters(None, channel=channel, since=since, cycle_id=cycle_id, include_dry_run=include_dry_run),
+             sql.SQL("qualified_at is not null")]
     query = sql.SQL(
         """
         with sends as (
@@ -195,18 +205,7 @@ def send_timelines(
     The qualifying event is the person's event at the transition's `qualified_at` in
     the `event` mart, whose `received_at` is the raw row's landing time.
     """
-    statuses = list(DRY_RUN_STATUSES if include_dry_run else SENT_STATUSES)
-    where = [
-        sql.SQL("o.status = any({})").format(sql.Literal(statuses)),
-        sql.SQL("o.channel = any({})").format(sql.Literal(list(SEND_CHANNELS))),
-        sql.SQL("o.sent_at is not null"),
-    ]
-    if channel:
-        where.append(sql.SQL("o.channel = {}").format(sql.Literal(channel)))
-    if since:
-        where.append(sql.SQL("o.sent_at >= {}").format(sql.Literal(since)))
-    if cycle_id:
-        where.append(sql.SQL("o.cycle_id = {}").format(sql.Literal(cycle_id)))
+    where = _send_filters("o", channel=channel, since=since, cycle_id=cycle_id, include_dry_run=include_dry_run)
     event = sql.Identifier(dbt_schema, "event")
     landed = sql.SQL(
         "(select extract(epoch from max(e.received_at))::float8 from {event} e"

@@ -241,6 +241,18 @@ def retry_later(conn: psycopg.Connection, settings: Settings, ids: list[int], er
     return "retry"
 
 
+def call_failed(run: Run, conn: psycopg.Connection, channel: str, rows: list, error: ProviderError) -> None:
+    """One provider call for `rows` failed: retryable errors are rescheduled (`dead` after the last
+    attempt), others end `failed` with the provider's answer; the run's report counts either."""
+    ids = [r.outbox_id for r in rows]
+    if error.retryable:
+        outcome = retry_later(conn, run.settings, ids, error, max(r.attempts for r in rows) + 1)
+        run.report.add(channel, "dead" if outcome == "dead" else "retry_scheduled", len(ids))
+    else:
+        finish(conn, ids, "failed", error=str(error), attempts_add=1)
+        run.report.add(channel, "failed", len(ids))
+
+
 def finish(conn: psycopg.Connection, ids: list[int], status: str, *, error: str | None = None, provider_id: str | None = None, attempts_add: int = 0) -> None:
     conn.execute(
         """update activation.outbox

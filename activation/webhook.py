@@ -32,7 +32,7 @@ from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
 
 from activation.http import ProviderError, parse_retry_after
-from activation.outbox import OPEN_STATUSES, Run, claim_due, finish, release_previews, retry_later
+from activation.outbox import OPEN_STATUSES, Run, call_failed, claim_due, finish, release_previews
 from gdp.settings import MissingSetting, webhook_env
 
 CHANNEL = "webhooks"  # the worker, as `gdp activate --channel` names it
@@ -171,12 +171,7 @@ def _deliver(run: Run, conn: psycopg.Connection, http: httpx.Client, row) -> Non
     try:
         status = post(http, url, key, row.outbox_key, encode(body), backoff_s=run.settings.provider_backoff_s)
     except ProviderError as exc:
-        if exc.retryable:
-            outcome = retry_later(conn, run.settings, [row.outbox_id], exc, row.attempts + 1)
-            run.report.add(CHANNEL, "dead" if outcome == "dead" else "retry_scheduled")
-        else:
-            finish(conn, [row.outbox_id], "failed", error=str(exc), attempts_add=1)
-            run.report.add(CHANNEL, "failed")
+        call_failed(run, conn, CHANNEL, [row], exc)
         return
     finish(conn, [row.outbox_id], "sent", provider_id=f"http {status}", attempts_add=1)
     run.report.add(CHANNEL, "sent")
