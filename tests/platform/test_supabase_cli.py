@@ -111,3 +111,10 @@ def test_a_new_migration_applied_by_either_tool_is_skipped_by_the_other(server_u
                 " where table_schema = 'raw' and table_name = 'probe_by_cli' order by ordinal_position")]
         assert columns == ["probe_id", "noted_at"]
         assert _ledger(url)[-2:] == [str(version), str(version + 1)]
+
+
+def test_the_session_test_database_is_up_to_date_for_the_cli(database_url, tmp_path, home):
+    """The database every other test uses, migrated by `gdp db init`'s runner: the CLI has nothing to push."""
+    workdir = supabase_cli.project(tmp_path / "project", migration_files())
+    done = supabase_cli.run(workdir, "db", "push", "--dry-run", f"--remote={supabase_cli.cli_url(database_url)}", home=home)
+    assert "Remote database is up to date." in done.stdout + done.stderr
