@@ -21,14 +21,17 @@ CLI = REPO_ROOT / "node_modules" / ".bin" / "supabase"
 NODE_BIN = Path(nodejs.ROOT_DIR) / "bin"
 
 
+def _with_node() -> dict[str, str]:
+    """The CLI's shim is `#!/usr/bin/env node`: the wheel's node goes first on PATH."""
+    return {**os.environ, "PATH": f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def _env(home: Path) -> dict[str, str]:
-    # The shim is `#!/usr/bin/env node`: the wheel's node goes first on PATH. HOME keeps the CLI's
-    # profile files out of the user's; telemetry off, as a machine without network could not send it.
-    return {**os.environ, "PATH": f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(home),
-            "SUPABASE_TELEMETRY_DISABLED": "1", "DO_NOT_TRACK": "1"}
+    # HOME keeps the CLI's profile files out of the user's; telemetry off, as CI has no network to send it on.
+    return {**_with_node(), "HOME": str(home), "SUPABASE_TELEMETRY_DISABLED": "1", "DO_NOT_TRACK": "1"}
 
 
-def install(home: Path) -> Path:
+def install() -> Path:
     """Install the locked CLI when it is not there yet; the path of its binary.
 
     `npm install --no-save`, not `npm ci`: the registry this project reaches serves the Linux x64
@@ -37,7 +40,7 @@ def install(home: Path) -> Path:
     """
     if not CLI.exists():
         done = nodejs.npm(["install", "--no-save", "--no-audit", "--no-fund"], return_completed_process=True,
-                          cwd=REPO_ROOT, env=_env(home), capture_output=True, text=True, timeout=600)
+                          cwd=REPO_ROOT, env=_with_node(), capture_output=True, text=True, timeout=600)
         if done.returncode != 0 or not CLI.exists():
             raise RuntimeError(f"npm ci could not install the Supabase CLI:\n{done.stdout}\n{done.stderr}")
     return CLI
@@ -67,7 +70,7 @@ def project(directory: Path, migrations: list[Path]) -> Path:
 
 def run(workdir: Path, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
     """`supabase <args> --workdir <workdir> --yes`; fails with the CLI's own output when it exits non-zero."""
-    done = subprocess.run([str(install(home)), *args, "--workdir", str(workdir), "--yes"], env=_env(home),
+    done = subprocess.run([str(install()), *args, "--workdir", str(workdir), "--yes"], env=_env(home),
                           capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise AssertionError(f"supabase {args[0]} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")

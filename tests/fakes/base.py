@@ -28,8 +28,6 @@ class Cue:
 class FakeServer:
     """Subclasses implement `handle(method, path, headers, body)`; `path` keeps its query string."""
 
-    content_type = "application/json"
-
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.cues: list[Cue] = []
@@ -56,7 +54,7 @@ class FakeServer:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 status, extra, payload = fake.handle(self.command, self.path, headers, body)
                 self.send_response(status)
-                self.send_header("content-type", fake.content_type)
+                self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(payload)))
                 for name, value in extra.items():
                     self.send_header(name, value)
