@@ -28,7 +28,7 @@ from gdp.durations import human_duration
 
 # Channels whose action reaches a provider or a person. tag_objection writes a tag on a
 # deal and nothing leaves the system, so it is not a send and never counts here.
-SEND_CHANNELS = ("email", "meta_audience", "meta_capi", "notify_human")
+SEND_CHANNELS = ("email", "meta_audience", "meta_capi", "notify_human", "webhook")
 SENT_STATUSES = ("sent",)
 # Dry-run renders ("preview" is the name activation may give them) count only when asked.
 DRY_RUN_STATUSES = ("sent", "dry_run", "preview")

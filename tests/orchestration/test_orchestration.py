@@ -284,6 +284,23 @@ def test_latency_p50_p95_from_the_outbox(conn, database_url):
     assert latency(database_url, cycle_id="no-such-cycle")[0].count == 0
 
 
+def test_latency_counts_a_webhook_delivery_as_a_send(conn, database_url):
+    """An enter/exit webhook reaches the customer's endpoint: a send like an email."""
+    from activation.latency import latency
+
+    cycle = f"cycle-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(timezone.utc)
+    conn.execute(
+        "insert into activation.outbox (outbox_key, channel, status, qualified_at, sent_at, cycle_id)"
+        " values (%s, 'webhook', 'sent', %s, %s, %s)",
+        (f"lat-{cycle}-hook", now - timedelta(seconds=12), now, cycle),
+    )
+    conn.commit()
+    reports = {r.channel: r for r in latency(database_url, cycle_id=cycle)}
+    assert reports["webhook"].count == reports["all"].count == 1
+    assert reports["webhook"].p50_s == pytest.approx(12, abs=0.01)
+
+
 def test_stage_breakdown_on_constructed_timestamps():
     from activation.latency import SendTimeline, stage_breakdown
 
