@@ -85,7 +85,7 @@ def landing_hashes(row: Any) -> list[str]:
     """SHA-256 of every string in a row to land (trimmed), and of every email address inside one (lowercased),
     also percent-encoded ones (`?email=ada%40x.org` in a click URL or PostHog's `$current_url`)."""
     hashes = set()
-    for text in _strings(row):
+    for text in set(_strings(row)):  # a row repeats its key (column and header): hash each text once
         stripped = text.strip()
         if stripped and len(stripped) <= MAX_EXACT_CHARS:
             hashes.add(identifier_hash(stripped))
