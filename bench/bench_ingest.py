@@ -152,7 +152,10 @@ def run_wrk(wrk: str, port: int, signed: Path, duration: int, connections: int, 
          f"http://127.0.0.1:{port}", "--", str(signed), str(threads)],
         capture_output=True, text=True, check=True,
     ).stdout
-    return parse_wrk(out)
+    try:
+        return parse_wrk(out)
+    except (AttributeError, KeyError):
+        raise SystemExit(f"could not read wrk's report:\n{out}") from None
 
 
 def _ms(value: str) -> float:
