@@ -1,15 +1,16 @@
 """Ingest throughput: signed Resend webhooks per second through `gdp serve`.
 
-    .venv/bin/python -m bench.bench_ingest [--duration 20] [--connections 16] [--workers N]
+    .venv/bin/python -m bench.bench_ingest [--duration 20] [--connections 16] [--workers N] [--rounds 3]
 
 Starts the real ingest app under gunicorn (`gdp serve`'s production options) on a
 fresh database, pre-signs enough unique Svix deliveries for the run (each its own
 `svix-id`, so every request must land a row), and drives them with Debian's `wrk`
 (installed with apt-get when missing) from a Lua script that replays the signed
 requests. In the same run the bare yardstick (bench/bare_ingest_app.py: insert the
-body, nothing else) is measured the same way. Prints requests/s, p50/p99 latency,
-the ratio real/bare, and checks zero loss: rows landed == 2xx answers. On a local
-database it also prints the CPU each request cost (the gunicorn processes plus the
+body, nothing else) is measured the same way, the two alternating for `--rounds`
+rounds with both servers up. Prints requests/s, p50/p99 latency (medians over
+rounds), the ratio real/bare (median of each round's ratio, and each round's), and
+checks zero loss: rows landed == 2xx answers. On a local database it also prints the CPU each request cost (the gunicorn processes plus the
 PostgreSQL server's processes, read from /proc), which a loaded machine skews less
 than requests/s.
 """
@@ -135,10 +136,11 @@ def postmaster_pid(url: str) -> int | None:
     """The local PostgreSQL server's main process, when this machine runs it (None otherwise)."""
     with psycopg.connect(url) as conn:
         backend = conn.execute("select pg_backend_pid()").fetchone()[0]
-    try:
-        stat = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
+        # Read while connected: the backend exits when the connection closes.
+        try:
+            stat = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
     return int(stat[1])
 
 
@@ -150,7 +152,10 @@ def run_wrk(wrk: str, port: int, signed: Path, duration: int, connections: int, 
          f"http://127.0.0.1:{port}", "--", str(signed), str(threads)],
         capture_output=True, text=True, check=True,
     ).stdout
-    return parse_wrk(out)
+    try:
+        return parse_wrk(out)
+    except (AttributeError, KeyError):
+        raise SystemExit(f"could not read wrk's report:\n{out}") from None
 
 
 def _ms(value: str) -> float:
@@ -167,12 +172,23 @@ def parse_wrk(out: str) -> dict:
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
         "socket_errors": sum(map(int, socket_errors.groups())) if socket_errors else 0,
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50_ms": _ms(re.search(r"50%\s+(\S+)", out).group(1)),
-        "p99_ms": _ms(re.search(r"99%\s+(\S+)", out).group(1)),
+        "p50_ms": _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)),
+        "p99_ms": _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)),
     }
 
 
-def run(duration: int = 20, connections: int = 16, workers: int | None = None) -> dict:
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def run(duration: int = 20, connections: int = 16, workers: int | None = None, rounds: int = 3) -> dict:
+    """`rounds` alternations of the two apps (real, bare, real, bare ...), both servers up throughout.
+
+    Each round's ratio compares two runs seconds apart, so a shared machine's load drifting
+    during the call moves both; the figures are the medians over rounds, each round listed.
+    """
     wrk = ensure_wrk()
     settings = Settings.from_env()
     server_url = gdb.database_url(settings)
@@ -181,6 +197,7 @@ def run(duration: int = 20, connections: int = 16, workers: int | None = None) -
     workdir = Path(tempfile.mkdtemp(prefix="gdp-bench-ingest-"))
     workers = workers or (os.cpu_count() or 1) * 2 + 1
     threads = 2
+    procs: dict[str, subprocess.Popen] = {}
     try:
         apply_migrations(url)
         with psycopg.connect(url, autocommit=True) as conn:
@@ -188,60 +205,80 @@ def run(duration: int = 20, connections: int = 16, workers: int | None = None) -
         env = server_env(url)
         env["RESEND_WEBHOOK_SECRET"] = RESEND_SECRET
 
-        # Enough unique deliveries that no request repeats: generous upper bound on throughput.
+        # Enough unique deliveries that no request repeats within or across rounds: each
+        # round replays its own file (a repeat would be a cheaper redelivery no-op).
         count = duration * 4000
-        signed = workdir / "signed.tsv"
-        print(f"signing {count} unique Resend deliveries ...", flush=True)
-        sign_requests(signed, count)
+        print(f"signing {count * rounds} unique Resend deliveries ...", flush=True)
+        signed_files = [workdir / f"signed-{i}.tsv" for i in range(rounds)]
+        for path in signed_files:
+            sign_requests(path, count)
 
         postmaster = postmaster_pid(url)
         load_at_start = os.getloadavg()[0]
-        results = {}
+        ports = {}
         for label, cmd in (
             ("gdp", [sys.executable, "-m", "gdp.cli", "serve", "--port", "{port}", "--workers", str(workers)]),
             ("bare", [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", "4",
                       "-b", "127.0.0.1:{port}", "bench.bare_ingest_app:app"]),
         ):
-            port = free_port()
-            proc = start([c.replace("{port}", str(port)) for c in cmd], env, port, workdir / f"{label}.log")
-            try:
-                print(f"wrk: {label} app, {duration}s, {connections} connections, {workers} workers", flush=True)
-                app_pids = [proc.pid, *_children(proc.pid)]
+            ports[label] = free_port()
+            procs[label] = start([c.replace("{port}", str(ports[label])) for c in cmd], env, ports[label],
+                                 workdir / f"{label}.log")
+
+        runs: dict[str, list[dict]] = {"gdp": [], "bare": []}
+        for round_index, signed in enumerate(signed_files, 1):
+            for label in ("gdp", "bare"):
+                print(f"wrk round {round_index}/{rounds}: {label} app, {duration}s, {connections} connections, "
+                      f"{workers} workers", flush=True)
+                app_pids = [procs[label].pid, *_children(procs[label].pid)]
                 pg_pids = _children(postmaster) if postmaster else []
                 app_cpu, pg_cpu = _cpu_seconds(app_pids), _cpu_seconds(pg_pids)
-                results[label] = run_wrk(wrk, port, signed, duration, connections, threads, workdir)
+                result = run_wrk(wrk, ports[label], signed, duration, connections, threads, workdir)
                 # Backends the run opened count whole; those it closed are missed (the pools keep theirs open).
                 pg_pids = sorted(set(pg_pids) | set(_children(postmaster))) if postmaster else []
-                requests = max(1, results[label]["requests"])
-                results[label]["app_cpu_ms"] = (_cpu_seconds(app_pids) - app_cpu) / requests * 1000
-                results[label]["db_cpu_ms"] = (_cpu_seconds(pg_pids) - pg_cpu) / requests * 1000 if postmaster else None
-            finally:
-                proc.terminate()
-                proc.wait(timeout=20)
-
+                requests = max(1, result["requests"])
+                result["app_cpu_ms"] = (_cpu_seconds(app_pids) - app_cpu) / requests * 1000
+                result["db_cpu_ms"] = (_cpu_seconds(pg_pids) - pg_cpu) / requests * 1000 if postmaster else None
+                runs[label].append(result)
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            proc.wait(timeout=20)
+    try:
         with psycopg.connect(url) as conn:
             landed = conn.execute("select count(*) from raw.resend_event").fetchone()[0]
-        gdp = results["gdp"]
-        accepted = gdp["requests"] - gdp["non_2xx"] - gdp["socket_errors"]
+        gdp, bare = runs["gdp"], runs["bare"]
+        accepted = sum(r["requests"] - r["non_2xx"] - r["socket_errors"] for r in gdp)
+
+        def med(results: list[dict], key: str, digits: int = 2) -> float:
+            return round(_median([r[key] for r in results]), digits)
+
         figures = {
-            "scale": f"{duration}s of signed Resend webhooks, {connections} connections, {workers} gunicorn workers",
-            "ingest_rps": round(gdp["rps"], 1),
-            "ingest_p50_ms": round(gdp["p50_ms"], 2),
-            "ingest_p99_ms": round(gdp["p99_ms"], 2),
-            "bare_rps": round(results["bare"]["rps"], 1),
-            "ingest_ratio_vs_bare": round(gdp["rps"] / results["bare"]["rps"], 3),
-            "ingest_requests": gdp["requests"],
-            "ingest_non_2xx": gdp["non_2xx"],
+            "scale": f"{rounds} rounds of {duration}s signed Resend webhooks per app, alternating, "
+                     f"{connections} connections, {workers} gunicorn workers",
+            "ingest_rps": med(gdp, "rps", 1),
+            "ingest_p50_ms": med(gdp, "p50_ms"),
+            "ingest_p99_ms": med(gdp, "p99_ms"),
+            "bare_rps": med(bare, "rps", 1),
+            "bare_p50_ms": med(bare, "p50_ms"),
+            "bare_p99_ms": med(bare, "p99_ms"),
+            "ingest_ratio_vs_bare": round(_median([g["rps"] / b["rps"] for g, b in zip(gdp, bare)]), 3),
+            "ingest_ratio_per_round": [round(g["rps"] / b["rps"], 3) for g, b in zip(gdp, bare)],
+            "ingest_p99_ms_per_round": [round(g["p99_ms"], 2) for g in gdp],
+            "ingest_requests": sum(r["requests"] for r in gdp),
+            "ingest_non_2xx": sum(r["non_2xx"] for r in gdp),
             "ingest_rows_landed": landed,
             "ingest_rows_lost": max(0, accepted - landed),
-            "ingest_app_cpu_ms_per_request": round(gdp["app_cpu_ms"], 3),
-            "bare_app_cpu_ms_per_request": round(results["bare"]["app_cpu_ms"], 3),
+            "ingest_app_cpu_ms_per_request": med(gdp, "app_cpu_ms", 3),
+            "bare_app_cpu_ms_per_request": med(bare, "app_cpu_ms", 3),
         }
         if postmaster:
-            figures["ingest_db_cpu_ms_per_request"] = round(gdp["db_cpu_ms"], 3)
-            figures["bare_db_cpu_ms_per_request"] = round(results["bare"]["db_cpu_ms"], 3)
-            figures["ingest_cpu_ratio_bare_over_real"] = round(
-                (results["bare"]["app_cpu_ms"] + results["bare"]["db_cpu_ms"]) / (gdp["app_cpu_ms"] + gdp["db_cpu_ms"]), 3)
+            figures["ingest_db_cpu_ms_per_request"] = med(gdp, "db_cpu_ms", 3)
+            figures["bare_db_cpu_ms_per_request"] = med(bare, "db_cpu_ms", 3)
+            figures["ingest_cpu_ratio_bare_over_real"] = round(_median([
+                (b["app_cpu_ms"] + b["db_cpu_ms"]) / (g["app_cpu_ms"] + g["db_cpu_ms"]) for g, b in zip(gdp, bare)
+            ]), 3)
         figures["load_average_start_end"] = [round(load_at_start, 2), round(os.getloadavg()[0], 2)]
         return figures
     finally:
@@ -254,8 +291,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=3, help="alternations of the two apps (medians are printed)")
     args = parser.parse_args(argv)
-    figures = run(args.duration, args.connections, args.workers)
+    figures = run(args.duration, args.connections, args.workers, args.rounds)
     print(json.dumps(figures, indent=2))
     print("RESULT " + json.dumps(figures))
     return figures

@@ -23,7 +23,7 @@ RESULTS = REPO_ROOT / "bench" / "results" / "latest.json"
 
 # name -> (module, full-size argv, quick argv)
 BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
-    "ingest": ("bench.bench_ingest", ["--duration", "30"], ["--duration", "5"]),
+    "ingest": ("bench.bench_ingest", ["--duration", "10", "--rounds", "3"], ["--duration", "5", "--rounds", "1"]),
     "clicks": ("bench.bench_clicks", ["--rate", "200", "--duration", "30"], ["--rate", "200", "--duration", "5"]),
     "pipeline": ("bench.bench_warehouse", ["--persons", "100000", "--events", "2000000"],
                  ["--persons", "10000", "--events", "200000"]),

@@ -31,7 +31,8 @@ def require_field(payload: dict[str, Any], name: str) -> Any:
 
 def audit_headers(*names: str) -> dict[str, str]:
     """Delivery headers kept with the row; callers never pass signature headers."""
-    return {name: request.headers[name] for name in names if name in request.headers}
+    headers = request.headers
+    return {name: value for name in names if (value := headers.get(name)) is not None}
 
 
 def stored_response(new: bool, key: str):
