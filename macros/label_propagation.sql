@@ -22,46 +22,48 @@
   labels (N rows), two aggregates and four hash joins over N rows:
   O(passes x (N + E)) time, O(N + E) memory per materialized pass, no recursion.
 #}
-{% macro label_propagation(nodes_cte, edges_cte, passes) -%}
-{#- int(1): sqlfluff renders var() as a placeholder string; dbt always passes an integer. -#}
+{% macro label_propagation(nodes_cte, edges_cte, passes, prefix='') -%}
+{#- int(1): sqlfluff renders var() as a placeholder string; dbt always passes an integer.
+    prefix: names the CTEs, so one query can hold two propagations. -#}
 {%- set passes = passes | int(1) %}
-labels_0 as (
+{%- set p = prefix %}
+{{ p }}labels_0 as (
     select node_id, node_id as label from {{ nodes_cte }}
 ),
 {%- for i in range(1, passes + 1) %}
-propagated_{{ i }} as (
+{{ p }}propagated_{{ i }} as (
     select node_id, min(label) as label
     from (
-        select node_id, label from labels_{{ i - 1 }}
+        select node_id, label from {{ p }}labels_{{ i - 1 }}
         union all
         select edges.src_node_id as node_id, labels.label
         from {{ edges_cte }} as edges
-        inner join labels_{{ i - 1 }} as labels on labels.node_id = edges.dst_node_id
+        inner join {{ p }}labels_{{ i - 1 }} as labels on labels.node_id = edges.dst_node_id
     ) as candidates
     group by node_id
 ),
-hooked_{{ i }} as (
+{{ p }}hooked_{{ i }} as (
     select node_id, min(label) as label
     from (
-        select node_id, label from propagated_{{ i }}
+        select node_id, label from {{ p }}propagated_{{ i }}
         union all
         select previous.label as node_id, propagated.label
-        from labels_{{ i - 1 }} as previous
-        inner join propagated_{{ i }} as propagated on propagated.node_id = previous.node_id
+        from {{ p }}labels_{{ i - 1 }} as previous
+        inner join {{ p }}propagated_{{ i }} as propagated on propagated.node_id = previous.node_id
         where previous.label <> previous.node_id
     ) as candidates
     group by node_id
 ),
-labels_{{ i }} as (
+{{ p }}labels_{{ i }} as (
     select
         hooked.node_id,
         least(hooked.label, pointed.label, old_root.label) as label
-    from hooked_{{ i }} as hooked
-    inner join labels_{{ i - 1 }} as previous on previous.node_id = hooked.node_id
-    inner join hooked_{{ i }} as pointed on pointed.node_id = hooked.label
-    inner join hooked_{{ i }} as old_root on old_root.node_id = previous.label
+    from {{ p }}hooked_{{ i }} as hooked
+    inner join {{ p }}labels_{{ i - 1 }} as previous on previous.node_id = hooked.node_id
+    inner join {{ p }}hooked_{{ i }} as pointed on pointed.node_id = hooked.label
+    inner join {{ p }}hooked_{{ i }} as old_root on old_root.node_id = previous.label
 ){% if not loop.last %},{% endif %}
 {%- endfor %}
 {%- endmacro %}
 
-{% macro label_propagation_result(passes) -%}labels_{{ passes }}{%- endmacro %}
+{% macro label_propagation_result(passes, prefix='') -%}{{ prefix }}labels_{{ passes | int(1) }}{%- endmacro %}
