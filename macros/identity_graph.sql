@@ -80,15 +80,3 @@ end
 ({{ size_expr }} > {{ var('identity_max_component_size') }})
 {%- endmacro %}
 
-
-{#- Session settings of the identity models (pre-hook): the graph's hash joins and sorts fit
-    in memory instead of spilling to temp files. -#}
-{% macro identity_session_settings() -%}
-    {{ return(adapter.dispatch('identity_session_settings', 'gdp')()) }}
-{%- endmacro %}
-
-{% macro default__identity_session_settings() -%}
-set local work_mem = '{{ var("identity_work_mem") }}'
-{%- endmacro %}
-
-{% macro spark__identity_session_settings() -%}select 1{%- endmacro %}
