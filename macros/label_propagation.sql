@@ -67,3 +67,57 @@
 {%- endmacro %}
 
 {% macro label_propagation_result(passes, prefix='') -%}{{ prefix }}labels_{{ passes | int(1) }}{%- endmacro %}
+
+
+{#
+  Connected components with contraction: `rounds` rounds of `passes` label-propagation
+  passes (above), each round on the graph the previous one left: its vertices are the
+  previous labels, its edges the edges whose two ends still carry different labels. A
+  component that converged drops out, so a round costs what is still unresolved instead of
+  the whole graph (identity components are small: after the first round little is left).
+  The minimum node of a component keeps its own id as label through every round, so the
+  final label is still the component's smallest node_id. `{prefix}components` holds
+  (node_id, label) for every node of `nodes_cte`. `passes` (var identity_label_passes) is
+  spent two a round: the second pass of a round hooks whole groups (above).
+#}
+{% macro connected_components(nodes_cte, edges_cte, passes, prefix='') -%}
+{%- set rounds = [(passes | int(2)) // 2, 1] | max %}
+{%- set passes = 2 %}
+{%- for r in range(1, rounds + 1) %}
+{%- set round = prefix ~ 'round' ~ r ~ '_' %}
+{%- if r > 1 %}
+{{ round }}edges as (
+    select distinct
+        src_labels.label as src_node_id,
+        dst_labels.label as dst_node_id
+    from {{ prefix }}round{{ r - 1 }}_edges as edges
+    inner join {{ label_propagation_result(passes, prefix=prefix ~ 'round' ~ (r - 1) ~ '_') }} as src_labels
+        on edges.src_node_id = src_labels.node_id
+    inner join {{ label_propagation_result(passes, prefix=prefix ~ 'round' ~ (r - 1) ~ '_') }} as dst_labels
+        on edges.dst_node_id = dst_labels.node_id
+    where src_labels.label <> dst_labels.label
+),
+{{ round }}nodes as (
+    select distinct src_node_id as node_id from {{ round }}edges
+),
+{%- else %}
+{{ round }}edges as (
+    select * from {{ edges_cte }}
+),
+{{ round }}nodes as (
+    select node_id from {{ nodes_cte }}
+),
+{%- endif %}
+{{ label_propagation(round ~ 'nodes', round ~ 'edges', passes, prefix=round) }},
+{%- endfor %}
+{{ prefix }}components as (
+    select
+        nodes.node_id,
+        coalesce({% for r in range(rounds, 0, -1) %}round{{ r }}.label, {% endfor %}nodes.node_id) as label
+    from {{ nodes_cte }} as nodes
+    {%- for r in range(1, rounds + 1) %}
+    left join {{ label_propagation_result(passes, prefix=prefix ~ 'round' ~ r ~ '_') }} as round{{ r }}
+        on round{{ r }}.node_id = coalesce({% for q in range(r - 1, 0, -1) %}round{{ q }}.label, {% endfor %}nodes.node_id)
+    {%- endfor %}
+)
+{%- endmacro %}

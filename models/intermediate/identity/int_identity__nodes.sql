@@ -1,5 +1,6 @@
 {{ config(
     materialized='incremental', unique_key='identity_key', incremental_strategy='delete+insert',
+    post_hook=["{{ identity_analyze() }}"],
     indexes=[{'columns': ['identity_key'], 'unique': true}, {'columns': ['node_id'], 'unique': true}, {'columns': ['written_at']}],
 ) }}
 {#- One row per identifier. node_id is a stable hash of the identity key (the same whatever

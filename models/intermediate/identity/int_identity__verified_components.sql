@@ -6,7 +6,8 @@
 ) }}
 {#- Connected components over verified edges only (signed webhooks, the API token, operator
     imports, auth.users, activation's own sends): what the system itself can vouch for.
-    verified_component_id = the node_id of the component's oldest identifier
+    Components by label propagation with contraction (macros/label_propagation.sql
+    connected_components). verified_component_id = the node_id of the component's oldest identifier
     (identity_age_order). A component is identified when it holds an identifying identifier
     (person id, email, app user, Stripe customer, Calendly invitee); client-asserted edges are
     judged against these components in int_identity__client_edges.
@@ -61,7 +62,7 @@ linked_nodes as (
     select distinct src_node_id as node_id from directed
 ),
 
-{{ label_propagation('linked_nodes', 'directed', var('identity_label_passes')) }},
+{{ connected_components('linked_nodes', 'directed', var('identity_label_passes'), prefix='verified_') }},
 
 labelled as (
     select
@@ -72,7 +73,7 @@ labelled as (
         coalesce(labels.label, nodes.node_id) as label,
         {{ is_identifying_type('nodes.identifier_type') }} as is_identifying
     from nodes
-    left join {{ label_propagation_result(var('identity_label_passes')) }} as labels on nodes.node_id = labels.node_id
+    left join verified_components as labels on nodes.node_id = labels.node_id
 ),
 
 components as (
@@ -119,7 +120,7 @@ linked_components as (
     select distinct src_node_id as node_id from component_directed
 ),
 
-{{ label_propagation('linked_components', 'component_directed', var('identity_label_passes'), prefix='graph_') }},
+{{ connected_components('linked_components', 'component_directed', var('identity_label_passes'), prefix='graph_') }},
 
 final as (
     select
@@ -130,7 +131,7 @@ final as (
         coalesce(graphs.label, components.verified_component_id) as graph_id,
         {{ identity_written_at() }} as written_at
     from components
-    left join {{ label_propagation_result(var('identity_label_passes'), prefix='graph_') }} as graphs
+    left join graph_components as graphs
         on components.verified_component_id = graphs.node_id
 )
 
