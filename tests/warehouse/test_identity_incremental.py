@@ -17,9 +17,9 @@ from datetime import timedelta
 import psycopg
 import pytest
 
+from gdp.dbt import run_dbt
 from tests.dbt_helpers import ingest_client, private_database, rows, send_resend
 from tests.warehouse.test_identity_provenance import NOW, attack, emailed, identify, land_world, posthog
-from gdp.dbt import run_dbt
 from tools.simulate.deliveries import posthog_event, posthog_identify_event
 
 pytestmark = pytest.mark.slow
