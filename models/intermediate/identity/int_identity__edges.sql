@@ -20,18 +20,13 @@
     'int_identity__edges_tracking', 'int_identity__edges_meta_capi', 'int_identity__edges_app', 'int_identity__edges_auth',
     'int_identity__edges_cal', 'int_identity__edges_calendly', 'int_identity__edges_deals', 'int_identity__edges_leads',
 ] %}
+{#- The source models are named where they are read: a CTE read twice is materialized whole. #}
 with
-
-{% for name in sources %}
-    {{ name.replace('int_identity__edges_', '') }} as (
-        select * from {{ ref(name) }}
-    ),
-{% endfor %}
 {%- if is_incremental() %}
 
     candidates as (
         {%- for name in sources %}
-            select edge_key from {{ name.replace('int_identity__edges_', '') }}
+            select edge_key from {{ ref(name) }}
             where last_received_at is null or last_received_at > (
                 select coalesce(max(last_received_at), {{ min_timestamp() }}) - 2 * interval '{{ var("event_lookback") }}'
                 from {{ this }}
@@ -53,7 +48,7 @@ unioned as (
             raw_table,
             raw_key,
             last_received_at
-        from {{ name.replace('int_identity__edges_', '') }}
+        from {{ ref(name) }}
         {%- if is_incremental() %}
             where edge_key in (select candidates.edge_key from candidates)
         {%- endif %}

@@ -21,18 +21,17 @@
     ) %}
     {%- set ns.incremental = not behind.columns[0].values()[0] %}
 {%- endif %}
+{#- The relations are named where they are read, not through a shared CTE: a CTE read twice is
+    materialized whole, without its indexes. #}
+{%- set edges = ref('int_identity__edges') %}
 with
-
-edges as (
-    select * from {{ ref('int_identity__edges') }}
-),
 {%- if ns.incremental %}
 
 changed as (
     select
         left_key,
         right_key
-    from edges
+    from {{ edges }}
     where written_at > {{ identity_watermark() }}
 ),
 
@@ -53,27 +52,20 @@ touched_and_standing as (
     where identity_key like 'posthog\_distinct\_id:%'
 ),
 
-last_graph as (
-    select
-        identity_key,
-        graph_id
-    from {{ graph }}
-),
-
 region as (
     select touched.identity_key from touched
     union
-    select last_graph.identity_key from last_graph
+    select last_graph.identity_key from {{ graph }} as last_graph
     where last_graph.graph_id in (
         select touched_graph.graph_id
         from touched_and_standing
-        inner join last_graph as touched_graph on touched_and_standing.identity_key = touched_graph.identity_key
+        inner join {{ graph }} as touched_graph on touched_and_standing.identity_key = touched_graph.identity_key
     )
 ),
 
 {# Raw components are closed under edges: an edge with one end in the region has both there. #}
 region_edges as (
-    select * from edges
+    select * from {{ edges }}
     where left_key in (select region.identity_key from region)
 ),
 {%- endif %}
@@ -86,7 +78,7 @@ sightings as (
         raw_key,
         first_seen_at,
         last_seen_at
-    from {{ 'region_edges' if ns.incremental else 'edges' }}
+    from {{ 'region_edges' if ns.incremental else edges }}
     union all
     select
         right_key,
@@ -95,7 +87,7 @@ sightings as (
         raw_key,
         first_seen_at,
         last_seen_at
-    from {{ 'region_edges' if ns.incremental else 'edges' }}
+    from {{ 'region_edges' if ns.incremental else edges }}
     where right_key is not null
 ),
 
