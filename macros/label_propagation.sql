@@ -22,46 +22,102 @@
   labels (N rows), two aggregates and four hash joins over N rows:
   O(passes x (N + E)) time, O(N + E) memory per materialized pass, no recursion.
 #}
-{% macro label_propagation(nodes_cte, edges_cte, passes) -%}
-{#- int(1): sqlfluff renders var() as a placeholder string; dbt always passes an integer. -#}
+{% macro label_propagation(nodes_cte, edges_cte, passes, prefix='') -%}
+{#- int(1): sqlfluff renders var() as a placeholder string; dbt always passes an integer.
+    prefix: names the CTEs, so one query can hold two propagations. -#}
 {%- set passes = passes | int(1) %}
-labels_0 as (
+{%- set p = prefix %}
+{{ p }}labels_0 as (
     select node_id, node_id as label from {{ nodes_cte }}
 ),
 {%- for i in range(1, passes + 1) %}
-propagated_{{ i }} as (
+{{ p }}propagated_{{ i }} as (
     select node_id, min(label) as label
     from (
-        select node_id, label from labels_{{ i - 1 }}
+        select node_id, label from {{ p }}labels_{{ i - 1 }}
         union all
         select edges.src_node_id as node_id, labels.label
         from {{ edges_cte }} as edges
-        inner join labels_{{ i - 1 }} as labels on labels.node_id = edges.dst_node_id
+        inner join {{ p }}labels_{{ i - 1 }} as labels on labels.node_id = edges.dst_node_id
     ) as candidates
     group by node_id
 ),
-hooked_{{ i }} as (
+{{ p }}hooked_{{ i }} as (
     select node_id, min(label) as label
     from (
-        select node_id, label from propagated_{{ i }}
+        select node_id, label from {{ p }}propagated_{{ i }}
         union all
         select previous.label as node_id, propagated.label
-        from labels_{{ i - 1 }} as previous
-        inner join propagated_{{ i }} as propagated on propagated.node_id = previous.node_id
+        from {{ p }}labels_{{ i - 1 }} as previous
+        inner join {{ p }}propagated_{{ i }} as propagated on propagated.node_id = previous.node_id
         where previous.label <> previous.node_id
     ) as candidates
     group by node_id
 ),
-labels_{{ i }} as (
+{{ p }}labels_{{ i }} as (
     select
         hooked.node_id,
         least(hooked.label, pointed.label, old_root.label) as label
-    from hooked_{{ i }} as hooked
-    inner join labels_{{ i - 1 }} as previous on previous.node_id = hooked.node_id
-    inner join hooked_{{ i }} as pointed on pointed.node_id = hooked.label
-    inner join hooked_{{ i }} as old_root on old_root.node_id = previous.label
+    from {{ p }}hooked_{{ i }} as hooked
+    inner join {{ p }}labels_{{ i - 1 }} as previous on previous.node_id = hooked.node_id
+    inner join {{ p }}hooked_{{ i }} as pointed on pointed.node_id = hooked.label
+    inner join {{ p }}hooked_{{ i }} as old_root on old_root.node_id = previous.label
 ){% if not loop.last %},{% endif %}
 {%- endfor %}
 {%- endmacro %}
 
-{% macro label_propagation_result(passes) -%}labels_{{ passes }}{%- endmacro %}
+{% macro label_propagation_result(passes, prefix='') -%}{{ prefix }}labels_{{ passes | int(1) }}{%- endmacro %}
+
+
+{#
+  Connected components with contraction: `rounds` rounds of `passes` label-propagation
+  passes (above), each round on the graph the previous one left: its vertices are the
+  previous labels, its edges the edges whose two ends still carry different labels. A
+  component that converged drops out, so a round costs what is still unresolved instead of
+  the whole graph (identity components are small: after the first round little is left).
+  The minimum node of a component keeps its own id as label through every round, so the
+  final label is still the component's smallest node_id. `{prefix}components` holds
+  (node_id, label) for every node of `nodes_cte`. `passes` (var identity_label_passes) is
+  spent two a round: the second pass of a round hooks whole groups (above).
+#}
+{% macro connected_components(nodes_cte, edges_cte, passes, prefix='') -%}
+{%- set rounds = [(passes | int(2)) // 2, 1] | max %}
+{%- set passes = 2 %}
+{%- for r in range(1, rounds + 1) %}
+{%- set round = prefix ~ 'round' ~ r ~ '_' %}
+{%- if r > 1 %}
+{{ round }}edges as (
+    select distinct
+        src_labels.label as src_node_id,
+        dst_labels.label as dst_node_id
+    from {{ prefix }}round{{ r - 1 }}_edges as edges
+    inner join {{ label_propagation_result(passes, prefix=prefix ~ 'round' ~ (r - 1) ~ '_') }} as src_labels
+        on edges.src_node_id = src_labels.node_id
+    inner join {{ label_propagation_result(passes, prefix=prefix ~ 'round' ~ (r - 1) ~ '_') }} as dst_labels
+        on edges.dst_node_id = dst_labels.node_id
+    where src_labels.label <> dst_labels.label
+),
+{{ round }}nodes as (
+    select distinct src_node_id as node_id from {{ round }}edges
+),
+{%- else %}
+{{ round }}edges as (
+    select * from {{ edges_cte }}
+),
+{{ round }}nodes as (
+    select node_id from {{ nodes_cte }}
+),
+{%- endif %}
+{{ label_propagation(round ~ 'nodes', round ~ 'edges', passes, prefix=round) }},
+{%- endfor %}
+{{ prefix }}components as (
+    select
+        nodes.node_id,
+        coalesce({% for r in range(rounds, 0, -1) %}round{{ r }}.label, {% endfor %}nodes.node_id) as label
+    from {{ nodes_cte }} as nodes
+    {%- for r in range(1, rounds + 1) %}
+    left join {{ label_propagation_result(passes, prefix=prefix ~ 'round' ~ r ~ '_') }} as round{{ r }}
+        on round{{ r }}.node_id = coalesce({% for q in range(r - 1, 0, -1) %}round{{ q }}.label, {% endfor %}nodes.node_id)
+    {%- endfor %}
+)
+{%- endmacro %}

@@ -60,3 +60,14 @@ case when ({{ expr }}) rlike {{ regex_literal(pattern) }} then regexp_extract({{
 {% macro default__sha256_hex(expr) -%}encode(sha256(convert_to(({{ expr }})::text, 'UTF8')), 'hex'){%- endmacro %}
 
 {% macro spark__sha256_hex(expr) -%}sha2(cast({{ expr }} as string), 256){%- endmacro %}
+
+
+{#- A stable 60-bit integer of the text (the first 15 hex digits of its md5): the same on both
+    engines, for ids that must not depend on the order rows arrive in. -#}
+{% macro hash_bigint(expr) -%}
+    {{ return(adapter.dispatch('hash_bigint', 'gdp')(expr)) }}
+{%- endmacro %}
+
+{% macro default__hash_bigint(expr) -%}('x' || substr(md5(({{ expr }})::text), 1, 15))::bit(60)::bigint{%- endmacro %}
+
+{% macro spark__hash_bigint(expr) -%}cast(conv(substr(md5(cast({{ expr }} as string)), 1, 15), 16, 10) as bigint){%- endmacro %}

@@ -88,9 +88,10 @@ def contract_tables(target) -> list[str]:
 # Known gap of the identity graph (models/intermediate/identity/, owned by the identity work):
 # its incremental edges fold each batch's first PostHog sighting into last_seen_at with max(),
 # while a full build keeps only the first sighting ever, so these "last seen" columns differ
-# between the two paths. Every other column of these tables is compared.
+# between the two paths. `written_at` says which run wrote an edge (the incremental identity's
+# bookkeeping, macros/identity_graph.sql). Every other column of these tables is compared.
 IDENTITY_LAST_SEEN = {
-    "int_identity__edges": {"last_seen_at", "last_received_at"},
+    "int_identity__edges": {"last_seen_at", "last_received_at", "written_at"},
     "identity_link": {"last_seen_at"},
     "person": {"last_identified_at"},
 }

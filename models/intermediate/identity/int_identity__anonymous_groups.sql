@@ -1,23 +1,44 @@
-{{ config(materialized='table', indexes=[{'columns': ['verified_component_id'], 'unique': true}]) }}
+-- depends_on: {{ ref('int_identity__nodes') }}
+{{ config(
+    materialized='incremental', incremental_strategy='append',
+    pre_hook=["{{ identity_forget_region('verified_component_id', by_node_id=true) }}"],
+    indexes=[{'columns': ['verified_component_id'], 'unique': true}, {'columns': ['written_at']}],
+) }}
 {#- Anonymous verified components (no identifying identifier) tied together by client-asserted
     edges, e.g. a browser aliased to another, and the one identified person each group goes to.
     An edge between two anonymous components that two different persons claimed
     (int_identity__claims) ties nothing. A group's owner: its standing claim, else its first
     claim by time (int_identity__client_edges refuses every other claim). group_id = the
-    group's smallest component id. -#}
+    group's smallest component id. Incremental: the groups of the region (macros/identity_graph.sql). -#}
 with
+
+{%- if is_incremental() %}
+
+region as (
+    {{ identity_region() }}
+),
+{%- endif %}
 
 edges as (
     select * from {{ ref('int_identity__edges') }}
     where provenance = 'client_asserted' and right_key is not null
+    {%- if is_incremental() %}
+        and left_key in (select region.identity_key from region)
+    {%- endif %}
 ),
 
 components as (
     select * from {{ ref('int_identity__verified_components') }}
+    {%- if is_incremental() %}
+        where identity_key in (select region.identity_key from region)
+    {%- endif %}
 ),
 
 claims as (
     select * from {{ ref('int_identity__claims') }}
+    {%- if is_incremental() %}
+        where claimed_key in (select region.identity_key from region)
+    {%- endif %}
 ),
 
 direct_owners as (
@@ -92,7 +113,8 @@ final as (
         members.group_id,
         owners.owner_id,
         owners.owner_claimed_at,
-        owners.owner_is_standing
+        owners.owner_is_standing,
+        {{ identity_written_at() }} as written_at
     from members
     left join owners on members.group_id = owners.group_id
 )

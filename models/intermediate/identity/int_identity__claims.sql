@@ -1,19 +1,38 @@
-{{ config(materialized='table') }}
+-- depends_on: {{ ref('int_identity__nodes') }}
+{{ config(
+    materialized='incremental', incremental_strategy='append',
+    pre_hook=["{{ identity_forget_region('claimed_key') }}"],
+    indexes=[{'columns': ['claimed_key']}, {'columns': ['written_at']}],
+) }}
 {#- Identified components laying claim to anonymous ones: each client-asserted edge with one
     identified end and one anonymous end, plus the standing claim of a person id on the PostHog
     distinct id of the same value (gdp.js names the browser after the cookie's person, so that
     distinct id is theirs before anyone else's). The identity keys are kept so forgetting a
     person finds their rows here too. direct_owner_id: per claimed component the
-    standing claim wins, then the first claim by time (ties: the oldest claimant component). -#}
+    standing claim wins, then the first claim by time (ties: the smallest claimant component id).
+    Incremental: the claims of the region (macros/identity_graph.sql). -#}
 with
+
+{%- if is_incremental() %}
+
+region as (
+    {{ identity_region() }}
+),
+{%- endif %}
 
 edges as (
     select * from {{ ref('int_identity__edges') }}
     where provenance = 'client_asserted' and right_key is not null
+    {%- if is_incremental() %}
+        and left_key in (select region.identity_key from region)
+    {%- endif %}
 ),
 
 components as (
     select * from {{ ref('int_identity__verified_components') }}
+    {%- if is_incremental() %}
+        where identity_key in (select region.identity_key from region)
+    {%- endif %}
 ),
 
 one_sided as (
@@ -58,7 +77,8 @@ final as (
         *,
         first_value(claimant_id) over (
             partition by claimed_component_id order by is_standing desc, claimed_at asc nulls first, claimant_id asc
-        ) as direct_owner_id
+        ) as direct_owner_id,
+        {{ identity_written_at() }} as written_at
     from claims
 )
 

@@ -1,24 +1,50 @@
-{{ config(materialized='table', indexes=[{'columns': ['edge_key'], 'unique': true}]) }}
+-- depends_on: {{ ref('int_identity__nodes') }}
+{{ config(
+    materialized='incremental', incremental_strategy='append',
+    pre_hook=["{{ identity_forget_region('left_key') }}"],
+    indexes=[{'columns': ['edge_key'], 'unique': true}, {'columns': ['left_key']}, {'columns': ['written_at']}],
+) }}
 {#- Every client-asserted pair (cookie identify, PostHog, the CAPI relay, click ↔ browser)
     judged against the verified components. PostHog's own rule (no merge of two identified
     persons on $identify / $alias), made stricter: a client may attach anonymous identifiers
     (distinct ids, fbp / fbc, click ids) to its own person, but never join two identified
     components, never tie together anonymous identifiers two persons claimed, and never take
     an anonymous identifier or group another identified person owns (int_identity__claims,
-    int_identity__anonymous_groups). refused_reason says why; null = accepted. -#}
+    int_identity__anonymous_groups). refused_reason says why; null = accepted.
+    Incremental: the edges of the region (macros/identity_graph.sql). -#}
 with
+
+{%- if is_incremental() %}
+
+region as (
+    {{ identity_region() }}
+),
+{%- endif %}
 
 edges as (
     select * from {{ ref('int_identity__edges') }}
     where provenance = 'client_asserted' and right_key is not null
+    {%- if is_incremental() %}
+        and left_key in (select region.identity_key from region)
+    {%- endif %}
 ),
 
 components as (
     select * from {{ ref('int_identity__verified_components') }}
+    {%- if is_incremental() %}
+        where identity_key in (select region.identity_key from region)
+    {%- endif %}
+),
+
+all_claims as (
+    select * from {{ ref('int_identity__claims') }}
+    {%- if is_incremental() %}
+        where claimed_key in (select region.identity_key from region)
+    {%- endif %}
 ),
 
 claims as (
-    select * from {{ ref('int_identity__claims') }}
+    select * from all_claims
     where edge_key is not null
 ),
 
@@ -26,11 +52,14 @@ direct_owners as (
     select distinct
         claimed_component_id,
         direct_owner_id
-    from {{ ref('int_identity__claims') }}
+    from all_claims
 ),
 
 groups as (
     select * from {{ ref('int_identity__anonymous_groups') }}
+    {%- if is_incremental() %}
+        where verified_component_id in (select region.node_id from region)
+    {%- endif %}
 ),
 
 judged as (
@@ -89,5 +118,6 @@ final as (
 
 select
     *,
-    refused_reason is null as is_accepted
+    refused_reason is null as is_accepted,
+    {{ identity_written_at() }} as written_at
 from final

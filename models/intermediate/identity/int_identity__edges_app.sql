@@ -7,15 +7,6 @@ identify_calls as (
     {{ identity_edge_batch(ref('stg_app__identify_calls'), 'received_at') }}
 ),
 
-{# Which door a call came through is in the landed payload (`auth`: token | cookie), which
-   staging does not unpack yet; only a token call counts as verified. #}
-landed_calls as (
-    select
-        identify_id,
-        payload ->> 'auth' as auth
-    from {{ source('app', 'identify_call') }}
-),
-
 identify_keys as (
     select
         identify_calls.identify_id,
@@ -25,9 +16,9 @@ identify_keys as (
         {{ identity_key('email', 'email') }} as email_key,
         {{ identity_key('posthog_distinct_id', 'distinct_id') }} as distinct_key,
         {{ identity_key('app_user_id', 'app_user_id') }} as app_user_key,
-        case when landed_calls.auth = 'token' then 'verified' else 'client_asserted' end as provenance
+        {# Only a call with the API token counts as verified. #}
+        case when identify_calls.auth = 'token' then 'verified' else 'client_asserted' end as provenance
     from identify_calls
-    left join landed_calls on identify_calls.identify_id = landed_calls.identify_id
 ),
 
 edges as (

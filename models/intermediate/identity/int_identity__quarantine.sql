@@ -29,7 +29,7 @@ final as (
     from sized
     inner join components on sized.component_id = components.component_id
     inner join nodes on components.node_id = nodes.node_id
-    where sized.component_size > {{ var('identity_max_component_size') }}
+    where {{ identity_is_oversized('sized.component_size') }}
     group by sized.component_id, sized.component_size
 )
 
