@@ -10,6 +10,7 @@ import hashlib
 from pathlib import Path
 
 import psycopg
+import pytest
 import yaml
 
 from activation.outbound import _deal
@@ -49,6 +50,7 @@ def _enter_all(url: str, segment: str, person_ids: list[str]) -> None:
         )
 
 
+@pytest.mark.slow  # builds dbt or waits out timeouts; CI's full suite runs it
 def test_holdout_mart_gives_the_same_assignment_as_the_python_it_replaced(db):
     add_segment(db, "seg", [], holdout_share=0.1)
     add_segment(db, "other_seg", [], holdout_share=0.5)

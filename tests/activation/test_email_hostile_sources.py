@@ -36,6 +36,7 @@ def hostile_db(server_url):
     gdb.drop_database(server_url, name)
 
 
+@pytest.mark.slow  # builds dbt or waits out timeouts; CI's full suite runs it
 def test_hostile_names_from_each_source_reach_the_email_as_text(hostile_db, fake_resend, tmp_path):
     with psycopg.connect(hostile_db, autocommit=True) as conn:
         for email in HOSTILE:

@@ -37,6 +37,7 @@ def listed(tmp_path, *args: str) -> set[str]:
     return {json.loads(line)["unique_id"] for line in proc.stdout.splitlines() if line.startswith("{")}
 
 
+@pytest.mark.slow  # builds dbt or waits out timeouts; CI's full suite runs it
 def test_the_plans_exclusions_are_the_cycle_selector(tmp_path):
     """The plan spells selectors.yml's `cycle` as CLI exclusions: both must select the same nodes."""
     assert listed(tmp_path, "--selector", CYCLE_SELECTOR) == listed(

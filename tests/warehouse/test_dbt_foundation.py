@@ -124,6 +124,7 @@ def warehouse(server_url, settings, tmp_path_factory):
         yield url
 
 
+@pytest.mark.slow  # builds dbt or waits out timeouts; CI's full suite runs it
 def test_quarantine_guard_is_a_dbt_test_with_its_threshold_a_var(warehouse, tmp_path):
     """The guard fails the build (so no cycle is recorded or sent) above var identity_quarantine_max."""
     select = ["test", "--select", "assert_identity_quarantine_under_limit"]

@@ -7,6 +7,8 @@ import contextlib
 import json
 import subprocess
 
+import pytest
+
 from gdp.dbt import CYCLE_SELECTOR, NIGHTLY_SELECTOR, cycle_build_args, dbt_command, dbt_environment
 from gdp.settings import REPO_ROOT
 from orchestration.cycle import run_cycle
@@ -26,6 +28,7 @@ def listed(tmp_path, *args: str) -> list[dict]:
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 
 
+@pytest.mark.slow  # builds dbt or waits out timeouts; CI's full suite runs it
 def test_cycle_has_every_model_and_the_guards_but_no_unit_or_nightly_test(tmp_path):
     cycle = listed(tmp_path, "--selector", CYCLE_SELECTOR)
     nightly = listed(tmp_path, "--selector", NIGHTLY_SELECTOR)
@@ -41,6 +44,7 @@ def test_cycle_has_every_model_and_the_guards_but_no_unit_or_nightly_test(tmp_pa
     assert any(name.startswith("known_person_event_person_id") for name in nightly_only)
 
 
+@pytest.mark.slow  # builds dbt or waits out timeouts; CI's full suite runs it
 def test_contracts_are_enforced_on_every_model_another_layer_reads(tmp_path):
     enforced = {n["name"] for n in listed(tmp_path, "--select", "config.contract.enforced:true", "--resource-type", "model")}
     assert {
@@ -50,6 +54,7 @@ def test_contracts_are_enforced_on_every_model_another_layer_reads(tmp_path):
     } <= enforced
 
 
+@pytest.mark.slow  # builds dbt or waits out timeouts; CI's full suite runs it
 def test_gdp_refresh_and_dagster_build_the_same_cycle(monkeypatch, tmp_path):
     assert cycle_build_args() == ["build", "--selector", "cycle", "--exclude-resource-type", "unit_test"]
     assert cycle_build_args(selector=NIGHTLY_SELECTOR) == ["build", "--selector", "nightly"]

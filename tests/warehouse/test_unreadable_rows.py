@@ -22,6 +22,7 @@ def hostile_url(server_url):
         yield url
 
 
+@pytest.mark.slow  # builds dbt or waits out timeouts; CI's full suite runs it
 def test_cycle_is_green_and_shows_every_unreadable_row(hostile_url, tmp_path):
     build(hostile_url, tmp_path / "target", "--selector", "cycle")
 
