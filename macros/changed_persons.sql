@@ -3,8 +3,10 @@
     events_seen_before (newest event received_at), identity_seen_at (newest
     int_privacy__identity_hashes change), auth_events_seen (auth.users rows in event: they
     have no arrival time) and, for the clock rollups, computed_as_of_at.
-      1. persons with events received since the last build's newest, minus var event_lookback
-         (a late commit), and every auth.users person when that count changed;
+      1. persons with events received after the last build's newest (events_seen_before), or
+         from that newest minus var event_lookback on when the rows in that lookback are no
+         longer the number the build saw (events_in_lookback: a late commit), and every
+         auth.users person when that count changed;
       2. persons whose identifiers moved (new identifiers, merges, late identification: the
          events that re-resolve follow their identity_key): the new and the previous person;
       3. `crossings` [(event types, days)]: persons with such an event leaving its window as
@@ -18,7 +20,22 @@ select distinct person_id from {{ ref('event') }} where person_id is not null
 {%- else -%}
 select events.person_id from {{ ref('event') }} as events
 where events.person_id is not null
-    and events.received_at >= coalesce((select max(previous.events_seen_before) from {{ this }} as previous), {{ min_timestamp() }}) - {{ lookback }}
+    and events.received_at > coalesce((
+        select
+            case
+                when count(*) = max(marks.events_in_lookback) then max(marks.events_seen_before)
+                else max(marks.events_seen_before) - {{ lookback }} - interval '1 second'
+            end
+        from {{ ref('event') }} as seen
+        inner join (
+            select
+                previous.events_seen_before,
+                previous.events_in_lookback
+            from {{ this }} as previous
+            order by previous.events_seen_before desc
+            limit 1
+        ) as marks on seen.received_at between marks.events_seen_before - {{ lookback }} and marks.events_seen_before
+    ), {{ min_timestamp() }})
 union
 select events.person_id from {{ ref('event') }} as events
 where events.person_id is not null
@@ -55,7 +72,12 @@ where events.person_id is not null
 
 {#- The marks columns of a rollup row (see changed_persons). -#}
 {% macro changed_persons_marks() -%}
+{%- set lookback = "interval '" ~ var('event_lookback') ~ "'" -%}
 coalesce((select max(marks.received_at) from {{ ref('event') }} as marks), {{ min_timestamp() }}) as events_seen_before,
+(
+    select count(*) from {{ ref('event') }} as marks
+    where marks.received_at >= (select max(newest.received_at) from {{ ref('event') }} as newest) - {{ lookback }}
+) as events_in_lookback,
 coalesce((select max(marks.changed_at) from {{ ref('int_privacy__identity_hashes') }} as marks), {{ min_timestamp() }}) as identity_seen_at,
 (select count(*) from {{ ref('event') }} as marks where marks.raw_table = 'auth.users') as auth_events_seen
 {%- endmacro %}
