@@ -47,7 +47,8 @@ def act_db(server_url):
 
 
 # dbt tables tests fill by hand, and the views (in dependency order) activation reads on top of them.
-TABLES = ("segment", "person", "person_features", "contact_eligibility", "event", "deal", "identity_link")
+TABLES = ("segment", "person", "person_features", "contact_eligibility", "event", "deal", "identity_link",
+          "int_privacy__identity_hashes")
 # Seeds keep their rows: they are the definitions (event_vocabulary says which events go to Meta).
 SEEDS = ("event_vocabulary",)
 VIEWS = ("stg_ledger__membership_transitions", "int_privacy__forgotten_persons", "stg_meta__capi_events", "stg_tracking__clicks", "activation_recipient",

@@ -9,6 +9,7 @@
         {'columns': ['person_id', 'occurred_at']},
         {'columns': ['event_type', 'occurred_at']},
         {'columns': ['raw_table', 'raw_key']},
+        {'columns': ['received_at']},
     ],
 ) }}
 {#-

@@ -7,9 +7,9 @@ identity_link as (
     where not is_alias
 ),
 
-events as (
-    select * from {{ ref('event') }}
-    where person_id is not null
+event_rollup as (
+    {#- first touch and event flags, per person, kept incrementally -#}
+    select * from {{ ref('int_persons__event_rollup') }}
 ),
 
 leads as (
@@ -22,11 +22,6 @@ app_users as (
 
 stripe_customers as (
     select * from {{ ref('stg_stripe__customers') }}
-),
-
-conversion_types as (
-    select event_type from {{ ref('event_vocabulary') }}
-    where is_conversion
 ),
 
 forgotten as (
@@ -54,28 +49,6 @@ identifiers as (
         count(*) as identifier_count,
         bool_or(is_quarantined) as is_quarantined
     from identity_link
-    group by person_id
-),
-
-first_touch as (
-    select distinct on (person_id)
-        person_id,
-        occurred_at as first_event_at,
-        source as first_touch_source,
-        event_type as first_touch_event_type,
-        campaign_id as first_touch_campaign_id
-    from events
-    order by person_id, occurred_at, event_id
-),
-
-event_flags as (
-    select
-        person_id,
-        bool_or(event_type = 'signed_up') as has_signed_up,
-        bool_or(event_type in (select conversion_types.event_type from conversion_types)) as has_converted,
-        bool_or(source in ('lead', 'deal')) as has_sales_touch,
-        (array_agg(funnel order by occurred_at) filter (where funnel is not null))[1] as first_funnel
-    from events
     group by person_id
 ),
 
@@ -242,15 +215,15 @@ final as (
         person_names.name,
         identifiers.app_user_id,
         identifiers.stripe_customer_id,
-        least(identifiers.first_identified_at, first_touch.first_event_at) as first_seen_at,
-        greatest(identifiers.last_identified_at, first_touch.first_event_at) as last_identified_at,
-        coalesce(first_touch.first_touch_source, identifiers.first_identifier_source) as first_touch_source,
-        first_touch.first_touch_event_type,
-        first_touch.first_touch_campaign_id,
-        event_flags.first_funnel,
-        (lead_persons.person_id is not null or coalesce(event_flags.has_sales_touch, false)) as is_lead,
-        (identifiers.app_user_id is not null or coalesce(event_flags.has_signed_up, false)) as is_user,
-        coalesce(event_flags.has_converted, false) as is_customer,
+        least(identifiers.first_identified_at, event_rollup.first_event_at) as first_seen_at,
+        greatest(identifiers.last_identified_at, event_rollup.first_event_at) as last_identified_at,
+        coalesce(event_rollup.first_touch_source, identifiers.first_identifier_source) as first_touch_source,
+        event_rollup.first_touch_event_type,
+        event_rollup.first_touch_campaign_id,
+        event_rollup.first_funnel,
+        (lead_persons.person_id is not null or coalesce(event_rollup.has_sales_touch, false)) as is_lead,
+        (identifiers.app_user_id is not null or coalesce(event_rollup.has_signed_up, false)) as is_user,
+        coalesce(event_rollup.has_converted, false) as is_customer,
         (identifiers.email is null and identifiers.app_user_id is null) as is_anonymous,
         identifiers.identifier_count,
         identifiers.is_quarantined,
@@ -260,8 +233,7 @@ final as (
         person_contact.state,
         person_contact.postal_code
     from identifiers
-    left join first_touch on identifiers.person_id = first_touch.person_id
-    left join event_flags on identifiers.person_id = event_flags.person_id
+    left join event_rollup on identifiers.person_id = event_rollup.person_id
     left join person_names on identifiers.person_id = person_names.person_id
     left join lead_persons on identifiers.person_id = lead_persons.person_id
     left join person_contact on identifiers.person_id = person_contact.person_id

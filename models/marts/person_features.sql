@@ -1,17 +1,14 @@
 {{ config(tags=['clock'], indexes=[{'columns': ['person_id'], 'unique': true}]) }}
 {#- One row per person with what segments ask about. Windows (1/7/30 days) are
-    measured back from as_of_at (var `as_of_at`, else now()). One grouped pass over
-    `event` plus small per-person rollups of email_message, subscription and deal:
-    linear in events, so it is rebuilt every cycle. -#}
+    measured back from as_of_at (var `as_of_at`, else now()). What comes from `event` is
+    kept per person incrementally (int_persons__event_rollup, int_persons__event_windows:
+    only changed persons and window crossings are recomputed); this table joins them with
+    person and small per-person rollups of email_message, subscription and deal, so a
+    cycle costs the persons, not the events. -#}
 with
 
 persons as (
     select * from {{ ref('person') }}
-),
-
-events as (
-    select * from {{ ref('event') }}
-    where person_id is not null
 ),
 
 email_messages as (
@@ -35,51 +32,17 @@ as_of as (
 
 event_rollup as (
     select
-        events.person_id,
-        min(events.occurred_at) as first_event_at,
-        max(events.occurred_at) as last_seen_at,
-        min(events.occurred_at) filter (where events.event_type = 'signed_up') as signup_at,
-        min(events.occurred_at) filter (where events.event_type = 'activated') as activated_at,
-        max(events.occurred_at) filter (
-            where events.source in ('posthog', 'app') or events.event_type in ('feature_used', 'activated', 'signed_up')
-        ) as last_active_at,
-        count(*) filter (
-            where events.event_type in ('feature_used', 'activated') and events.occurred_at > as_of.as_of_at - interval '1 day'
-        ) as usage_events_1d,
-        count(*) filter (
-            where events.event_type in ('feature_used', 'activated') and events.occurred_at > as_of.as_of_at - interval '7 days'
-        ) as usage_events_7d,
-        count(*) filter (
-            where events.event_type in ('feature_used', 'activated') and events.occurred_at > as_of.as_of_at - interval '30 days'
-        ) as usage_events_30d,
-        count(*) filter (where events.event_type = 'pricing_viewed' and events.occurred_at > as_of.as_of_at - interval '7 days')
-            as pricing_views_7d,
-        count(*) filter (where events.event_type = 'pricing_viewed' and events.occurred_at > as_of.as_of_at - interval '30 days')
-            as pricing_views_30d,
-        count(*) filter (where events.event_type = 'offer_page_viewed' and events.occurred_at > as_of.as_of_at - interval '7 days')
-            as offer_page_visits_7d,
-        count(*) filter (where events.event_type = 'offer_page_viewed' and events.occurred_at > as_of.as_of_at - interval '30 days')
-            as offer_page_visits_30d,
-        count(*) filter (where events.event_type = 'offer_page_viewed') as offer_page_visits_total,
-        max(events.occurred_at) filter (where events.event_type = 'checkout_started') as last_checkout_started_at,
-        max(events.occurred_at) filter (where events.event_type in ('checkout_completed', 'purchased')) as last_checkout_completed_at,
-        count(*) filter (where events.event_type = 'link_clicked' and events.occurred_at > as_of.as_of_at - interval '30 days')
-            as link_clicks_30d,
-        max(events.occurred_at) filter (where events.event_type in ('link_clicked', 'email_clicked')) as last_clicked_at,
-        bool_or(events.event_type = 'email_bounced') as is_bounced,
-        bool_or(events.event_type = 'email_complained') as is_complained,
-        bool_or(events.event_type = 'email_unsubscribed') as is_unsubscribed,
-        min(events.occurred_at) filter (where events.event_type = 'call_booked') as first_call_booked_at,
-        max(events.occurred_at) filter (where events.event_type = 'call_booked') as last_call_booked_at,
-        max(events.occurred_at) filter (where events.event_type = 'call_canceled') as last_call_canceled_at,
-        max(events.occurred_at) filter (where events.event_type = 'no_show') as last_no_show_at,
-        max(events.occurred_at) filter (where events.event_type = 'meeting_ended') as last_meeting_ended_at,
-        max(events.occurred_at) filter (where events.event_type = 'replied_positive') as last_replied_positive_at,
-        max(events.occurred_at) filter (where events.event_type = 'replied_negative') as last_replied_negative_at,
-        max(events.occurred_at) filter (where events.event_type = 'email_received') as last_email_reply_at
-    from events
-    cross join as_of
-    group by events.person_id
+        rolled.*,
+        windows.usage_events_1d,
+        windows.usage_events_7d,
+        windows.usage_events_30d,
+        windows.pricing_views_7d,
+        windows.pricing_views_30d,
+        windows.offer_page_visits_7d,
+        windows.offer_page_visits_30d,
+        windows.link_clicks_30d
+    from {{ ref('int_persons__event_rollup') }} as rolled
+    left join {{ ref('int_persons__event_windows') }} as windows on rolled.person_id = windows.person_id
 ),
 
 email_rollup as (

@@ -24,7 +24,8 @@ from tests.dbt_helpers import private_database, rows
 
 PERSONS = 60
 SIZES = {"persons": PERSONS, "resend": 400, "posthog": 900, "clicks": 60, "customers": 8, "capi": 30, "leads": 12}
-CLOCK = ["2026-12-01T12:00:00+00:00", "2026-12-02T13:00:00+00:00", "2026-12-09T13:00:00+00:00", "2027-01-05T00:00:00+00:00"]
+CLOCK = ["2026-12-01T12:00:00+00:00", "2026-12-02T13:00:00+00:00", "2026-12-09T13:00:00+00:00", "2027-01-05T00:00:00+00:00",
+         "2027-01-12T06:00:00+00:00"]
 
 
 def listed(tmp_path, *args: str) -> set[str]:
@@ -146,11 +147,27 @@ def test_incremental_cycles_equal_a_full_rebuild(server_url, tmp_path):
             assert {"source.gdp.posthog.posthog_event", "source.gdp.resend.resend_event"} <= set(cycle.plan.moved)
             assert "event" in ran(target) and "stg_posthog__events" not in ran(target)
 
+            # Only the persons this cycle changed were re-read from event, not all of them.
+            fresh = rows(url, "select count(*) filter (where events_seen_before = (select max(events_seen_before)"
+                              " from analytics.int_persons__event_rollup)) as fresh, count(*) as every"
+                              " from analytics.int_persons__event_rollup")[0]
+            assert 0 < fresh["fresh"] < fresh["every"], fresh
+
+        # The clock alone moves a week: person and the event rollup stay, the window counts of the
+        # persons with an event leaving a window are recomputed (found on the time index), no others.
+        clock = run_cycle(url, target_path=target, extra_vars={"as_of_at": CLOCK[4]})
+        assert clock.ok, clock.summary()
+        assert {"int_persons__event_windows", "person_features"} <= ran(target)
+        assert {"event", "person", "int_persons__event_rollup"}.isdisjoint(ran(target))
+        moved = rows(url, "select count(*) filter (where computed_as_of_at = %s::timestamptz) as moved, count(*) as every"
+                          " from analytics.int_persons__event_windows", (CLOCK[4],))[0]
+        assert 0 < moved["moved"] < moved["every"], moved
+
         tables = contract_tables(target)
         incremental = snapshot(url, tables)
         assert incremental["event"], "the world has events"
         full = run_cycle(url, target_path=target, full_refresh=True, record=False,
-                         extra_vars={"as_of_at": CLOCK[3]})
+                         extra_vars={"as_of_at": CLOCK[4]})
         assert full.ok, full.summary()
         rebuilt = snapshot(url, tables)
         differing = [table for table in tables if incremental[table] != rebuilt[table]]

@@ -3,36 +3,31 @@
     person, contact_eligibility and activation_recipient anti-join it, so an account
     still in auth.users (or any source that still names them) does not bring them
     back on a rebuild, full refresh included.
-    A view: activation reads it live, so a tombstone written after a build stops sends. -#}
+    A view: activation reads it live, so a tombstone written after a build stops sends.
+    It looks the few tombstones up in the hashes int_privacy__identity_hashes keeps
+    (indexed), so a read costs the tombstones, not the identity graph. -#}
 with
 
-identity_link as (
-    select * from {{ ref('identity_link') }}
+hashes as (
+    select * from {{ ref('int_privacy__identity_hashes') }}
 ),
 
 tombstones as (
     select * from {{ source('privacy', 'forgotten_identifier') }}
 ),
 
-hashed as (
-    select
-        person_id,
-        {{ sha256_hex('identifier_value') }} as identifier_hash
-    from identity_link
-    union all
-    select distinct
-        person_id,
-        {{ sha256_hex('person_id') }} as identifier_hash
-    from identity_link
-),
-
 matched as (
     select
-        hashed.person_id,
-        min(tombstones.forgotten_at) as forgotten_at
-    from hashed
-    inner join tombstones on hashed.identifier_hash = tombstones.identifier_hash
-    group by hashed.person_id
+        hashes.person_id,
+        tombstones.forgotten_at
+    from tombstones
+    inner join hashes on tombstones.identifier_hash = hashes.identifier_hash
+    union all
+    select
+        hashes.person_id,
+        tombstones.forgotten_at
+    from tombstones
+    inner join hashes on tombstones.identifier_hash = hashes.person_id_hash
 ),
 
 person_ids as (
@@ -43,11 +38,11 @@ person_ids as (
     from matched
     union all
     select
-        identity_link.identifier_value as person_id,
+        hashes.named_person_id as person_id,
         matched.forgotten_at
-    from identity_link
-    inner join matched on identity_link.person_id = matched.person_id
-    where identity_link.identifier_type = 'person_id'
+    from matched
+    inner join hashes on matched.person_id = hashes.person_id
+    where hashes.named_person_id is not null
 ),
 
 final as (
