@@ -12,7 +12,7 @@
     ('deal_event', 'stg_deals__events', 'deal_event_id', 'received_at'),
     ('lead', 'stg_deals__leads', 'raw_email', 'received_at'),
     ('auth.users', 'stg_auth__users', 'app_user_id', 'signed_up_at'),
-    ('activation.email_send', 'stg_activation__email_sends', 'email_send_id::text', 'sent_at'),
+    ('activation.email_send', 'stg_activation__email_sends', cast_as('email_send_id', 'text'), 'sent_at'),
     ('unsubscribe', 'stg_unsubscribe__requests', 'unsubscribe_id', 'received_at'),
 ] %}
 with
