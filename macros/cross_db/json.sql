@@ -161,17 +161,23 @@ jsonb_strip_nulls(jsonb_build_object({% for pair in pairs %}'{{ pair[0] }}', {{ 
 {%- endmacro %}
 
 {#- to_json drops null fields by default; a JSON value goes in as a variant, which to_json
-    writes as JSON (jsonb_strip_nulls also drops the nulls inside it: gdp_strip_json_nulls). -#}
+    writes as JSON, JSON nulls included: jsonb_strip_nulls drops those too, at any depth
+    (spark__json_strip_nulls), a top-level JSON null (`{"a": null}` -> 'a') among them. -#}
 {% macro spark__json_object(pairs) -%}
 {%- if pairs | length == 0 -%}'{}'{%- else -%}
+{%- set built -%}
 to_json(named_struct({% for pair in pairs %}'{{ pair[0] }}', {{ spark__json_object_value(pair) }}{% if not loop.last %}, {% endif %}{% endfor %}))
+{%- endset -%}
+{%- set kinds = namespace(json=false) -%}
+{%- for pair in pairs if pair | length > 2 and pair[2] == 'json' -%}{%- set kinds.json = true -%}{%- endfor -%}
+{{ spark__json_strip_nulls(built) if kinds.json else built }}
 {%- endif -%}
 {%- endmacro %}
 
 {% macro spark__json_object_value(pair) -%}
 {%- set kind = pair[2] if pair | length > 2 else none -%}
 {%- if kind == 'json' -%}
-try_parse_json({{ spark__json_strip_nulls('to_json(try_parse_json(' ~ pair[1] ~ '))') }})
+try_parse_json({{ pair[1] }})
 {%- elif kind == 'timestamp' -%}
 {{ spark__json_timestamp_text(pair[1]) }}
 {%- elif kind is none -%}

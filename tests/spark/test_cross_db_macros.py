@@ -124,11 +124,12 @@ CASES: dict[str, tuple[str, list[tuple], set[int]]] = {
         {0, 1},
     ),
     # Values Spark must be told about: a JSON value stays JSON (its nulls stripped at any depth,
-    # as jsonb_strip_nulls does), an instant prints as jsonb prints a timestamptz in UTC.
+    # a JSON null value too, as jsonb_strip_nulls does), an instant prints as jsonb prints a
+    # timestamptz in UTC.
     "json_object_kinds": (
         r"""{% set inner -%}[{"k": null, "v": "a,\"b\":null"}, null]{%- endset -%}"""
         "{% set obj = json_object([['o', json_get(doc, ['data', 'object']), 'json'], ['n', typed_null('json'), 'json'],"
-        " ['s', to_json_value(text_literal(inner)), 'json'],"
+        " ['s', to_json_value(text_literal(inner)), 'json'], ['z', to_json_value(\"'null'\"), 'json'],"
         " ['t', ts, 'timestamp'], ['f', cast_as(\"'2024-01-31T10:00:00.25Z'\", 'timestamp'), 'timestamp']]) -%}"
         "select {{ obj }}, {{ json_get_text(obj, 't') }}, {{ json_get_text(obj, 'f') }}",
         [({"o": {"id": "sub_1", "n": 2, "ok": True, "items": [1, 2], "dot.key": "d",
