@@ -15,9 +15,9 @@ page_patterns as (
     select * from {{ ref('page_patterns') }}
 ),
 
-{#- Each page view's pattern of lowest priority (a join and a rank rather than a lateral
-    `limit 1`, which Spark does not run). -#}
 ranked_page_matches as (
+    {#- Each page view's pattern of lowest priority (a join and a rank rather than a lateral
+        `limit 1`, which Spark does not run). #}
     select
         posthog.posthog_event_id,
         page_patterns.event_type,

@@ -21,8 +21,10 @@ final as (
         {{ typed_null('text') }} as event_type,
         coalesce(
             {{ identity_key('stripe_customer', 'customer_id') }},
-            {{ identity_key('person_id', 'coalesce(' ~ json_get_text('data_object', 'client_reference_id') ~ ', ' ~ json_get_text('data_object', ['metadata', 'person_id']) ~ ')') }},
-            {{ identity_key('email', 'coalesce(' ~ json_get_text('data_object', ['customer_details', 'email']) ~ ', ' ~ json_get_text('data_object', 'customer_email') ~ ', ' ~ json_get_text('data_object', 'email') ~ ')') }}
+            {{ identity_key('person_id', 'coalesce(' ~ json_get_text('data_object', 'client_reference_id')
+                ~ ', ' ~ json_get_text('data_object', ['metadata', 'person_id']) ~ ')') }},
+            {{ identity_key('email', 'coalesce(' ~ json_get_text('data_object', ['customer_details', 'email'])
+                ~ ', ' ~ json_get_text('data_object', 'customer_email') ~ ', ' ~ json_get_text('data_object', 'email') ~ ')') }}
         ) as identity_key,
         nullif({{ json_get_text('data_object', ['metadata', 'campaign_id']) }}, '') as campaign_id,
         nullif({{ json_get_text('data_object', ['metadata', 'funnel']) }}, '') as funnel,
