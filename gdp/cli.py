@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
@@ -93,12 +94,17 @@ def serve(host: str, port: int, workers: int | None) -> None:
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from all of raw.")
 @click.option("--quiet", is_flag=True, help="Only the summary, not dbt's own progress lines.")
 @click.option("--wait", is_flag=True, help="When another cycle is running, start right after it instead of exiting.")
-def refresh(full_refresh: bool, quiet: bool, wait: bool) -> None:
+@click.option("--warehouse", type=click.Choice(["postgres", "spark"]), default=None,
+              help="Also build the ported models on Spark (raw copied in first); default GDP_WAREHOUSE.")
+def refresh(full_refresh: bool, quiet: bool, wait: bool, warehouse: str | None) -> None:
     """One pipeline cycle against the configured database (dbt build), summarized."""
     from orchestration.cycle import CycleBusy, run_cycle
 
+    settings = get_settings()
+    if warehouse:
+        settings = dataclasses.replace(settings, warehouse=warehouse)
     try:
-        result = run_cycle(gdb.database_url(), full_refresh=full_refresh, stream=not quiet, wait=wait)
+        result = run_cycle(gdb.database_url(), full_refresh=full_refresh, stream=not quiet, wait=wait, settings=settings)
     except CycleBusy as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(result.summary())

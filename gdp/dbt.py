@@ -31,6 +31,9 @@ from gdp.settings import REPO_ROOT, Settings, get_settings
 # nightly run build NIGHTLY_SELECTOR (everything).
 CYCLE_SELECTOR = "cycle"
 NIGHTLY_SELECTOR = "nightly"
+# What the Spark warehouse builds (GDP_WAREHOUSE=spark): the ported models, on the `spark` target.
+SPARK_SELECTOR = "spark"
+SPARK_TARGET = "spark"
 
 
 def cycle_build_args(
@@ -55,6 +58,14 @@ def cycle_build_args(
     if extra_vars:
         args += ["--vars", json.dumps(dict(extra_vars), sort_keys=True)]
     return args
+
+
+def spark_build_args(full_refresh: bool = False) -> list[str]:
+    """The `dbt build` argv of the Spark warehouse's share of a cycle. Only tests whose every
+    parent is built on Spark run there (cautious): a test that also reads a model only Postgres
+    builds (a relationship to `person`) runs in Postgres' build."""
+    args = ["build", "--selector", SPARK_SELECTOR, "--target", SPARK_TARGET, "--indirect-selection", "cautious"]
+    return [*args, "--full-refresh"] if full_refresh else args
 
 
 # Session settings of dbt's connections (libpq reads PGOPTIONS at connect): the person-level

@@ -66,6 +66,11 @@ class Settings:
     supabase_service_role_key: str | None = field(default=None, metadata=_secret("SUPABASE_SERVICE_ROLE_KEY"))
     data_dir: Path = field(default=REPO_ROOT / ".gdp", metadata={"env": "GDP_DATA_DIR"})
     dbt_schema: str = field(default="analytics", metadata={"env": "GDP_DBT_SCHEMA"})
+    # Which engine builds the ported warehouse models (docs/spark.md): postgres, or spark
+    # (the raw copy, then the spark target beside Postgres' own build); the Spark tables live
+    # under spark_dir (default <data_dir>/spark), which profiles.yml reads as GDP_SPARK_DIR.
+    warehouse: str = field(default="postgres", metadata={"env": "GDP_WAREHOUSE"})
+    spark_dir: Path | None = field(default=None, metadata={"env": "GDP_SPARK_DIR"})
     # Ingest app
     max_body_bytes: int = field(default=1024 * 1024, metadata={"env": "GDP_MAX_BODY_BYTES"})
     # gunicorn's access log under `gdp serve`: off, errors (4xx/5xx only) or all. A line per
@@ -165,7 +170,7 @@ class Settings:
                     values[f.name] = int(raw)
                 elif f.type in ("float", float):
                     values[f.name] = float(raw)
-                elif f.type in ("Path", Path):
+                elif f.type in ("Path", Path, "Path | None"):
                     values[f.name] = Path(raw)
                 else:
                     values[f.name] = raw
@@ -183,6 +188,10 @@ class Settings:
         """The variables that reproduce these settings in a child process (set values only)."""
         return {f.metadata["env"]: str(getattr(self, f.name)) for f in fields(self)
                 if getattr(self, f.name) not in (None, "")}
+
+    def spark_path(self) -> Path:
+        """The local Spark warehouse's folder (tables and Derby catalog)."""
+        return self.spark_dir or self.data_dir / "spark"
 
     def posthog_query_key(self) -> tuple[str, str | None]:
         """The key for PostHog's query API, and a warning when it came from the old variable."""
@@ -216,7 +225,7 @@ _POSITIVE = frozenset({
 _AT_MOST_ONE = frozenset({"blast_radius_share"})
 
 
-_CHOICES = {"access_log": ("off", "errors", "all")}
+_CHOICES = {"access_log": ("off", "errors", "all"), "warehouse": ("postgres", "spark")}
 
 
 def _out_of_bounds(attr: str, env: str, value: object) -> str | None:

@@ -189,8 +189,9 @@ def _manifest() -> dict[str, Any]:
     return json.loads(Path(MANIFEST_PATH).read_text())
 
 
-def source_specs(manifest: Mapping[str, Any] | None = None) -> list[AssetSpec]:
-    """External assets for every dbt source, so lineage starts at each raw table."""
+def source_specs(manifest: Mapping[str, Any] | None = None, upstream: Sequence[AssetKey] = ()) -> list[AssetSpec]:
+    """External assets for every dbt source, so lineage starts at each raw table (after
+    `upstream`: the Spark raw copy, when Spark's models read copies of them)."""
     manifest = manifest or _manifest()
     specs: dict[AssetKey, AssetSpec] = {}
     for props in manifest.get("sources", {}).values():
@@ -206,6 +207,7 @@ def source_specs(manifest: Mapping[str, Any] | None = None) -> list[AssetSpec]:
                 "loaded_at_field": props.get("loaded_at_field") or "",
             },
             kinds={"postgres"},
+            deps=list(upstream),
         )
     return list(specs.values())
 

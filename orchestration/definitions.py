@@ -2,7 +2,8 @@
 
 Asset graph: raw sources (external) → dbt staging → intermediate → marts → segments
 → membership_ledger (+ blocking checks) → resend_emails, meta_capi_events,
-meta_audiences, outbound_sequences, webhooks. `refresh_and_activate` runs it all (the
+meta_audiences, outbound_sequences, webhooks; with GDP_WAREHOUSE=spark also spark/raw_copy
+(upstream of the sources) and spark/warehouse (orchestration/spark_assets.py). `refresh_and_activate` runs it all (the
 sensor on raw landing launches it); `clock_cycle` runs only the time-based segments,
 the ledger and activation (the 5-minute schedule's); never two at once.
 """
@@ -11,6 +12,7 @@ from typing import Any
 
 from dagster import Definitions
 
+from gdp.settings import get_settings
 from orchestration.assets import ACTIVATION_ASSETS, membership_ledger
 from orchestration.checks import all_checks
 from orchestration.dbt_assets import gdp_dbt_assets, source_specs
@@ -18,12 +20,19 @@ from orchestration.jobs import clock_cycle_job, refresh_and_activate_job
 from orchestration.resources import default_resources
 from orchestration.schedules import every_five_minutes
 from orchestration.sensors import raw_landing_sensor
+from orchestration.spark_assets import SPARK_ASSETS, SPARK_RAW_COPY_KEY
 
 
 def build_definitions(resources: dict[str, Any] | None = None) -> Definitions:
-    """The project's definitions; tests pass resources pointing at a test database and fakes."""
+    """The project's definitions; tests pass resources pointing at a test database and fakes.
+    With GDP_WAREHOUSE=spark the raw copy and the Spark build join the graph, the copy
+    upstream of every dbt source."""
+    if get_settings().warehouse == "spark":
+        warehouse = [*source_specs(upstream=[SPARK_RAW_COPY_KEY]), *SPARK_ASSETS]
+    else:
+        warehouse = source_specs()
     return Definitions(
-        assets=[*source_specs(), gdp_dbt_assets, membership_ledger, *ACTIVATION_ASSETS],
+        assets=[*warehouse, gdp_dbt_assets, membership_ledger, *ACTIVATION_ASSETS],
         asset_checks=all_checks(),
         jobs=[refresh_and_activate_job, clock_cycle_job],
         sensors=[raw_landing_sensor],

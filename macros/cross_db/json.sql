@@ -148,20 +148,56 @@ coalesce(to_json(map_from_entries(transform(
 
 
 {#- A JSON object from key/value pairs, null values left out (jsonb_strip_nulls(jsonb_build_object(...))).
-    `pairs` is a list of [key, expression]. -#}
+    `pairs` is a list of [key, expression] or [key, expression, kind]; kind says what Spark must
+    know about a value that Postgres' jsonb_build_object knows from its type: 'json' (a JSON
+    value, kept as JSON rather than as a string) or 'timestamp' (printed as jsonb prints a
+    timestamptz in a UTC session: 2026-11-25T10:00:00.5+00:00). -#}
 {% macro json_object(pairs) -%}
     {{ return(adapter.dispatch('json_object', 'gdp')(pairs)) }}
 {%- endmacro %}
 
 {% macro default__json_object(pairs) -%}
-jsonb_strip_nulls(jsonb_build_object({% for key, value in pairs %}'{{ key }}', {{ value }}{% if not loop.last %}, {% endif %}{% endfor %}))
+jsonb_strip_nulls(jsonb_build_object({% for pair in pairs %}'{{ pair[0] }}', {{ pair[1] }}{% if not loop.last %}, {% endif %}{% endfor %}))
 {%- endmacro %}
 
-{#- to_json drops null fields by default. -#}
+{#- to_json drops null fields by default; a JSON value goes in as a variant, which to_json
+    writes as JSON, JSON nulls included: jsonb_strip_nulls drops those too, at any depth
+    (spark__json_strip_nulls), a top-level JSON null (`{"a": null}` -> 'a') among them. -#}
 {% macro spark__json_object(pairs) -%}
 {%- if pairs | length == 0 -%}'{}'{%- else -%}
-to_json(named_struct({% for key, value in pairs %}'{{ key }}', {{ value }}{% if not loop.last %}, {% endif %}{% endfor %}))
+{%- set built -%}
+to_json(named_struct({% for pair in pairs %}'{{ pair[0] }}', {{ spark__json_object_value(pair) }}{% if not loop.last %}, {% endif %}{% endfor %}))
+{%- endset -%}
+{%- set kinds = namespace(json=false) -%}
+{%- for pair in pairs if pair | length > 2 and pair[2] == 'json' -%}{%- set kinds.json = true -%}{%- endfor -%}
+{{ spark__json_strip_nulls(built) if kinds.json else built }}
 {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__json_object_value(pair) -%}
+{%- set kind = pair[2] if pair | length > 2 else none -%}
+{%- if kind == 'json' -%}
+try_parse_json({{ pair[1] }})
+{%- elif kind == 'timestamp' -%}
+{{ spark__json_timestamp_text(pair[1]) }}
+{%- elif kind is none -%}
+{{ pair[1] }}
+{%- else -%}
+{{ exceptions.raise_compiler_error('json_object: unknown kind ' ~ kind ~ ' (json or timestamp)') }}
+{%- endif -%}
+{%- endmacro %}
+
+{#- jsonb_strip_nulls of compact JSON text (as to_json writes it): every object field whose value
+    is null goes, at any depth; nulls in arrays stay. Inside a JSON string every quote is escaped,
+    so `,"` and `{"` only ever start a key. -#}
+{% macro spark__json_strip_nulls(json_text) -%}
+{%- set key -%}"(?:[^"\\]|\\.)*":null{%- endset -%}
+regexp_replace(regexp_replace({{ json_text }}, {{ spark__text_literal(',' ~ key ~ '(?=[,}])') }}, ''), {{ spark__text_literal('\\{' ~ key ~ ',?') }}, '{')
+{%- endmacro %}
+
+{#- jsonb's text of a timestamptz in a UTC session: seconds, then the fraction without trailing zeros. -#}
+{% macro spark__json_timestamp_text(expr) -%}
+concat(regexp_replace(date_format({{ expr }}, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"), {{ spark__text_literal('\.?0+$') }}, ''), '+00:00')
 {%- endmacro %}
 
 

@@ -123,6 +123,22 @@ CASES: dict[str, tuple[str, list[tuple], set[int]]] = {
         [({"a": 1, "c": "x"}, {})],
         {0, 1},
     ),
+    # Values Spark must be told about: a JSON value stays JSON (its nulls stripped at any depth,
+    # a JSON null value too, as jsonb_strip_nulls does), an instant prints as jsonb prints a
+    # timestamptz in UTC.
+    "json_object_kinds": (
+        r"""{% set inner -%}[{"k": null, "v": "a,\"b\":null"}, null]{%- endset -%}"""
+        "{% set obj = json_object([['o', json_get(doc, ['data', 'object']), 'json'], ['n', typed_null('json'), 'json'],"
+        " ['s', to_json_value(text_literal(inner)), 'json'], ['z', to_json_value(\"'null'\"), 'json'],"
+        " ['t', ts, 'timestamp'], ['f', cast_as(\"'2024-01-31T10:00:00.25Z'\", 'timestamp'), 'timestamp']]) -%}"
+        "select {{ obj }}, {{ json_get_text(obj, 't') }}, {{ json_get_text(obj, 'f') }}",
+        [({"o": {"id": "sub_1", "n": 2, "ok": True, "items": [1, 2], "dot.key": "d",
+                 "tags": [{"name": "b"}, {"name": "a"}, {"name": "b"}], "empty": {}},
+           "s": [{"v": 'a,"b":null'}, None],
+           "t": "2024-01-31T10:00:00+00:00", "f": "2024-01-31T10:00:00.25+00:00"},
+          "2024-01-31T10:00:00+00:00", "2024-01-31T10:00:00.25+00:00")],
+        {0},
+    ),
     "casts": (
         "select {{ cast_as(\"'42'\", 'bigint') }}, {{ cast_as(\"'1.5'\", 'numeric') }}, {{ typed_null('timestamp') }},"
         " {{ cast_as('7', 'text') }}, {{ cast_as(\"'true'\", 'boolean') }}",

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from gdp.dbt import CYCLE_SELECTOR, NIGHTLY_SELECTOR, cycle_build_args, dbt_command, dbt_environment
+from gdp.dbt import CYCLE_SELECTOR, NIGHTLY_SELECTOR, SPARK_SELECTOR, cycle_build_args, dbt_command, dbt_environment
 from gdp.settings import REPO_ROOT
 from orchestration.cycle import run_cycle
 from orchestration.dbt_assets import build_dbt_args, gdp_dbt_assets
@@ -42,6 +42,18 @@ def test_cycle_has_every_model_and_the_guards_but_no_unit_or_nightly_test(tmp_pa
     nightly_only = {n["name"] for n in nightly} - {n["name"] for n in cycle}
     assert any(n["resource_type"] == "unit_test" for n in nightly)
     assert any(name.startswith("known_person_event_person_id") for name in nightly_only)
+
+
+@pytest.mark.slow  # builds dbt or waits out timeouts; CI's full suite runs it
+def test_spark_selector_is_the_ported_models_and_none_postgres_still_owns(tmp_path):
+    spark = listed(tmp_path, "--selector", SPARK_SELECTOR)
+    models = {n["name"] for n in spark if n["resource_type"] == "model"}
+    assert {"event", "int_events__unioned", "int_attribution__touches", "int_capture__raw_rows",
+            "stg_deals__leads", "stg_activation__outbox"} <= models
+    assert not models & {"identity_link", "person", "person_features", "segment_member", "capture_completeness"}
+    assert not [m for m in models if m.startswith(("int_identity__", "int_privacy__"))]
+    assert {n["name"] for n in spark if n["resource_type"] == "seed"} >= {"event_type_map", "page_patterns"}
+    assert not [n for n in spark if n["resource_type"] == "unit_test" or "nightly" in n["tags"]]
 
 
 @pytest.mark.slow  # builds dbt or waits out timeouts; CI's full suite runs it

@@ -19,16 +19,30 @@ clicks as (
     where event_type in ('email_clicked', 'link_clicked')
 ),
 
-sessions as (
-    select distinct on (person_id, coalesce(properties ->> 'session_id', event_id))
+posthog_touches as (
+    select
         event_id as touch_event_id,
         person_id,
         occurred_at as touched_at,
         campaign_id,
-        'web_session' as channel
+        'web_session' as channel,
+        coalesce({{ json_get_text('properties', 'session_id') }}, event_id) as session_key
     from events
     where source = 'posthog'
-    order by person_id, coalesce(properties ->> 'session_id', event_id), occurred_at, event_id
+),
+
+first_session_touches as (
+    {{ latest_row_per_key('posthog_touches', 'person_id, session_key', 'touched_at, touch_event_id') }}
+),
+
+sessions as (
+    select
+        touch_event_id,
+        person_id,
+        touched_at,
+        campaign_id,
+        channel
+    from first_session_touches
 ),
 
 final as (

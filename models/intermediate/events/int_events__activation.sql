@@ -8,20 +8,20 @@ email_sends as (
 
 final as (
     select
-        {{ event_id('activation', 'email_send_id::text') }} as event_id,
+        {{ event_id('activation', cast_as('email_send_id', 'text')) }} as event_id,
         'activation' as source,
         'activation.email_send' as raw_table,
-        email_send_id::text as raw_key,
+        {{ cast_as('email_send_id', 'text') }} as raw_key,
         email_send_id as landing_id,
         sent_at as received_at,
         sent_at as occurred_at,
         status as source_event,
-        null::text as event_type,
+        {{ typed_null('text') }} as event_type,
         {{ identity_key('person_id', 'person_id') }} as identity_key,
         campaign_id,
         funnel,
         resend_email_id as email_id,
-        '{}'::jsonb as properties,
+        {{ json_empty_object() }} as properties,
         'send log: one row per message in email_message; the Resend email.sent webhook is the event' as excluded_reason
     from email_sends
 )

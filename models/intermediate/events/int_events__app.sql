@@ -15,17 +15,17 @@ signups as (
         'app' as source,
         'auth.users' as raw_table,
         app_user_id as raw_key,
-        null::bigint as landing_id,
+        {{ typed_null('bigint') }} as landing_id,
         signed_up_at as received_at,
         signed_up_at as occurred_at,
         'user_created' as source_event,
-        null::text as event_type,
+        {{ typed_null('text') }} as event_type,
         {{ identity_key('app_user_id', 'app_user_id') }} as identity_key,
-        null::text as campaign_id,
+        {{ typed_null('text') }} as campaign_id,
         'newsletter' as funnel,
-        null::text as email_id,
-        '{}'::jsonb as properties,
-        null::text as excluded_reason
+        {{ typed_null('text') }} as email_id,
+        {{ json_empty_object() }} as properties,
+        {{ typed_null('text') }} as excluded_reason
     from app_users
 ),
 
@@ -39,12 +39,12 @@ identifies as (
         received_at,
         received_at as occurred_at,
         'identify' as source_event,
-        null::text as event_type,
+        {{ typed_null('text') }} as event_type,
         {{ identity_key('person_id', 'person_id') }} as identity_key,
-        null::text as campaign_id,
-        null::text as funnel,
-        null::text as email_id,
-        '{}'::jsonb as properties,
+        {{ typed_null('text') }} as campaign_id,
+        {{ typed_null('text') }} as funnel,
+        {{ typed_null('text') }} as email_id,
+        {{ json_empty_object() }} as properties,
         'identity only: /api/identify (feeds identity_link)' as excluded_reason
     from identify_calls
 ),

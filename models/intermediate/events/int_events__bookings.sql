@@ -19,15 +19,15 @@ cal_events as (
         received_at,
         occurred_at,
         trigger_event as source_event,
-        null::text as event_type,
+        {{ typed_null('text') }} as event_type,
         {{ identity_key('email', 'attendee_email') }} as identity_key,
         utm_campaign as campaign_id,
         'outbound' as funnel,
-        null::text as email_id,
-        jsonb_strip_nulls(jsonb_build_object(
-            'booking_uid', booking_uid, 'title', title, 'start_at', start_at, 'end_at', end_at,
-            'is_no_show', is_no_show, 'gdp_event_id', gdp_event_id
-        )) as properties,
+        {{ typed_null('text') }} as email_id,
+        {{ json_object([
+            ['booking_uid', 'booking_uid'], ['title', 'title'], ['start_at', 'start_at', 'timestamp'], ['end_at', 'end_at', 'timestamp'],
+            ['is_no_show', 'is_no_show'], ['gdp_event_id', 'gdp_event_id'],
+        ]) }} as properties,
         case when trigger_event = 'BOOKING_NO_SHOW_UPDATED' and not is_no_show then 'no-show flag cleared' end as excluded_reason
     from cal
 ),
@@ -45,13 +45,13 @@ calendly_events as (
             when calendly_event_type = 'invitee.canceled' and is_rescheduled then 'invitee.rescheduled'
             else calendly_event_type
         end as source_event,
-        null::text as event_type,
+        {{ typed_null('text') }} as event_type,
         coalesce({{ identity_key('email', 'invitee_email') }}, {{ identity_key('calendly_invitee', 'invitee_uri') }}) as identity_key,
         utm_campaign as campaign_id,
         'outbound' as funnel,
-        null::text as email_id,
-        jsonb_strip_nulls(jsonb_build_object('invitee_uri', invitee_uri, 'start_at', start_at)) as properties,
-        null::text as excluded_reason
+        {{ typed_null('text') }} as email_id,
+        {{ json_object([['invitee_uri', 'invitee_uri'], ['start_at', 'start_at', 'timestamp']]) }} as properties,
+        {{ typed_null('text') }} as excluded_reason
     from calendly
 ),
 

@@ -14,20 +14,20 @@ final as (
         received_at,
         occurred_at,
         event_name as source_event,
-        null::text as event_type,
+        {{ typed_null('text') }} as event_type,
         coalesce({{ identity_key('person_id', 'person_id') }}, {{ identity_key('fbp', 'fbp') }}) as identity_key,
-        null::text as campaign_id,
-        null::text as funnel,
-        null::text as email_id,
-        jsonb_strip_nulls(jsonb_build_object(
-            'event_name', event_name,
-            'meta_event_id', capi_event_id,
-            'url', event_source_url,
-            'action_source', action_source,
-            'value', value,
-            'currency', currency
-        )) as properties,
-        null::text as excluded_reason
+        {{ typed_null('text') }} as campaign_id,
+        {{ typed_null('text') }} as funnel,
+        {{ typed_null('text') }} as email_id,
+        {{ json_object([
+            ['event_name', 'event_name'],
+            ['meta_event_id', 'capi_event_id'],
+            ['url', 'event_source_url'],
+            ['action_source', 'action_source'],
+            ['value', 'value'],
+            ['currency', 'currency'],
+        ]) }} as properties,
+        {{ typed_null('text') }} as excluded_reason
     from capi
 )
 

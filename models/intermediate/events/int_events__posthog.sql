@@ -15,6 +15,31 @@ page_patterns as (
     select * from {{ ref('page_patterns') }}
 ),
 
+ranked_page_matches as (
+    {#- Each page view's pattern of lowest priority (a join and a rank rather than a lateral
+        `limit 1`, which Spark does not run). #}
+    select
+        posthog.posthog_event_id,
+        page_patterns.event_type,
+        page_patterns.page_group,
+        row_number() over (
+            partition by posthog.posthog_event_id order by page_patterns.priority, page_patterns.url_pattern
+        ) as match_rank
+    from posthog
+    inner join posthog_event_names
+        on posthog.event_name = posthog_event_names.event_name and posthog_event_names.event_type = 'page_viewed'
+    inner join page_patterns on posthog.url_path like page_patterns.url_pattern
+),
+
+page_matches as (
+    select
+        posthog_event_id,
+        event_type,
+        page_group
+    from ranked_page_matches
+    where match_rank = 1
+),
+
 final as (
     select
         {{ event_id('posthog', 'posthog.posthog_event_id') }} as event_id,
@@ -31,18 +56,18 @@ final as (
         end as event_type,
         {{ identity_key('posthog_distinct_id', 'posthog.distinct_id') }} as identity_key,
         posthog.utm_campaign as campaign_id,
-        null::text as funnel,
-        null::text as email_id,
-        jsonb_strip_nulls(jsonb_build_object(
-            'url', posthog.current_url,
-            'path', posthog.url_path,
-            'page_group', page_match.page_group,
-            'session_id', posthog.session_id,
-            'click_id', posthog.click_id,
-            'utm_source', posthog.utm_source,
-            'utm_medium', posthog.utm_medium,
-            'via', posthog.via
-        )) as properties,
+        {{ typed_null('text') }} as funnel,
+        {{ typed_null('text') }} as email_id,
+        {{ json_object([
+            ['url', 'posthog.current_url'],
+            ['path', 'posthog.url_path'],
+            ['page_group', 'page_match.page_group'],
+            ['session_id', 'posthog.session_id'],
+            ['click_id', 'posthog.click_id'],
+            ['utm_source', 'posthog.utm_source'],
+            ['utm_medium', 'posthog.utm_medium'],
+            ['via', 'posthog.via'],
+        ]) }} as properties,
         case
             when posthog.event_name in ('$identify', '$create_alias', '$set', '$groupidentify')
                 then 'identity only: ' || posthog.event_name || ' (feeds identity_link)'
@@ -51,15 +76,7 @@ final as (
         end as excluded_reason
     from posthog
     left join posthog_event_names on posthog.event_name = posthog_event_names.event_name
-    left join lateral (
-        select
-            page_patterns.event_type,
-            page_patterns.page_group
-        from page_patterns
-        where posthog.url_path like page_patterns.url_pattern
-        order by page_patterns.priority
-        limit 1
-    ) as page_match on posthog_event_names.event_type = 'page_viewed'
+    left join page_matches as page_match on posthog.posthog_event_id = page_match.posthog_event_id
 )
 
 select * from final

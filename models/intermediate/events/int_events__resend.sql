@@ -19,7 +19,7 @@ final as (
             when resend_event_type = 'contact.updated' and contact_is_unsubscribed then 'contact.unsubscribed'
             else resend_event_type
         end as source_event,
-        null::text as event_type,
+        {{ typed_null('text') }} as event_type,
         coalesce(
             {{ identity_key('person_id', 'tag_person_id') }},
             {{ identity_key('email', "case when resend_event_type = 'email.received' then from_email when resend_object = 'contact' then contact_email else to_email end") }}
@@ -27,20 +27,20 @@ final as (
         campaign_id,
         funnel,
         email_id,
-        jsonb_strip_nulls(jsonb_build_object(
-            'email_id', email_id,
-            'subject', subject,
-            'to', to_email,
-            'from', from_address,
-            'broadcast_id', broadcast_id,
-            'link', click_link,
-            'bounce_type', bounce_type,
-            'bounce_sub_type', bounce_sub_type,
-            'bounce_message', bounce_message,
-            'failed_reason', failed_reason,
-            'tags', tags
-        )) as properties,
-        null::text as excluded_reason
+        {{ json_object([
+            ['email_id', 'email_id'],
+            ['subject', 'subject'],
+            ['to', 'to_email'],
+            ['from', 'from_address'],
+            ['broadcast_id', 'broadcast_id'],
+            ['link', 'click_link'],
+            ['bounce_type', 'bounce_type'],
+            ['bounce_sub_type', 'bounce_sub_type'],
+            ['bounce_message', 'bounce_message'],
+            ['failed_reason', 'failed_reason'],
+            ['tags', 'tags', 'json'],
+        ]) }} as properties,
+        {{ typed_null('text') }} as excluded_reason
     from resend
 )
 

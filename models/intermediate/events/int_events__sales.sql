@@ -19,16 +19,16 @@ deal_events as (
         received_at,
         occurred_at,
         stage as source_event,
-        null::text as event_type,
+        {{ typed_null('text') }} as event_type,
         {{ identity_key('email', 'email') }} as identity_key,
-        null::text as campaign_id,
+        {{ typed_null('text') }} as campaign_id,
         'outbound' as funnel,
-        null::text as email_id,
-        jsonb_strip_nulls(jsonb_build_object(
-            'deal_id', deal_id, 'stage', stage, 'objection', objection, 'owner', owner, 'note', note,
-            'amount_cents', amount_cents, 'via', via
-        )) as properties,
-        null::text as excluded_reason
+        {{ typed_null('text') }} as email_id,
+        {{ json_object([
+            ['deal_id', 'deal_id'], ['stage', 'stage'], ['objection', 'objection'], ['owner', 'owner'], ['note', 'note'],
+            ['amount_cents', 'amount_cents'], ['via', 'via'],
+        ]) }} as properties,
+        {{ typed_null('text') }} as excluded_reason
     from deals
 ),
 
@@ -42,13 +42,13 @@ lead_events as (
         received_at,
         imported_at as occurred_at,
         'imported' as source_event,
-        null::text as event_type,
+        {{ typed_null('text') }} as event_type,
         {{ identity_key('email', 'email') }} as identity_key,
-        null::text as campaign_id,
+        {{ typed_null('text') }} as campaign_id,
         'outbound' as funnel,
-        null::text as email_id,
-        jsonb_strip_nulls(jsonb_build_object('company', company, 'owner', owner, 'lead_source', lead_source)) as properties,
-        null::text as excluded_reason
+        {{ typed_null('text') }} as email_id,
+        {{ json_object([['company', 'company'], ['owner', 'owner'], ['lead_source', 'lead_source']]) }} as properties,
+        {{ typed_null('text') }} as excluded_reason
     from leads
 ),
 

@@ -18,29 +18,30 @@ final as (
         received_at,
         coalesce(created_at, received_at) as occurred_at,
         stripe_event_type as source_event,
-        null::text as event_type,
+        {{ typed_null('text') }} as event_type,
         coalesce(
             {{ identity_key('stripe_customer', 'customer_id') }},
-            {{ identity_key('person_id', "coalesce(data_object ->> 'client_reference_id', data_object -> 'metadata' ->> 'person_id')") }},
-            {{ identity_key('email', "coalesce(data_object -> 'customer_details' ->> 'email', data_object ->> 'customer_email', data_object ->> 'email')") }}
+            {{ identity_key('person_id', 'coalesce(' ~ json_get_text('data_object', 'client_reference_id')
+                ~ ', ' ~ json_get_text('data_object', ['metadata', 'person_id']) ~ ')') }},
+            {{ identity_key('email', 'coalesce(' ~ json_get_text('data_object', ['customer_details', 'email'])
+                ~ ', ' ~ json_get_text('data_object', 'customer_email') ~ ', ' ~ json_get_text('data_object', 'email') ~ ')') }}
         ) as identity_key,
-        nullif(data_object -> 'metadata' ->> 'campaign_id', '') as campaign_id,
-        nullif(data_object -> 'metadata' ->> 'funnel', '') as funnel,
-        null::text as email_id,
-        jsonb_strip_nulls(jsonb_build_object(
-            'object_type', object_type,
-            'object_id', object_id,
-            'customer_id', customer_id,
-            'status', data_object ->> 'status',
-            'mode', data_object ->> 'mode',
-            'amount_cents', coalesce(data_object -> 'amount_total', data_object -> 'amount_paid', data_object -> 'amount_due'),
-            'currency', data_object ->> 'currency',
-            'gdp_event_id', nullif(btrim(data_object -> 'metadata' ->> 'gdp_event_id'), ''),
-            'subscription_id',
-            case when object_type = 'subscription' then object_id else {{ stripe_ref('data_object', 'subscription') }} end,
-            'previous_attributes', previous_attributes,
-            'livemode', livemode
-        )) as properties,
+        nullif({{ json_get_text('data_object', ['metadata', 'campaign_id']) }}, '') as campaign_id,
+        nullif({{ json_get_text('data_object', ['metadata', 'funnel']) }}, '') as funnel,
+        {{ typed_null('text') }} as email_id,
+        {{ json_object([
+            ['object_type', 'object_type'],
+            ['object_id', 'object_id'],
+            ['customer_id', 'customer_id'],
+            ['status', json_get_text('data_object', 'status')],
+            ['mode', json_get_text('data_object', 'mode')],
+            ['amount_cents', 'coalesce(' ~ json_get('data_object', 'amount_total') ~ ', ' ~ json_get('data_object', 'amount_paid') ~ ', ' ~ json_get('data_object', 'amount_due') ~ ')', 'json'],
+            ['currency', json_get_text('data_object', 'currency')],
+            ['gdp_event_id', "nullif(btrim(" ~ json_get_text('data_object', ['metadata', 'gdp_event_id']) ~ "), '')"],
+            ['subscription_id', "case when object_type = 'subscription' then object_id else " ~ stripe_ref('data_object', 'subscription') ~ " end"],
+            ['previous_attributes', 'previous_attributes', 'json'],
+            ['livemode', 'livemode'],
+        ]) }} as properties,
         case when object_type = 'customer' then 'identity only: customer record (feeds identity_link)' end as excluded_reason
     from stripe
 )

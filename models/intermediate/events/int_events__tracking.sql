@@ -15,19 +15,19 @@ final as (
         received_at,
         clicked_at as occurred_at,
         'click' as source_event,
-        null::text as event_type,
+        {{ typed_null('text') }} as event_type,
         coalesce({{ identity_key('person_id', 'person_id') }}, {{ identity_key('click_id', 'click_id') }}) as identity_key,
         coalesce(campaign_id, utm_campaign) as campaign_id,
         funnel,
         email_id,
-        jsonb_strip_nulls(jsonb_build_object(
-            'click_id', click_id,
-            'url', destination_url,
-            'path', destination_path,
-            'referrer', referrer,
-            'fbclid', fbclid,
-            'utm', utm
-        )) as properties,
+        {{ json_object([
+            ['click_id', 'click_id'],
+            ['url', 'destination_url'],
+            ['path', 'destination_path'],
+            ['referrer', 'referrer'],
+            ['fbclid', 'fbclid'],
+            ['utm', 'utm', 'json'],
+        ]) }} as properties,
         case when is_bot then 'bot click: ' || coalesce(bot_reason, 'flagged') end as excluded_reason
     from clicks
 )

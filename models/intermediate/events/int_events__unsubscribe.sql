@@ -19,10 +19,10 @@ final as (
         'email_unsubscribed' as event_type,
         {{ identity_key('person_id', 'person_id') }} as identity_key,
         campaign_id,
-        null::text as funnel,
-        null::text as email_id,
-        jsonb_build_object('method', method) as properties,
-        null::text as excluded_reason
+        {{ typed_null('text') }} as funnel,
+        {{ typed_null('text') }} as email_id,
+        {{ json_object([['method', 'method']]) }} as properties,
+        {{ typed_null('text') }} as excluded_reason
     from requests
 )
 

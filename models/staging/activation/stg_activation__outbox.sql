@@ -8,19 +8,19 @@ with
 {% if execute and outbox is none -%}
     source as (
         select
-            null::bigint as outbox_id,
-            null::text as segment,
-            null::text as person_id,
-            null::text as transition,
-            null::text as channel,
-            null::integer as step,
-            '{}'::jsonb as action,
-            null::text as status,
-            null::text as error,
-            null::text as cycle_id,
-            null::timestamptz as qualified_at,
-            null::timestamptz as created_at,
-            null::timestamptz as sent_at
+            {{ typed_null('bigint') }} as outbox_id,
+            {{ typed_null('text') }} as segment,
+            {{ typed_null('text') }} as person_id,
+            {{ typed_null('text') }} as transition,
+            {{ typed_null('text') }} as channel,
+            {{ typed_null('integer') }} as step,
+            {{ json_empty_object() }} as action,
+            {{ typed_null('text') }} as status,
+            {{ typed_null('text') }} as error,
+            {{ typed_null('text') }} as cycle_id,
+            {{ typed_null('timestamp') }} as qualified_at,
+            {{ typed_null('timestamp') }} as created_at,
+            {{ typed_null('timestamp') }} as sent_at
         where false
     ),
 {%- else -%}
@@ -37,7 +37,7 @@ final as (
         transition,
         channel,
         step,
-        action ->> 'template' as template,
+        {{ json_get_text('action', ['template']) }} as template,
         status,
         case
             when status = 'sent' then 'sent'
@@ -50,7 +50,7 @@ final as (
             when status = 'pending' then 'pending'
             else status
         end as outcome,
-        nullif(btrim(regexp_replace(error, '\s*\(.*\)\s*$', '')), '') as reason,
+        nullif(btrim(regexp_replace(error, {{ regex_literal('\s*\(.*\)\s*$') }}, '')), '') as reason,
         cycle_id,
         qualified_at,
         created_at,

@@ -16,8 +16,8 @@ final as (
         nullif(btrim(owner), '') as owner,
         nullif(btrim(source), '') as lead_source,
         {#- the CSV row as exported: CRMs name these columns phone and country -#}
-        nullif(btrim(payload -> 'row' ->> 'phone'), '') as phone,
-        nullif(btrim(payload -> 'row' ->> 'country'), '') as country
+        nullif(btrim({{ json_get_text('payload', ['row', 'phone']) }}), '') as phone,
+        nullif(btrim({{ json_get_text('payload', ['row', 'country']) }}), '') as country
     from source
 )
 

@@ -1,0 +1,58 @@
+"""The Spark warehouse in Dagster (GDP_WAREHOUSE=spark): the raw copy as its own asset,
+upstream of the dbt sources (the landings Spark's models read are its copies), and the Spark
+build of the ported models downstream of what it reads from Postgres' build (`identity_link`).
+Both steps are orchestration/spark_warehouse.py's, shared with `gdp refresh --warehouse spark`;
+they run in the run's own process, on one SparkSession.
+"""
+
+
+from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, asset
+
+from gdp.raw_copy import POSTGRES_MODELS
+from gdp.settings import get_settings
+from orchestration.project import dbt_target_dir
+from orchestration.resources import PostgresResource
+from orchestration.spark_warehouse import build_on_spark, copy_raw_into_spark
+
+SPARK_RAW_COPY_KEY = AssetKey(["spark", "raw_copy"])
+SPARK_WAREHOUSE_KEY = AssetKey(["spark", "warehouse"])
+
+
+@asset(
+    key=SPARK_RAW_COPY_KEY,
+    group_name="spark",
+    kinds={"postgres", "spark"},
+    description="Postgres' landings (raw.*, by landing id watermark) and state tables (whole) into the Spark "
+    "warehouse's parquet tables, the first step of a Spark cycle (gdp/raw_copy.py).",
+)
+def spark_raw_copy(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
+    copy = copy_raw_into_spark(postgres.url(), get_settings())
+    return MaterializeResult(metadata={
+        "rows_copied": copy.rows,
+        "tables": MetadataValue.json({t.table: t.copied for t in copy.tables}),
+        "elapsed_s": round(copy.elapsed_s, 1),
+    })
+
+
+@asset(
+    key=SPARK_WAREHOUSE_KEY,
+    deps=[SPARK_RAW_COPY_KEY, *(AssetKey([model]) for model in POSTGRES_MODELS)],
+    group_name="spark",
+    kinds={"dbt", "spark"},
+    description="dbt build --selector spark --target spark: the ported models (staging, the event "
+    "intermediates, event, touches, capture rows) on Spark, with identity_link copied from Postgres.",
+)
+def spark_warehouse(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
+    settings = get_settings()
+    linked, run = build_on_spark(postgres.url(), settings, target_path=dbt_target_dir(settings) / "spark")
+    metadata = {
+        "statuses": MetadataValue.json(dict(run.statuses)),
+        "elapsed_s": round(run.elapsed_s, 1),
+        "copied_from_postgres": MetadataValue.json({t.table: t.copied for t in linked.tables}),
+    }
+    if not run.ok:
+        raise Failure("the Spark dbt build failed", metadata={**metadata, "failures": MetadataValue.json(run.failures)})
+    return MaterializeResult(metadata=metadata)
+
+
+SPARK_ASSETS = [spark_raw_copy, spark_warehouse]
