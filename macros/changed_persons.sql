@@ -40,15 +40,15 @@ union
 select events.person_id from {{ ref('event') }} as events
 where events.person_id is not null
     and events.raw_table = 'auth.users'
-    and coalesce((select max(previous.auth_events_seen) from {{ this }} as previous), -1)
-    <> (select count(*) from {{ ref('event') }} as auth_events where auth_events.raw_table = 'auth.users')
+    and (select count(*) from {{ ref('event') }} as auth_events where auth_events.raw_table = 'auth.users')
+    <> coalesce((select max(previous.auth_events_seen) from {{ this }} as previous), -1)
 union
-select hashes.person_id from {{ ref('int_privacy__identity_hashes') }} as hashes
-where hashes.changed_at > coalesce((select max(previous.identity_seen_at) from {{ this }} as previous), {{ min_timestamp() }})
+select known_hashes.person_id from {{ ref('int_privacy__identity_hashes') }} as known_hashes
+where known_hashes.changed_at > coalesce((select max(previous.identity_seen_at) from {{ this }} as previous), {{ min_timestamp() }})
 union
-select hashes.previous_person_id from {{ ref('int_privacy__identity_hashes') }} as hashes
-where hashes.previous_person_id is not null
-    and hashes.changed_at > coalesce((select max(previous.identity_seen_at) from {{ this }} as previous), {{ min_timestamp() }})
+select known_hashes.previous_person_id from {{ ref('int_privacy__identity_hashes') }} as known_hashes
+where known_hashes.previous_person_id is not null
+    and known_hashes.changed_at > coalesce((select max(previous.identity_seen_at) from {{ this }} as previous), {{ min_timestamp() }})
 {%- if crossings %}
 union
 select events.person_id from {{ ref('event') }} as events

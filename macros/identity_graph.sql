@@ -22,7 +22,7 @@
 {#- The stamp of the rows this run writes: the invocation's start, the same for every model of
     one `dbt build`, later for every later build. -#}
 {% macro identity_written_at() -%}
-{{ cast_as(text_literal(run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') ~ '+00:00'), 'timestamp') }}
+{{ cast_as(text_literal(run_started_at ~ ''), 'timestamp') }}
 {%- endmacro %}
 
 

@@ -15,17 +15,17 @@ with
 
 {%- if is_incremental() %}
 
-region as (
-    {{ identity_region() }}
-),
+    region as (
+        {{ identity_region() }}
+    ),
 {%- endif %}
 
 edges as (
     select * from {{ ref('int_identity__edges') }}
     where provenance = 'client_asserted' and right_key is not null
-    {%- if is_incremental() %}
-        and left_key in (select region.identity_key from region)
-    {%- endif %}
+        {%- if is_incremental() %}
+            and left_key in (select region.identity_key from region)
+        {%- endif %}
 ),
 
 components as (

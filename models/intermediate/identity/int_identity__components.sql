@@ -14,9 +14,9 @@ with
 
 {%- if is_incremental() %}
 
-region as (
-    {{ identity_region() }}
-),
+    region as (
+        {{ identity_region() }}
+    ),
 {%- endif %}
 
 components as (
@@ -46,8 +46,8 @@ joined as (
     from groups
     union
     select
-        owner_id,
-        owner_id
+        owner_id as partition_id,
+        owner_id as verified_component_id
     from groups
     where owner_id is not null
 ),
@@ -71,9 +71,9 @@ final as (
     left join groups on components.verified_component_id = groups.verified_component_id and not components.is_identified
     left join anchors
         on anchors.partition_id = case
-            when components.is_identified then components.verified_component_id
-            else coalesce(groups.owner_id, groups.group_id)
-        end
+                when components.is_identified then components.verified_component_id
+                else coalesce(groups.owner_id, groups.group_id)
+            end
 )
 
 select * from final

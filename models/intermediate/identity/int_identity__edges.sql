@@ -26,11 +26,11 @@ with
 
     candidates as (
         {%- for name in sources %}
-            select edge_key from {{ ref(name) }}
-            where last_received_at is null or last_received_at > (
-                select coalesce(max(last_received_at), {{ min_timestamp() }}) - 2 * interval '{{ var("event_lookback") }}'
-                from {{ this }}
-            )
+            select source_edges.edge_key from {{ ref(name) }} as source_edges
+            where source_edges.last_received_at is null or source_edges.last_received_at > (
+                    select coalesce(max(previous.last_received_at), {{ min_timestamp() }}) - 2 * interval '{{ var("event_lookback") }}'
+                    from {{ this }} as previous
+                )
             {%- if not loop.last %}
                 union{% endif %}
         {%- endfor %}

@@ -13,9 +13,9 @@ with
 
 {%- if is_incremental() %}
 
-region as (
-    {{ identity_region() }}
-),
+    region as (
+        {{ identity_region() }}
+    ),
 {%- endif %}
 
 nodes as (

@@ -18,9 +18,9 @@ with
 
 {%- if is_incremental() %}
 
-region as (
-    {{ identity_region() }}
-),
+    region as (
+        {{ identity_region() }}
+    ),
 {%- endif %}
 
 nodes as (
@@ -33,9 +33,9 @@ nodes as (
 edges as (
     select * from {{ ref('int_identity__edges') }}
     where right_key is not null
-    {%- if is_incremental() %}
-        and left_key in (select region.identity_key from region)
-    {%- endif %}
+        {%- if is_incremental() %}
+            and left_key in (select region.identity_key from region)
+        {%- endif %}
 ),
 
 pairs as (
@@ -78,10 +78,10 @@ labelled as (
 
 components as (
     select
-        node_id,
-        identity_key,
-        first_value(node_id) over (partition by label order by {{ identity_age_order('labelled') }}) as verified_component_id,
-        bool_or(is_identifying) over (partition by label) as is_identified
+        labelled.node_id,
+        labelled.identity_key,
+        first_value(labelled.node_id) over (partition by labelled.label order by {{ identity_age_order('labelled') }}) as verified_component_id,
+        bool_or(labelled.is_identifying) over (partition by labelled.label) as is_identified
     from labelled
 ),
 
@@ -96,8 +96,8 @@ component_pairs as (
     where edges.provenance = 'client_asserted' and left_side.verified_component_id <> right_side.verified_component_id
     union
     select
-        person.verified_component_id,
-        browser.verified_component_id
+        person.verified_component_id as a,
+        browser.verified_component_id as b
     from components as browser
     inner join components as person
         on person.identity_key = 'person_id:' || substr(browser.identity_key, length('posthog_distinct_id:') + 1)

@@ -8,7 +8,7 @@
     (indexed), so a read costs the tombstones, not the identity graph. -#}
 with
 
-hashes as (
+known_hashes as (
     select * from {{ ref('int_privacy__identity_hashes') }}
 ),
 
@@ -18,16 +18,16 @@ tombstones as (
 
 matched as (
     select
-        hashes.person_id,
+        known_hashes.person_id,
         tombstones.forgotten_at
     from tombstones
-    inner join hashes on tombstones.identifier_hash = hashes.identifier_hash
+    inner join known_hashes on tombstones.identifier_hash = known_hashes.identifier_hash
     union all
     select
-        hashes.person_id,
+        known_hashes.person_id,
         tombstones.forgotten_at
     from tombstones
-    inner join hashes on tombstones.identifier_hash = hashes.person_id_hash
+    inner join known_hashes on tombstones.identifier_hash = known_hashes.person_id_hash
 ),
 
 person_ids as (
@@ -38,11 +38,11 @@ person_ids as (
     from matched
     union all
     select
-        hashes.named_person_id as person_id,
+        known_hashes.named_person_id as person_id,
         matched.forgotten_at
     from matched
-    inner join hashes on matched.person_id = hashes.person_id
-    where hashes.named_person_id is not null
+    inner join known_hashes on matched.person_id = known_hashes.person_id
+    where known_hashes.named_person_id is not null
 ),
 
 final as (

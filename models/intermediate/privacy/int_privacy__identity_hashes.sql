@@ -10,7 +10,7 @@
         {'columns': ['person_id']},
         {'columns': ['changed_at']},
     ],
-    post_hook="{% if is_incremental() %}delete from {{ this }} as hashes where not exists (select 1 from {{ ref('identity_link') }} as link where link.identity_key = hashes.identity_key){% endif %}",
+    post_hook="{% if is_incremental() %}delete from {{ this }} as known_hashes where not exists (select 1 from {{ ref('identity_link') }} as link where link.identity_key = known_hashes.identity_key){% endif %}",
 ) }}
 {#- The sha256 of every identity_link row's identifier and person id, as the tombstones
     `gdp person forget` writes are keyed, so int_privacy__forgotten_persons finds tombstoned
@@ -26,20 +26,25 @@ identity_link as (
 ),
 
 changed as (
-    select
-        identity_link.identity_key,
-        identity_link.person_id,
-        identity_link.identifier_type,
-        identity_link.identifier_value,
-        {%- if is_incremental() %}
+    {%- if is_incremental() %}
+        select
+            identity_link.identity_key,
+            identity_link.person_id,
+            identity_link.identifier_type,
+            identity_link.identifier_value,
             hashed.person_id as previous_person_id
         from identity_link
         left join {{ this }} as hashed on identity_link.identity_key = hashed.identity_key
         where hashed.person_id is null or hashed.person_id <> identity_link.person_id
-        {%- else %}
+    {%- else %}
+        select
+            identity_key,
+            person_id,
+            identifier_type,
+            identifier_value,
             {{ typed_null('text') }} as previous_person_id
         from identity_link
-        {%- endif %}
+    {%- endif %}
 ),
 
 final as (
