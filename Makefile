@@ -27,11 +27,12 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 
 # Everyday subset: ruff and every test but those marked slow (soak, crash-kill loops, fuzz,
-# end-to-end, demo, browser, whole dbt builds) and the Spark warehouse tests. CI runs
-# `make test` (sqlfluff included); run `make lint` before a pull request.
+# end-to-end, demo, browser, whole dbt builds) and the Spark warehouse tests, one worker per core
+# (pytest-xdist; whole files per worker, so a module's dbt build runs once). CI runs `make test`
+# (serial, sqlfluff included); run `make lint` before a pull request.
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -m "not slow and not spark"
+	$(BIN)/python -m pytest -q -m "not slow and not spark" -n auto --dist loadfile
 
 # Python (ruff) and the dbt project's SQL (sqlfluff, .sqlfluff at the dbt root).
 lint: $(STAMP)
