@@ -8,12 +8,10 @@ so it is raised at once with the provider's own reason.
 
 from __future__ import annotations
 
-import email.utils
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import httpx
 
@@ -30,23 +28,6 @@ class ProviderError(Exception):
     def __str__(self) -> str:
         status = self.status if self.status is not None else "no answer"
         return f"{self.provider} {status} {self.name}: {self.message}"[:1000]
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """`retry-after` is seconds or an HTTP date; anything else is ignored."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 class RateLimiter:

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from activation.http import ProviderError, RetryingClient, parse_retry_after
+from activation.http import ProviderError, RetryingClient
+from gdp.http import parse_retry_after
 
 EVENTS_LIMIT = 1_000
 AUDIENCE_LIMIT = 10_000

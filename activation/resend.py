@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from activation.http import ProviderError, RetryingClient, parse_retry_after
+from activation.http import ProviderError, RetryingClient
+from gdp.http import parse_retry_after
 
 BATCH_LIMIT = 100
 # Resend's 409s: a concurrent request with the same key is worth retrying; the same key

@@ -31,8 +31,9 @@ import psycopg
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
 
-from activation.http import ProviderError, parse_retry_after
+from activation.http import ProviderError
 from activation.outbox import OPEN_STATUSES, Run, call_failed, claim_due, finish, release_previews
+from gdp.http import parse_retry_after
 from gdp.settings import MissingSetting, webhook_env
 
 CHANNEL = "webhooks"  # the worker, as `gdp activate --channel` names it

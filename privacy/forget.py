@@ -49,7 +49,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from activation.http import ProviderError, RetryingClient, parse_retry_after
+from activation.http import ProviderError, RetryingClient
+from gdp.http import parse_retry_after
 from gdp.settings import Settings, get_settings
 from ingest_app.landing import EMAIL_RE, identifier_hash
 

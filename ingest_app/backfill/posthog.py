@@ -21,12 +21,12 @@ import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 import psycopg
 
+from gdp.http import parse_retry_after
 from ingest_app.landing import land
 from ingest_app.posthog_events import event_row, normalize_event
 
@@ -64,20 +64,6 @@ def events_query(cursor: Cursor, page_size: int) -> str:
         f"order by timestamp asc, toString(uuid) asc "
         f"limit {int(page_size)}"
     )
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
-    except (TypeError, ValueError):
-        return None
 
 
 def _detail(response: httpx.Response) -> str:
@@ -135,7 +121,7 @@ class HogQLClient:
                 self._wait(attempt, f"cannot reach {self.host} ({type(exc).__name__})")
                 continue
             if response.status_code == 429:
-                self._wait(attempt, "rate limited (429)", _retry_after(response))
+                self._wait(attempt, "rate limited (429)", parse_retry_after(response.headers.get("retry-after")))
                 continue
             if response.status_code >= 500:
                 self._wait(attempt, f"server error {response.status_code}")
