@@ -7,8 +7,8 @@
 {#- Raw rows per (raw_table, outcome, excluded_reason), counted incrementally so a cycle
     reads what arrived, not the history (capture_completeness sums it).
 
-    Per raw table the rows before `settled_before` (the newest arrival the last build saw,
-    minus var event_lookback: the same late-commit allowance as `event`) were counted once
+    Per raw table the rows before `settled_before` (the newest arrival the last build saw
+    in the raw table, minus var event_lookback: the same late-commit allowance as `event`) were counted once
     and are kept as they are (is_settled). Each build reads only the rows from there on,
     adds those that are now older than the new mark to the settled counts, and counts the
     rest (the window: rows a landing may still join, or `event` may not have taken in yet)
@@ -53,7 +53,7 @@ previous as (
 ),
 
 bounds as (
-    {%- for raw_table, model, key, received, settles in tables %}
+    {%- for raw_table, model, key, received, settled_by in tables %}
         select
             {{ text_literal(raw_table) }} as raw_table,
             coalesce(
@@ -63,7 +63,7 @@ bounds as (
                 ),
                 {{ min_timestamp() }}
             ) as settled_from,
-            {%- if settles %}
+            {%- if settled_by is not none %}
                 greatest(
                     coalesce(
                         (
@@ -72,7 +72,7 @@ bounds as (
                         ),
                         {{ min_timestamp() }}
                     ),
-                    coalesce((select max({{ received }}) from {{ ref(model) }}) - {{ lookback }}, {{ min_timestamp() }})
+                    coalesce((select max({{ received }}) from {{ settled_by }}) - {{ lookback }}, {{ min_timestamp() }})
                 ) as settled_to
             {%- else %}
                 {{ min_timestamp() }} as settled_to
@@ -86,7 +86,7 @@ bounds as (
 {#- The filter is built once and placed in two clauses; its layout is checked where it lands. -#}
 -- noqa: disable=LT02
 {%- set since_mark -%}
-    ({%- for raw_table, model, key, received, settles in tables %}
+    ({%- for raw_table, model, key, received, settled_by in tables %}
         (raw_table = {{ text_literal(raw_table) }}
             and received_at >= (select bounds.settled_from from bounds where bounds.raw_table = {{ text_literal(raw_table) }}))
         {%- if not loop.last %} or{% endif %}
@@ -106,7 +106,7 @@ unreadable as (
 ),
 
 arrived as (
-    {%- for raw_table, model, key, received, settles in tables %}
+    {%- for raw_table, model, key, received, settled_by in tables %}
         select
             {{ text_literal(raw_table) }} as raw_table,
             {{ key }} as raw_key,

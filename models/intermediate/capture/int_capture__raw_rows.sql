@@ -3,7 +3,7 @@
 {%- set tables = capture_tables() %}
 with
 
-{% for raw_table, model, key, received, settles in tables -%}
+{% for raw_table, model, key, received, settled_by in tables -%}
     {{ model }} as (
         select
             '{{ raw_table }}' as raw_table,
@@ -14,7 +14,7 @@ with
 {% endfor %}
 
 final as (
-    {%- for raw_table, model, key, received, settles in tables %}
+    {%- for raw_table, model, key, received, settled_by in tables %}
         select * from {{ model }}
         {%- if not loop.last %}
             union all{% endif %}
