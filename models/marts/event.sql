@@ -36,12 +36,9 @@ unioned as (
     select * from {{ ref('int_events__unioned') }}
 ),
 
-identity_link as (
-    select
-        identity_key,
-        person_id
-    from {{ ref('identity_link') }}
-),
+{#- identity_link is joined by name, not through an import CTE: Postgres materializes a
+    CTE read twice, and a materialized CTE cannot use identity_link's index on identity_key,
+    so a low guess of the new rows would make a nested loop scan every link per new row. #}
 
 new_events as (
     select unioned.* from unioned
@@ -80,7 +77,7 @@ resolved_new as (
         new_events.landing_id,
         new_events.received_at
     from new_events
-    left join identity_link on new_events.identity_key = identity_link.identity_key
+    left join {{ ref('identity_link') }} as identity_link on new_events.identity_key = identity_link.identity_key
 ),
 
 {% if is_incremental() %}
@@ -102,7 +99,7 @@ resolved_new as (
             existing.landing_id,
             existing.received_at
         from {{ this }} as existing
-        left join identity_link on existing.identity_key = identity_link.identity_key
+        left join {{ ref('identity_link') }} as identity_link on existing.identity_key = identity_link.identity_key
         where existing.person_id is distinct from identity_link.person_id
     ),
 {% endif %}
