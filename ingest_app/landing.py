@@ -111,15 +111,30 @@ def _readings(text: str) -> set[str]:
     return readings
 
 
+# Hashes of short texts seen lately (event types, header values, subjects recur in every delivery),
+# kept per process and forgotten all at once when full.
+_KNOWN_HASHES: dict[str, str] = {}
+_KNOWN_MAX = 4096
+_KNOWN_MAX_CHARS = 64
+
+
 def landing_hashes(row: Any) -> list[str]:
     """SHA-256 of every string in a row to land (trimmed), and of every email address inside one (lowercased),
     also percent-encoded ones (`?email=ada%40x.org` in a click URL or PostHog's `$current_url`)."""
     hashes = set()
     add = hashes.add
+    known = _KNOWN_HASHES
     for text in set(_strings(row)):  # a row repeats its key (column and header): hash each text once
         stripped = text.strip()
         if stripped and len(stripped) <= MAX_EXACT_CHARS:
-            add(_sha256(stripped.encode("utf-8")).hexdigest())
+            digest = known.get(stripped)
+            if digest is None:
+                digest = _sha256(stripped.encode("utf-8")).hexdigest()
+                if len(stripped) <= _KNOWN_MAX_CHARS:
+                    if len(known) >= _KNOWN_MAX:
+                        known.clear()
+                    known[stripped] = digest
+            add(digest)
         if "@" in text or "%40" in text or "%25" in text:
             for reading in _readings(text):
                 hashes.update(identifier_hash(e.lower()) for e in EMAIL_RE.findall(reading))
