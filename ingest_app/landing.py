@@ -15,8 +15,10 @@ the caller's transaction (a backfill page and its cursor commit together).
 The HTTP app lands through `GroupCommit` instead: the requests of one worker that
 arrive while a commit is forming join it, and each batch is one
 prepared statement per table (a multi-row insert whose tombstone check is one
-indexed lookup for the whole batch) committed once. Every request still gets its
-answer only after the commit that holds its rows.
+index probe per hash) committed once. Every request still gets its
+answer only after the commit that holds its rows. A value given as `JsonText` (a
+webhook's body, already parsed and checked) travels to Postgres as the text that
+arrived, not re-serialised from its parsed form.
 """
 
 from __future__ import annotations
@@ -53,16 +55,44 @@ class DatabaseUnavailable(RuntimeError):
 # --- the tombstone check --------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class JsonText:
+    """A JSON value to land as it arrived: `text` is the JSON text (a webhook's verified body) and
+    `value` what it parsed to (what the tombstone check reads). The batch insert splices `text` into
+    its JSON as is, so a body is not re-serialised from its parsed form; Postgres parses it into the
+    jsonb column (a value it refuses, e.g. NaN or \\u0000, fails that request with `psycopg.DataError`)."""
+
+    text: str
+    value: Any
+
+    @classmethod
+    def of(cls, text: str, value: Any) -> JsonText:
+        """`text` that `json.loads` parsed into `value` (a UTF-8 byte order mark, which Python skips, is dropped)."""
+        return cls(text[1:] if text.startswith("\ufeff") else text, value)
+
+
+_sha256 = hashlib.sha256
+
+
 def identifier_hash(value: str) -> str:
     """How a forgotten identifier is kept: SHA-256 of its normalized text, never the text."""
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+    return _sha256(value.encode("utf-8")).hexdigest()
 
 
 def _strings(value: Any) -> Iterable[str]:
     stack = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, str):
+        kind = type(item)
+        if kind is str:
+            yield item
+        elif kind is dict:
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        elif kind is JsonText:
+            stack.append(item.value)
+        elif isinstance(item, str):
             yield item
         elif isinstance(item, dict):
             stack.extend(item.values())
@@ -81,14 +111,30 @@ def _readings(text: str) -> set[str]:
     return readings
 
 
+# Hashes of short texts seen lately (event types, header values, subjects recur in every delivery),
+# kept per process and forgotten all at once when full.
+_KNOWN_HASHES: dict[str, str] = {}
+_KNOWN_MAX = 4096
+_KNOWN_MAX_CHARS = 64
+
+
 def landing_hashes(row: Any) -> list[str]:
     """SHA-256 of every string in a row to land (trimmed), and of every email address inside one (lowercased),
     also percent-encoded ones (`?email=ada%40x.org` in a click URL or PostHog's `$current_url`)."""
     hashes = set()
+    add = hashes.add
+    known = _KNOWN_HASHES
     for text in set(_strings(row)):  # a row repeats its key (column and header): hash each text once
         stripped = text.strip()
         if stripped and len(stripped) <= MAX_EXACT_CHARS:
-            hashes.add(identifier_hash(stripped))
+            digest = known.get(stripped)
+            if digest is None:
+                digest = _sha256(stripped.encode("utf-8")).hexdigest()
+                if len(stripped) <= _KNOWN_MAX_CHARS:
+                    if len(known) >= _KNOWN_MAX:
+                        known.clear()
+                    known[stripped] = digest
+            add(digest)
         if "@" in text or "%40" in text or "%25" in text:
             for reading in _readings(text):
                 hashes.update(identifier_hash(e.lower()) for e in EMAIL_RE.findall(reading))
@@ -150,6 +196,8 @@ def _column_types(conn: psycopg.Connection, table: str) -> dict[str, str]:
 
 
 def _as_db_value(value: Any) -> Any:
+    if isinstance(value, JsonText):
+        return value.text  # the statement casts it to the column's type (jsonb)
     return Jsonb(value) if isinstance(value, (dict, list)) else value
 
 
@@ -219,33 +267,50 @@ def land(
 # --- group commit (the HTTP app) ------------------------------------------------------
 
 _BATCH = """
-with v as (
-    select * from json_to_recordset({rows}::json) as v({typed_cols}, landing_ord bigint, landing_hashes text[])
-),
-hit as (
-    select distinct v.landing_ord from v cross join lateral unnest(v.landing_hashes) as h(identifier_hash)
-    join raw.forgotten_identifier as f using (identifier_hash)
-),
-landed as (
-    insert into raw.{table} as existing ({cols})
-    select {cols} from v where landing_ord not in (select landing_ord from hit) order by landing_ord
-    on conflict ({key}) do nothing
-    returning {key}
+insert into raw.{table} as existing ({cols})
+select {cols}
+from jsonb_to_recordset({rows}::jsonb) as v({typed_cols}, landing_ord bigint, landing_hashes text[])
+where not exists (
+    select 1 from raw.forgotten_identifier as f where f.identifier_hash = any(v.landing_hashes)
 )
-select landing_ord in (select landing_ord from hit), {key} in (select {key} from landed) from v order by landing_ord
+order by landing_ord
+on conflict ({key}) do nothing
+returning {key}
+"""
+
+# Only when a batch stored fewer rows than it carried: which rows were forgotten, and which were stored
+# (the first of its key among the rows not forgotten: later copies are duplicates).
+_OUTCOME = """
+select is_forgotten,
+       not is_forgotten and {key} = any({stored}::{key_type}[])
+       and row_number() over (partition by {key}, is_forgotten order by landing_ord) = 1
+from (
+    select v.{key}, v.landing_ord, exists (
+        select 1 from raw.forgotten_identifier as f where f.identifier_hash = any(v.landing_hashes)
+    ) as is_forgotten
+    from jsonb_to_recordset({rows}::jsonb) as v({key} {key_type}, landing_ord bigint, landing_hashes text[])
+) as batch
+order by landing_ord
 """
 
 
-def _batch_statement(conn: psycopg.Connection, table: str, key_column: str, columns: tuple[str, ...]) -> bytes:
-    """The batch insert for one table and set of columns: the rows come as one JSON array, one fixed text to prepare."""
+def _batch_statements(conn: psycopg.Connection, table: str, key_column: str,
+                      columns: tuple[str, ...]) -> tuple[bytes, bytes]:
+    """The batch insert for one table and set of columns (the rows come as one JSON array, one fixed text to
+    prepare), and the query that sorts out a batch some of whose rows were not stored."""
     types = _column_types(conn, table)
-    return sql.SQL(_BATCH).format(
+    insert = sql.SQL(_BATCH).format(
         rows=sql.Placeholder(),
         typed_cols=sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c])) for c in columns),
         cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
         table=sql.Identifier(table),
         key=sql.Identifier(key_column),
     ).as_bytes(conn)
+    outcome = sql.SQL(_OUTCOME).format(
+        stored=sql.Placeholder(), rows=sql.Placeholder(), key=sql.Identifier(key_column),
+        key_type=sql.SQL(types[key_column]),
+    ).as_bytes(conn)
+    return insert, outcome
 
 
 def _json_value(value: Any) -> str:
@@ -273,27 +338,48 @@ class _Request:
     wake: Any = field(default_factory=threading.Lock)
 
 
-def _insert_group(conn: psycopg.Connection, statement: bytes, table: str, key_column: str,
+_encode = json.JSONEncoder(default=_json_value, separators=(",", ":")).encode
+
+
+def _row_json(row: Mapping[str, Any], landing_ord: int, hashes: list[str]) -> str:
+    """One row of a batch as JSON: `JsonText` values spliced in as they arrived, the rest serialised."""
+    plain, spliced = {}, []
+    for column, value in row.items():
+        if type(value) is JsonText:
+            spliced.append(f",{_encode(column)}:{value.text}")
+        else:
+            plain[column] = value
+    plain["landing_ord"] = landing_ord
+    plain["landing_hashes"] = hashes
+    text = _encode(plain)
+    return f"{text[:-1]}{''.join(spliced)}}}" if spliced else text
+
+
+def _insert_group(conn: psycopg.Connection, statements: tuple[bytes, bytes], table: str, key_column: str,
                   requests: list[_Request]) -> None:
     """One statement for every row these requests land into one table; fills each request's `Landed`."""
     docs = []
     for request in requests:
         for row, hashes in zip(request.rows, request.hashes):
-            docs.append({**row, "landing_ord": len(docs) + 1, "landing_hashes": hashes})
-    batch = json.dumps(docs, default=_json_value, separators=(",", ":"))
-    outcome = conn.execute(statement, (batch,)).fetchall()
-    seen = set()
+            docs.append(_row_json(row, len(docs) + 1, hashes))
+    batch = f"[{','.join(docs)}]"
+    insert, outcome = statements
+    stored = [r[0] for r in conn.execute(insert, (batch,)).fetchall()]
+    if len(stored) == len(docs):
+        for request in requests:
+            request.result.new += len(request.rows)
+        return
+    # A redelivery or a forgotten person in the batch: the database says which rows were which.
     position = 0
+    fates = conn.execute(outcome, (stored, batch)).fetchall()
     for request in requests:
-        for row in request.rows:
-            is_forgotten, stored = outcome[position]
+        for _ in request.rows:
+            is_forgotten, is_new = fates[position]
             position += 1
-            key = row[key_column]
             if is_forgotten:
                 request.result.forgotten += 1
-            elif stored and key not in seen:
+            elif is_new:
                 request.result.new += 1  # a redelivery later in the same batch is a duplicate
-                seen.add(key)
     dropped = sum(r.result.forgotten for r in requests)
     if dropped:
         log.info("%d row(s) for raw.%s dropped: they name a forgotten person", dropped, table)
@@ -331,7 +417,7 @@ class GroupCommit:
         self._inflight = 0
         self._lingering = 0
         self._forming = 0  # requests handed a slot that have not yet taken their batch
-        self._statements: dict[tuple, bytes] = {}
+        self._statements: dict[tuple, tuple[bytes, bytes]] = {}
         self.batches = 0
 
     def expect(self) -> None:
@@ -459,7 +545,7 @@ class GroupCommit:
         statements = []
         for shape in groups:
             if shape not in self._statements:
-                self._statements[shape] = _batch_statement(conn, *shape)
+                self._statements[shape] = _batch_statements(conn, *shape)
             statements.append(self._statements[shape])
         if len(groups) == 1 and conn.autocommit:
             # One statement is its own transaction: one round trip, no BEGIN/COMMIT.

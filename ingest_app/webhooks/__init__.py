@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 
 from ingest_app.errors import Rejected
 from ingest_app.validation import load_json
@@ -36,4 +37,8 @@ def audit_headers(*names: str) -> dict[str, str]:
 
 
 def stored_response(new: bool, key: str):
-    return jsonify(ok=True, duplicate=not new, id=key), 200
+    """`{"duplicate": ..., "id": key, "ok": true}`, as jsonify writes it (sorted keys), without its JSON provider."""
+    if type(key) is not str:
+        return jsonify(ok=True, duplicate=not new, id=key), 200
+    body = f'{{"duplicate":{"false" if new else "true"},"id":{json.dumps(key)},"ok":true}}\n'
+    return current_app.response_class(body, status=200, mimetype="application/json")

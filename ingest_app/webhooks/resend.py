@@ -10,6 +10,7 @@ from svix.webhooks import Webhook, WebhookVerificationError
 
 from ingest_app import db
 from ingest_app.errors import Rejected
+from ingest_app.landing import JsonText
 from ingest_app.validation import TOO_DEEP, check_fields
 from ingest_app.webhooks import audit_headers, parse_json_object, raw_body, require_field, stored_response
 
@@ -57,7 +58,7 @@ def receive():
             "svix_id": svix_id,
             "event_type": str(event_type),
             "headers": audit_headers("svix-id", "svix-timestamp", "User-Agent", "Content-Type"),
-            "payload": payload,
+            "payload": JsonText.of(text, payload),  # the signed body as it arrived, not re-serialised
         },
     )
     log.debug("resend delivery %s type=%s duplicate=%s", svix_id, event_type, not new)

@@ -231,3 +231,32 @@ def test_stored_payload_is_the_exact_json_received(client, clean_raw):
     post(client, resend_delivery(payload, RESEND_SECRET))
     stored = clean_raw.execute("select payload from raw.resend_event").fetchone()[0]
     assert json.dumps(stored, sort_keys=True) == json.dumps(payload, sort_keys=True)
+
+
+def signed_resend(body: bytes, svix_id: str) -> dict[str, str]:
+    from svix.webhooks import Webhook
+
+    now = datetime.now(timezone.utc)
+    return {"svix-id": svix_id, "svix-timestamp": str(int(now.timestamp())), "Content-Type": "application/json",
+            "svix-signature": Webhook(RESEND_SECRET).sign(svix_id, now, body.decode("utf-8"))}
+
+
+def test_stored_payload_keeps_the_numbers_as_delivered(client, clean_raw):
+    """The body lands as the text that arrived: a number is stored with the digits the provider sent."""
+    body = (b'{"type": "email.opened", "created_at": "2026-11-20T10:00:00Z",'
+            b' "data": {"email_id": "em_n", "score": 1.10, "big": 12345678901234567890.5, "hundred": 1e2}}')
+    response = client.post("/webhooks/resend", data=body, headers=signed_resend(body, "msg_numbers"))
+    assert response.status_code == 200 and response.json["duplicate"] is False
+    stored = clean_raw.execute(
+        "select payload->'data'->>'score', payload->'data'->>'big', payload->'data'->>'hundred' from raw.resend_event"
+    ).fetchone()
+    assert stored == ("1.10", "12345678901234567890.5", "100")
+
+
+def test_a_body_with_a_byte_order_mark_lands_and_nan_is_refused_with_400(client, clean_raw):
+    bom = "\ufeff".encode() + b'{"type": "email.sent", "data": {"email_id": "em_bom"}}'
+    assert client.post("/webhooks/resend", data=bom, headers=signed_resend(bom, "msg_bom")).status_code == 200
+    nan = b'{"type": "email.sent", "data": {"email_id": "em_nan", "score": NaN}}'
+    response = client.post("/webhooks/resend", data=nan, headers=signed_resend(nan, "msg_nan"))
+    assert response.status_code == 400 and "cannot be stored" in response.json["error"]
+    assert [r[0] for r in clean_raw.execute("select svix_id from raw.resend_event")] == ["msg_bom"]
