@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental',
+    materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='identity_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
