@@ -11,6 +11,8 @@
     claim by time (int_identity__client_edges refuses every other claim). group_id = the
     group's smallest component id. Incremental: the groups of the region (macros/identity_graph.sql);
     on Spark a table rebuilt whole, the propagation materialized from `inputs` (macros/label_propagation.sql). -#}
+{#- sqlfluff reads the set blocks' SQL as if nested: their indentation is the model's own. -#}
+-- noqa: disable=LT02
 {%- set inputs -%}
 with
 
@@ -86,6 +88,7 @@ linked_nodes as (
 {{ inputs }},
 
 {{ label_propagation('linked_nodes', 'directed', var('identity_label_passes'), inputs=inputs) }},
+-- noqa: enable=LT02
 
 members as (
     select

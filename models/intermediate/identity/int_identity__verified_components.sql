@@ -16,6 +16,8 @@
     verified_component_id; the unit an incremental run recomputes (macros/identity_graph.sql).
     On Spark a table rebuilt whole (parquet has no delete); each propagation's input CTEs are
     passed as `inputs` so Spark can materialize its passes (macros/label_propagation.sql). -#}
+{#- sqlfluff reads the set blocks' SQL as if nested: their indentation is the model's own. -#}
+-- noqa: disable=LT02
 {%- set inputs -%}
 with
 
@@ -129,6 +131,7 @@ linked_components as (
 {{ graph_inputs }},
 
 {{ connected_components('linked_components', 'component_directed', var('identity_label_passes'), prefix='graph_', inputs=graph_inputs) }},
+-- noqa: enable=LT02
 
 final as (
     select
