@@ -168,7 +168,7 @@
     {%- do run_query('create table ' ~ edges ~ ' using parquet as ' ~ inputs ~ ' select src_node_id, dst_node_id from ' ~ edges_cte) -%}
     {%- do run_query('drop table if exists ' ~ ns.current) -%}
     {%- do run_query('create table ' ~ ns.current ~ ' using parquet as ' ~ inputs ~ ' select node_id, node_id as label from ' ~ nodes_cte) -%}
-    {%- for i in range(var('identity_spark_max_passes', 64) | int) -%}
+    {%- for i in range(var('identity_spark_max_passes') | int) -%}
         {%- if not ns.done -%}
             {%- set step -%}
 create table {{ ns.other }} using parquet as
