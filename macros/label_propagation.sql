@@ -22,7 +22,13 @@
   labels (N rows), two aggregates and four hash joins over N rows:
   O(passes x (N + E)) time, O(N + E) memory per materialized pass, no recursion.
 #}
-{% macro label_propagation(nodes_cte, edges_cte, passes, prefix='') -%}
+{#- inputs: the `with ...` text that defines nodes_cte and edges_cte (what the model writes before
+    the call); Spark needs it to materialize them (spark__label_propagation below). -#}
+{% macro label_propagation(nodes_cte, edges_cte, passes, prefix='', inputs=none) -%}
+    {{ return(adapter.dispatch('label_propagation', 'gdp')(nodes_cte, edges_cte, passes, prefix, inputs)) }}
+{%- endmacro %}
+
+{% macro default__label_propagation(nodes_cte, edges_cte, passes, prefix='', inputs=none) -%}
 {#- int(1): sqlfluff renders var() as a placeholder string; dbt always passes an integer.
     prefix: names the CTEs, so one query can hold two propagations. -#}
 {%- set passes = passes | int(1) %}
@@ -80,7 +86,11 @@
   (node_id, label) for every node of `nodes_cte`. `passes` (var identity_label_passes) is
   spent two a round: the second pass of a round hooks whole groups (above).
 #}
-{% macro connected_components(nodes_cte, edges_cte, passes, prefix='') -%}
+{% macro connected_components(nodes_cte, edges_cte, passes, prefix='', inputs=none) -%}
+    {{ return(adapter.dispatch('connected_components', 'gdp')(nodes_cte, edges_cte, passes, prefix, inputs)) }}
+{%- endmacro %}
+
+{% macro default__connected_components(nodes_cte, edges_cte, passes, prefix='', inputs=none) -%}
 {%- set rounds = [(passes | int(2)) // 2, 1] | max %}
 {%- set passes = 2 %}
 {%- for r in range(1, rounds + 1) %}
@@ -120,4 +130,99 @@
         on round{{ r }}.node_id = coalesce({% for q in range(r - 1, 0, -1) %}round{{ q }}.label, {% endfor %}nodes.node_id)
     {%- endfor %}
 )
+{%- endmacro %}
+
+
+
+{#
+  Spark. A CTE read more than once is inlined at every read, so the unrolled passes above grow
+  exponentially there (three passes took minutes on six nodes). Spark instead materializes the
+  propagation: the nodes and directed edges (written by `inputs`, the model's CTEs up to the
+  call) into parquet tables next to the model (`<model>__<prefix>graph_*`), then one table per
+  pass (the same propagate / hook / jump step as above) until no label changes. At that fixed
+  point every node holds its component's smallest node_id, which is what the Postgres passes
+  give once converged (the data test assert_identity_components_converged checks they did), so
+  both engines name the same components. The passes run when the model runs (run / build);
+  `dbt compile` only prints the select of the result table.
+#}
+{% macro spark__label_propagation(nodes_cte, edges_cte, passes, prefix='', inputs=none) -%}
+{{ prefix }}labels_{{ passes | int(1) }} as (
+    select node_id, label from {{ spark_propagated_labels(nodes_cte, edges_cte, prefix, inputs) }}
+)
+{%- endmacro %}
+
+{% macro spark__connected_components(nodes_cte, edges_cte, passes, prefix='', inputs=none) -%}
+{{ prefix }}components as (
+    select node_id, label from {{ spark_propagated_labels(nodes_cte, edges_cte, prefix, inputs) }}
+)
+{%- endmacro %}
+
+{#- Runs the passes (at most var identity_spark_max_passes, default 64: chains of 10,000 converge in
+    under 15) and returns the relation holding (node_id, label). -#}
+{% macro spark_propagated_labels(nodes_cte, edges_cte, prefix, inputs) -%}
+{%- set base = this.schema ~ '.' ~ this.identifier ~ '__' ~ prefix ~ 'graph' -%}
+{%- set ns = namespace(current=base ~ '_a', other=base ~ '_b', done=false, passes=0) -%}
+{%- if execute and flags.WHICH in ['run', 'build'] -%}
+    {%- set edges = base ~ '_edges' -%}
+    {%- do run_query('drop table if exists ' ~ edges) -%}
+    {%- do run_query('create table ' ~ edges ~ ' using parquet as ' ~ inputs ~ ' select src_node_id, dst_node_id from ' ~ edges_cte) -%}
+    {%- do run_query('drop table if exists ' ~ ns.current) -%}
+    {%- do run_query('create table ' ~ ns.current ~ ' using parquet as ' ~ inputs ~ ' select node_id, node_id as label from ' ~ nodes_cte) -%}
+    {%- for i in range(var('identity_spark_max_passes') | int) -%}
+        {%- if not ns.done -%}
+            {%- set step -%}
+create table {{ ns.other }} using parquet as
+with
+propagated as (
+    select node_id, min(label) as label
+    from (
+        select node_id, label from {{ ns.current }}
+        union all
+        select edges.src_node_id as node_id, labels.label
+        from {{ edges }} as edges
+        inner join {{ ns.current }} as labels on labels.node_id = edges.dst_node_id
+    ) as candidates
+    group by node_id
+),
+hooked as (
+    select node_id, min(label) as label
+    from (
+        select node_id, label from propagated
+        union all
+        select previous.label as node_id, propagated.label
+        from {{ ns.current }} as previous
+        inner join propagated on propagated.node_id = previous.node_id
+        where previous.label <> previous.node_id
+    ) as candidates
+    group by node_id
+)
+select
+    hooked.node_id,
+    least(hooked.label, pointed.label, old_root.label) as label
+from hooked
+inner join {{ ns.current }} as previous on previous.node_id = hooked.node_id
+inner join hooked as pointed on pointed.node_id = hooked.label
+inner join hooked as old_root on old_root.node_id = previous.label
+            {%- endset -%}
+            {%- do run_query('drop table if exists ' ~ ns.other) -%}
+            {%- do run_query(step) -%}
+            {%- set changed = run_query(
+                'select count(*) from ' ~ ns.other ~ ' as next inner join ' ~ ns.current
+                ~ ' as previous on next.node_id = previous.node_id where next.label <> previous.label'
+            ).columns[0].values()[0] -%}
+            {%- set swap = ns.current -%}
+            {%- set ns.current = ns.other -%}
+            {%- set ns.other = swap -%}
+            {%- set ns.passes = ns.passes + 1 -%}
+            {%- set ns.done = changed == 0 -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if not ns.done -%}
+        {{ exceptions.raise_compiler_error(this.identifier ~ ': label propagation did not converge in ' ~ ns.passes ~ ' passes; raise var identity_spark_max_passes') }}
+    {%- endif -%}
+    {%- do run_query('drop table if exists ' ~ ns.other) -%}
+    {%- do run_query('drop table if exists ' ~ edges) -%}
+    {%- do log(this.identifier ~ ': ' ~ prefix ~ 'label propagation converged in ' ~ ns.passes ~ ' passes', info=false) -%}
+{%- endif -%}
+{{ ns.current }}
 {%- endmacro %}

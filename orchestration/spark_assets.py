@@ -1,6 +1,7 @@
 """The Spark warehouse in Dagster (GDP_WAREHOUSE=spark): the raw copy as its own asset,
 upstream of the dbt sources (the landings Spark's models read are its copies), and the Spark
-build of the ported models downstream of what it reads from Postgres' build (`identity_link`).
+build of the ported models downstream of the copy (and of any model it still reads from
+Postgres' build, POSTGRES_MODELS: none since Spark builds identity and `identity_link`).
 Both steps are orchestration/spark_warehouse.py's, shared with `gdp refresh --warehouse spark`;
 they run in the run's own process, on one SparkSession.
 """
@@ -40,7 +41,7 @@ def spark_raw_copy(context: AssetExecutionContext, postgres: PostgresResource) -
     group_name="spark",
     kinds={"dbt", "spark"},
     description="dbt build --selector spark --target spark: the ported models (staging, the event "
-    "intermediates, event, touches, capture rows) on Spark, with identity_link copied from Postgres.",
+    "intermediates, event, touches, capture rows, the identity graph and identity_link) on Spark.",
 )
 def spark_warehouse(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
     settings = get_settings()

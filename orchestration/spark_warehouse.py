@@ -6,7 +6,8 @@ models (dbt selector `spark`) from its own copy of raw. The share has two steps,
 `gdp refresh` and for Dagster's assets:
 1. `copy_raw_into_spark`, first in the cycle: the landings by watermark, the state tables whole;
 2. `build_on_spark`, after Postgres' build: the models Postgres still builds that Spark's read
-   (`identity_link`) are copied whole, then `dbt build --selector spark --target spark`.
+   (POSTGRES_MODELS, none since Spark builds identity) are copied whole, then
+   `dbt build --selector spark --target spark`.
 Both run in this process on one SparkSession: dbt-spark's session method reuses it, and the
 local Derby catalog admits one process at a time.
 """

@@ -7,7 +7,7 @@
 {{ config(meta={'dagster': {'ref': {'name': 'int_identity__components'}}}) }}
 with
 
-edges as not materialized (
+edges as {{ cte_not_materialized() }} (
     select
         left_key,
         right_key
@@ -21,14 +21,14 @@ edges as not materialized (
     where is_accepted
 ),
 
-nodes as not materialized (
+nodes as {{ cte_not_materialized() }} (
     select
         identity_key,
         node_id
     from {{ ref('int_identity__nodes') }}
 ),
 
-components as not materialized (
+components as {{ cte_not_materialized() }} (
     select * from {{ ref('int_identity__components') }}
 )
 

@@ -31,7 +31,8 @@ def test_spark_warehouse_puts_the_raw_copy_before_every_source(monkeypatch):
     assert AssetKey(["raw", "resend_event"]) in sources and AssetKey(["activation", "outbox"]) in sources
     for key in sources:
         assert graph.get(key).parent_keys == {SPARK_RAW_COPY_KEY}, key.to_user_string()
-    assert graph.get(SPARK_WAREHOUSE_KEY).parent_keys == {SPARK_RAW_COPY_KEY, AssetKey("identity_link")}
+    # Spark builds identity_link itself: nothing of Postgres' build is copied in first.
+    assert graph.get(SPARK_WAREHOUSE_KEY).parent_keys == {SPARK_RAW_COPY_KEY}
     assert graph.get(SPARK_RAW_COPY_KEY).group_name == graph.get(SPARK_WAREHOUSE_KEY).group_name == "spark"
     # Postgres' lineage is the same one: raw → staging → event → segments.
     assert AssetKey(["raw", "resend_event"]) in graph.get(AssetKey("stg_resend__events")).parent_keys

@@ -246,6 +246,30 @@ CASES: dict[str, tuple[str, list[tuple], set[int]]] = {
         [("a", 2, 1), ("b", 2, 3)],
         set(),
     ),
+    # macros/cross_db/identity.sql
+    "format_utc_timestamp": (
+        "select {{ format_utc_timestamp(cast_as(\"'2024-01-31T10:00:05.5Z'\", 'timestamp')) }}",
+        [("2024-01-31 10:00:05",)],
+        set(),
+    ),
+    "json_agg_top": (
+        "with t as (select 'a' as v, 1 as n union all select 'c', 3 union all select 'b', 3 union all select 'd', 2)"
+        " select {{ json_agg_top('v', ['n desc', 'v asc'], 3) }}, {{ json_agg_top('v', 'n asc', 2) }} from t",
+        [(["b", "c", "d"], ["a", "d"])],
+        {0, 1},
+    ),
+    "cte_not_materialized": (
+        "with t as {{ cte_not_materialized() }} (select 1 as x)"
+        " select count(*) from (select x from t union all select x from t) as u",
+        [(2,)],
+        set(),
+    ),
+    # The identity models match key prefixes with LIKE and an escaped underscore.
+    "like_escaped_underscore_is_portable": (
+        r"select 'posthog_distinct_id:x' like 'posthog\_distinct\_id:%', 'posthogXdistinct_id:x' like 'posthog\_distinct\_id:%'",
+        [(True, False)],
+        set(),
+    ),
 }
 
 

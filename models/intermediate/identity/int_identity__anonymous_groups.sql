@@ -1,6 +1,6 @@
 -- depends_on: {{ ref('int_identity__nodes') }}
 {{ config(
-    materialized='incremental', incremental_strategy='append',
+    materialized=('table' if target.type == 'spark' else 'incremental'), incremental_strategy='append',
     pre_hook=["{{ identity_forget_region('verified_component_id', by_node_id=true) }}"],
     indexes=[{'columns': ['verified_component_id'], 'unique': true}, {'columns': ['written_at']}],
 ) }}
@@ -9,7 +9,11 @@
     An edge between two anonymous components that two different persons claimed
     (int_identity__claims) ties nothing. A group's owner: its standing claim, else its first
     claim by time (int_identity__client_edges refuses every other claim). group_id = the
-    group's smallest component id. Incremental: the groups of the region (macros/identity_graph.sql). -#}
+    group's smallest component id. Incremental: the groups of the region (macros/identity_graph.sql);
+    on Spark a table rebuilt whole, the propagation materialized from `inputs` (macros/label_propagation.sql). -#}
+{#- sqlfluff reads the set blocks' SQL as if nested: their indentation is the model's own. -#}
+-- noqa: disable=LT02
+{%- set inputs -%}
 with
 
 {%- if is_incremental() %}
@@ -79,9 +83,12 @@ directed as (
 
 linked_nodes as (
     select distinct src_node_id as node_id from directed
-),
+)
+{%- endset %}
+{{ inputs }},
 
-{{ label_propagation('linked_nodes', 'directed', var('identity_label_passes')) }},
+{{ label_propagation('linked_nodes', 'directed', var('identity_label_passes'), inputs=inputs) }},
+-- noqa: enable=LT02
 
 members as (
     select
@@ -96,15 +103,18 @@ members as (
     where claimed_component_id not in (select linked_nodes.node_id from linked_nodes)
 ),
 
-owners as (
-    select distinct on (members.group_id)
+owner_candidates as (
+    select
         members.group_id,
         claims.claimant_id as owner_id,
         claims.claimed_at as owner_claimed_at,
         claims.is_standing as owner_is_standing
     from members
     inner join claims on members.verified_component_id = claims.claimed_component_id
-    order by members.group_id asc, claims.is_standing desc, claims.claimed_at asc nulls first, claims.claimant_id asc
+),
+
+owners as (
+    {{ latest_row_per_key('owner_candidates', 'group_id', 'owner_is_standing desc, owner_claimed_at asc nulls first, owner_id asc') }}
 ),
 
 final as (

@@ -1,6 +1,6 @@
 -- depends_on: {{ ref('int_identity__nodes') }}
 {{ config(
-    materialized='incremental', incremental_strategy='append',
+    materialized=('table' if target.type == 'spark' else 'incremental'), incremental_strategy='append',
     pre_hook=["{{ identity_forget_region('claimed_key') }}"],
     indexes=[{'columns': ['claimed_key']}, {'columns': ['written_at']}],
 ) }}
@@ -58,7 +58,7 @@ standing as (
         browser.identity_key as claimed_key,
         person.verified_component_id as claimant_id,
         browser.verified_component_id as claimed_component_id,
-        null::timestamptz as claimed_at,
+        {{ typed_null('timestamp') }} as claimed_at,
         true as is_standing
     from components as browser
     inner join components as person

@@ -1,6 +1,6 @@
 -- depends_on: {{ ref('int_identity__nodes') }}
 {{ config(
-    materialized='incremental', incremental_strategy='append',
+    materialized=('table' if target.type == 'spark' else 'incremental'), incremental_strategy='append',
     pre_hook=["{{ identity_forget_region('left_key') }}"],
     indexes=[{'columns': ['edge_key'], 'unique': true}, {'columns': ['left_key']}, {'columns': ['written_at']}],
 ) }}
@@ -111,7 +111,7 @@ final as (
                 then 'claims an anonymous identifier another identified person already owns (a distinct id named after that person)'
             when claimant_id <> group_owner_id
                 then 'claims an anonymous identifier another identified person already owns (claimed first at '
-                    || to_char(owner_claimed_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') || 'Z)'
+                    || {{ format_utc_timestamp('owner_claimed_at') }} || 'Z)'
         end as refused_reason
     from judged
 )

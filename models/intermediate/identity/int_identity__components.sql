@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental', incremental_strategy='append',
+    materialized=('table' if target.type == 'spark' else 'incremental'), incremental_strategy='append',
     pre_hook=["{{ identity_forget_region('node_id', by_node_id=true) }}"],
     indexes=[{'columns': ['node_id'], 'unique': true}, {'columns': ['component_id']}, {'columns': ['written_at']}],
 ) }}

@@ -1,5 +1,6 @@
 {{ config(
-    materialized='incremental', unique_key='edge_key', incremental_strategy='delete+insert', on_schema_change='fail',
+    contract={'enforced': target.type != 'spark'},
+    materialized=('table' if target.type == 'spark' else 'incremental'), unique_key='edge_key', incremental_strategy='delete+insert', on_schema_change='fail',
     post_hook=["{{ identity_analyze() }}"],
     indexes=[{'columns': ['edge_key'], 'unique': true}, {'columns': ['left_key']}, {'columns': ['right_key']}, {'columns': ['written_at']}],
 ) }}

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='edge_key', incremental_strategy='delete+insert', indexes=[{'columns': ['edge_key'], 'unique': true}]) }}
+{{ config(materialized=('table' if target.type == 'spark' else 'incremental'), unique_key='edge_key', incremental_strategy='delete+insert', indexes=[{'columns': ['edge_key'], 'unique': true}]) }}
 {#- Emails activation itself sent (verified): the person it addressed and the address. -#}
 with
 
@@ -12,7 +12,7 @@ edges as (
         {{ identity_key('email', 'email') }} as right_key,
         'verified' as provenance,
         'activation.email_send' as raw_table,
-        email_send_id::text as raw_key,
+        {{ cast_as('email_send_id', 'text') }} as raw_key,
         sent_at as seen_at,
         arrived_at
     from email_sends

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='edge_key', incremental_strategy='delete+insert', indexes=[{'columns': ['edge_key'], 'unique': true}]) }}
+{{ config(materialized=('table' if target.type == 'spark' else 'incremental'), unique_key='edge_key', incremental_strategy='delete+insert', indexes=[{'columns': ['edge_key'], 'unique': true}]) }}
 {#- /api/identify: a star around the strongest identifier it reported. Verified when the app's
     backend called with GDP_API_TOKEN; client-asserted when a browser called with the person cookie. -#}
 with

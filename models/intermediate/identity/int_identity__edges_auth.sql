@@ -15,7 +15,7 @@ edges as (
         'auth.users' as raw_table,
         app_user_id as raw_key,
         signed_up_at as seen_at,
-        null::timestamptz as arrived_at
+        {{ typed_null('timestamp') }} as arrived_at
     from app_users
     union all
     select
@@ -25,7 +25,7 @@ edges as (
         'auth.users' as raw_table,
         app_user_id as raw_key,
         signed_up_at as seen_at,
-        null::timestamptz as arrived_at
+        {{ typed_null('timestamp') }} as arrived_at
     from app_users
     where metadata_person_id is not null
 ),

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='edge_key', incremental_strategy='delete+insert', indexes=[{'columns': ['edge_key'], 'unique': true}]) }}
+{{ config(materialized=('table' if target.type == 'spark' else 'incremental'), unique_key='edge_key', incremental_strategy='delete+insert', indexes=[{'columns': ['edge_key'], 'unique': true}]) }}
 {#- Cal.com bookings (signed webhooks, verified): the attendee is a sighting. -#}
 with
 
@@ -9,7 +9,7 @@ cal as (
 edges as (
     select
         {{ identity_key('email', 'attendee_email') }} as left_key,
-        null as right_key,
+        {{ typed_null('text') }} as right_key,
         'verified' as provenance,
         'cal_event' as raw_table,
         delivery_id as raw_key,

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='edge_key', incremental_strategy='delete+insert', indexes=[{'columns': ['edge_key'], 'unique': true}]) }}
+{{ config(materialized=('table' if target.type == 'spark' else 'incremental'), unique_key='edge_key', incremental_strategy='delete+insert', indexes=[{'columns': ['edge_key'], 'unique': true}]) }}
 {#- Deal moves (operator tool or CRM with GDP_API_TOKEN, verified): the email is a sighting. -#}
 with
 
@@ -9,7 +9,7 @@ deals as (
 edges as (
     select
         {{ identity_key('email', 'email') }} as left_key,
-        null as right_key,
+        {{ typed_null('text') }} as right_key,
         'verified' as provenance,
         'deal_event' as raw_table,
         deal_event_id as raw_key,

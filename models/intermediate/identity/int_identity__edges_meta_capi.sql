@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='edge_key', incremental_strategy='delete+insert', indexes=[{'columns': ['edge_key'], 'unique': true}]) }}
+{{ config(materialized=('table' if target.type == 'spark' else 'incremental'), unique_key='edge_key', incremental_strategy='delete+insert', indexes=[{'columns': ['edge_key'], 'unique': true}]) }}
 {#- The Meta CAPI relay (client-asserted: fbp / fbc come from the browser) ↔ the cookie's person. -#}
 with
 

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='edge_key', incremental_strategy='delete+insert', indexes=[{'columns': ['edge_key'], 'unique': true}]) }}
+{{ config(materialized=('table' if target.type == 'spark' else 'incremental'), unique_key='edge_key', incremental_strategy='delete+insert', indexes=[{'columns': ['edge_key'], 'unique': true}]) }}
 {#- PostHog (client-asserted: anyone with the public project key can send these):
     identify(personId) makes the distinct id the person id, linked to the anonymous id before it;
     $create_alias; $set.email; the gdp_click_id a tracked link carried to the landing page

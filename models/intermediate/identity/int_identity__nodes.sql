@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental', unique_key='identity_key', incremental_strategy='delete+insert',
+    materialized=('table' if target.type == 'spark' else 'incremental'), unique_key='identity_key', incremental_strategy='delete+insert',
     post_hook=["{{ identity_analyze() }}"],
     indexes=[{'columns': ['identity_key'], 'unique': true}, {'columns': ['node_id'], 'unique': true}, {'columns': ['written_at']}],
 ) }}

@@ -1,3 +1,4 @@
+{{ config(contract={'enforced': target.type != 'spark'}) }}
 {#- Components above the size cap (var `identity_max_component_size`): a shared
     inbox, a test card, a bot cookie. They are not merged; each of their
     identifiers stays its own person until the bad edge is fixed or denied. -#}
@@ -25,7 +26,7 @@ final as (
         sized.component_size,
         'component of ' || sized.component_size || ' identifiers exceeds identity_max_component_size = '
         || {{ var('identity_max_component_size') }} as quarantine_reason,
-        to_jsonb((array_agg(nodes.identity_key order by nodes.sighting_count desc, nodes.identity_key asc))[1:5]) as busiest_identity_keys
+        {{ json_agg_top('nodes.identity_key', ['nodes.sighting_count desc', 'nodes.identity_key asc'], 5) }} as busiest_identity_keys
     from sized
     inner join components on sized.component_id = components.component_id
     inner join nodes on components.node_id = nodes.node_id

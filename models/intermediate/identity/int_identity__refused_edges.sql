@@ -1,3 +1,4 @@
+{{ config(contract={'enforced': target.type != 'spark'}) }}
 {#- Client-asserted edges the identity graph refused, with the reason (from
     int_identity__client_edges): visible, never silently dropped; `gdp person explain`
     lists the ones touching a person. -#}

@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental', incremental_strategy='append',
+    materialized=('table' if target.type == 'spark' else 'incremental'), incremental_strategy='append',
     pre_hook=["{{ identity_forget_region('identity_key') }}"],
     indexes=[{'columns': ['identity_key'], 'unique': true}, {'columns': ['person_id']}, {'columns': ['written_at']}],
 ) }}

@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental', incremental_strategy='append',
+    materialized=('table' if target.type == 'spark' else 'incremental'), incremental_strategy='append',
     pre_hook=["{{ identity_forget_region('identity_key') }}"],
     indexes=[{'columns': ['node_id'], 'unique': true}, {'columns': ['identity_key'], 'unique': true},
              {'columns': ['verified_component_id']}, {'columns': ['graph_id']}, {'columns': ['written_at']}],
@@ -13,7 +13,12 @@
     judged against these components in int_identity__client_edges.
     graph_id: the raw component, verified components tied by any client-asserted edge or a
     standing claim (person_id:v, posthog_distinct_id:v), named by its smallest
-    verified_component_id; the unit an incremental run recomputes (macros/identity_graph.sql). -#}
+    verified_component_id; the unit an incremental run recomputes (macros/identity_graph.sql).
+    On Spark a table rebuilt whole (parquet has no delete); each propagation's input CTEs are
+    passed as `inputs` so Spark can materialize its passes (macros/label_propagation.sql). -#}
+{#- sqlfluff reads the set blocks' SQL as if nested: their indentation is the model's own. -#}
+-- noqa: disable=LT02
+{%- set inputs -%}
 with
 
 {%- if is_incremental() %}
@@ -60,9 +65,12 @@ directed as (
 
 linked_nodes as (
     select distinct src_node_id as node_id from directed
-),
+)
+{%- endset %}
+{%- set graph_inputs -%}
+{{ inputs }},
 
-{{ connected_components('linked_nodes', 'directed', var('identity_label_passes'), prefix='verified_') }},
+{{ connected_components('linked_nodes', 'directed', var('identity_label_passes'), prefix='verified_', inputs=inputs) }},
 
 labelled as (
     select
@@ -118,9 +126,12 @@ component_directed as (
 
 linked_components as (
     select distinct src_node_id as node_id from component_directed
-),
+)
+{%- endset %}
+{{ graph_inputs }},
 
-{{ connected_components('linked_components', 'component_directed', var('identity_label_passes'), prefix='graph_') }},
+{{ connected_components('linked_components', 'component_directed', var('identity_label_passes'), prefix='graph_', inputs=graph_inputs) }},
+-- noqa: enable=LT02
 
 final as (
     select

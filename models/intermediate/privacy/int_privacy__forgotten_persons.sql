@@ -1,3 +1,4 @@
+{{ config(contract={'enforced': target.type != 'spark'}) }}
 {#- Persons `gdp person forget` tombstoned: any identifier of theirs (or their person id)
     whose sha256 is in raw.forgotten_identifier; canonical ids and their aliases.
     person, contact_eligibility and activation_recipient anti-join it, so an account
