@@ -47,7 +47,8 @@ SNAPSHOT_TABLES = (
 # Models Postgres still builds that a ported model reads (event resolves persons through
 # identity_link; the identity graph is not ported yet, docs/spark.md): copied whole after
 # Postgres' build, into the Spark schema dbt builds in.
-POSTGRES_MODELS = ("identity_link",)
+# The person rollups and `person` also read the privacy models (not ported yet either).
+POSTGRES_MODELS = ("identity_link", "int_privacy__identity_hashes", "int_privacy__forgotten_persons")
 
 # Postgres types that keep their type in Spark; everything else is copied as text.
 _NATIVE = {

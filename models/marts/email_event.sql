@@ -20,10 +20,10 @@ final as (
         occurred_at,
         campaign_id,
         funnel,
-        properties ->> 'to' as to_email,
-        properties ->> 'link' as clicked_link,
-        properties ->> 'bounce_type' as bounce_type,
-        properties -> 'tags' as tags,
+        {{ json_get_text('properties', ['to']) }} as to_email,
+        {{ json_get_text('properties', ['link']) }} as clicked_link,
+        {{ json_get_text('properties', ['bounce_type']) }} as bounce_type,
+        {{ json_get('properties', ['tags']) }} as tags,
         raw_key as svix_id
     from events
 )

@@ -49,8 +49,10 @@ def test_spark_selector_is_the_ported_models_and_none_postgres_still_owns(tmp_pa
     spark = listed(tmp_path, "--selector", SPARK_SELECTOR)
     models = {n["name"] for n in spark if n["resource_type"] == "model"}
     assert {"event", "int_events__unioned", "int_attribution__touches", "int_capture__raw_rows",
-            "stg_deals__leads", "stg_activation__outbox"} <= models
-    assert not models & {"identity_link", "person", "person_features", "segment_member", "capture_completeness", "int_capture__counts"}
+            "stg_deals__leads", "stg_activation__outbox", "int_persons__event_rollup", "int_persons__event_windows",
+            "person", "person_features", "deal", "subscription", "email_message", "email_event",
+            "segment", "segment_member", "contact_eligibility", "won", "paid_low_usage_7d"} <= models
+    assert not models & {"identity_link", "capture_completeness", "int_capture__counts"}
     assert not [m for m in models if m.startswith(("int_identity__", "int_privacy__"))]
     assert {n["name"] for n in spark if n["resource_type"] == "seed"} >= {"event_type_map", "page_patterns"}
     assert not [n for n in spark if n["resource_type"] == "unit_test" or "nightly" in n["tags"]]
