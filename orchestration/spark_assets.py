@@ -9,12 +9,12 @@ they run in the run's own process, on one SparkSession.
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, asset
 
 from gdp.raw_copy import POSTGRES_MODELS
+from gdp.segment_sync import sync_segment_member
 from gdp.settings import get_settings
+from gdp.spark import spark_session
 from orchestration.project import dbt_target_dir
 from orchestration.resources import PostgresResource
 from orchestration.spark_warehouse import build_on_spark, copy_raw_into_spark
-from gdp.segment_sync import sync_segment_member
-from gdp.spark import spark_session
 
 SPARK_RAW_COPY_KEY = AssetKey(["spark", "raw_copy"])
 SPARK_WAREHOUSE_KEY = AssetKey(["spark", "warehouse"])

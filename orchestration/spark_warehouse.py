@@ -18,10 +18,9 @@ local Derby catalog admits one process at a time.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from collections.abc import Mapping
 from typing import Any
 
 from gdp.dbt import DbtRun, after_sync_build_args, run_dbt, spark_build_args
