@@ -60,12 +60,32 @@ def cycle_build_args(
     return args
 
 
-def spark_build_args(full_refresh: bool = False) -> list[str]:
+def spark_build_args(full_refresh: bool = False, extra_vars: Mapping[str, Any] | None = None) -> list[str]:
     """The `dbt build` argv of the Spark warehouse's share of a cycle. Only tests whose every
     parent is built on Spark run there (cautious): a test that also reads a model only Postgres
     builds (a relationship to `person`) runs in Postgres' build."""
     args = ["build", "--selector", SPARK_SELECTOR, "--target", SPARK_TARGET, "--indirect-selection", "cautious"]
-    return [*args, "--full-refresh"] if full_refresh else args
+    if full_refresh:
+        args.append("--full-refresh")
+    if extra_vars:
+        args += ["--vars", json.dumps(dict(extra_vars), sort_keys=True)]
+    return args
+
+
+# With the Spark warehouse the segments are Spark's (docs/spark.md): Postgres' cycle build leaves
+# out the segment models and what reads segment_member; after Spark's build, the sync fills
+# Postgres' segment_member (gdp/segment_sync.py) and `after_sync_build_args` builds the rest.
+SPARK_OWNED_SEGMENT_PATHS = ("models/segments/newsletter", "models/segments/outbound")
+SPARK_OWNED_EXCLUDES = [*(f"path:{path}" for path in SPARK_OWNED_SEGMENT_PATHS), "segment_member+"]
+
+
+def after_sync_build_args(extra_vars: Mapping[str, Any] | None = None) -> list[str]:
+    """Postgres' build after the segment_member sync: segment_member (its purge, index and tests;
+    never a full refresh, which would empty the synced rows) and the marts that read it."""
+    args = ["build", "--select", "segment_member+", "--exclude", "tag:nightly", "--exclude-resource-type", "unit_test"]
+    if extra_vars:
+        args += ["--vars", json.dumps(dict(extra_vars), sort_keys=True)]
+    return args
 
 
 # Session settings of dbt's connections (libpq reads PGOPTIONS at connect): the person-level

@@ -90,17 +90,17 @@ class TableCopy:
     landing_id_max: int | None
 
 
-def table_columns(conn: psycopg.Connection, schema: str) -> dict[str, list[Column]]:
-    """The base tables of `schema` with their columns in order."""
+def table_columns(conn: psycopg.Connection, schema: str, kinds: tuple[str, ...] = ("BASE TABLE",)) -> dict[str, list[Column]]:
+    """The base tables (or other `kinds`: 'VIEW') of `schema` with their columns in order."""
     rows = conn.execute(
         """
         select c.table_name, c.column_name, c.data_type
         from information_schema.columns as c
         join information_schema.tables as t using (table_schema, table_name)
-        where c.table_schema = %s and t.table_type = 'BASE TABLE'
+        where c.table_schema = %s and t.table_type = any(%s)
         order by c.table_name, c.ordinal_position
         """,
-        (schema,),
+        (schema, list(kinds)),
     ).fetchall()
     tables: dict[str, list[Column]] = {}
     for table, column, data_type in rows:
@@ -237,12 +237,14 @@ def copy_snapshot(conn: psycopg.Connection, spark, schema: str, table: str, colu
     return TableCopy(f"{schema}.{table}", len(rows), None)
 
 
-def copy_snapshots(url: str, spark, tables: tuple[tuple[str, str], ...] = SNAPSHOT_TABLES) -> list[TableCopy]:
+def copy_snapshots(url: str, spark, tables: tuple[tuple[str, str], ...] = SNAPSHOT_TABLES,
+                   kinds: tuple[str, ...] = ("BASE TABLE",)) -> list[TableCopy]:
     """Copy each state table that exists in Postgres whole; a table Postgres lacks is left out
-    (its dbt model guards for a missing source, as on a database migrated before it existed)."""
+    (its dbt model guards for a missing source, as on a database migrated before it existed).
+    `kinds`: also views ('VIEW'), copied as a table of their rows at the time of the copy."""
     results = []
     with psycopg.connect(url) as conn:
-        by_schema = {schema: table_columns(conn, schema) for schema in {s for s, _ in tables}}
+        by_schema = {schema: table_columns(conn, schema, kinds) for schema in {s for s, _ in tables}}
         for schema, table in tables:
             columns = by_schema[schema].get(table)
             if columns is None:
@@ -254,5 +256,6 @@ def copy_snapshots(url: str, spark, tables: tuple[tuple[str, str], ...] = SNAPSH
 
 
 def copy_postgres_models(url: str, spark, schema: str, models: tuple[str, ...] = POSTGRES_MODELS) -> list[TableCopy]:
-    """Copy the models Postgres built that Spark's models read (POSTGRES_MODELS), each whole."""
-    return copy_snapshots(url, spark, tuple((schema, model) for model in models))
+    """Copy the models Postgres built that Spark's models read (POSTGRES_MODELS), each whole
+    (a view, int_privacy__forgotten_persons, as its rows now)."""
+    return copy_snapshots(url, spark, tuple((schema, model) for model in models), ("BASE TABLE", "VIEW"))

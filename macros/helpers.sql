@@ -41,5 +41,5 @@ round(
 
 {#- The instant relative windows are measured from: var `as_of_at`, or now(). -#}
 {% macro as_of() -%}
-{%- if var('as_of_at') -%}('{{ var("as_of_at") }}'::timestamptz){%- else -%}now(){%- endif -%}
+{%- if var('as_of_at') -%}({{ cast_as(text_literal(var('as_of_at')), 'timestamp') }}){%- else -%}now(){%- endif -%}
 {%- endmacro %}

@@ -82,19 +82,28 @@ def activation_metadata(report: Any) -> dict[str, Any]:
         "notes": MetadataValue.json(list(report.notes)),
     }
 
-@asset(
-    key=LEDGER_KEY,
-    deps=model_keys_in_layer("segments"),
-    group_name="activation",
-    kinds={"postgres"},
-    description="Diffs analytics.segment_member against the last recorded membership and appends "
-    "entered/exited/merged transitions to activation.membership_transition (cycle id = run id).",
-)
-def membership_ledger(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
-    from ledger.membership import record_cycle
+def ledger_asset(extra_deps: tuple[AssetKey, ...] = ()):
+    """The ledger asset; with the Spark warehouse it also waits for the segment_member sync
+    (orchestration/spark_assets.py), so it diffs the segments Spark built."""
 
-    result = record_cycle(postgres.url(), context.run_id, dbt_schema=get_settings().dbt_schema)
-    return MaterializeResult(metadata=ledger_metadata(result))
+    @asset(
+        key=LEDGER_KEY,
+        deps=[*model_keys_in_layer("segments"), *extra_deps],
+        group_name="activation",
+        kinds={"postgres"},
+        description="Diffs analytics.segment_member against the last recorded membership and appends "
+        "entered/exited/merged transitions to activation.membership_transition (cycle id = run id).",
+    )
+    def membership_ledger(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
+        from ledger.membership import record_cycle
+
+        result = record_cycle(postgres.url(), context.run_id, dbt_schema=get_settings().dbt_schema)
+        return MaterializeResult(metadata=ledger_metadata(result))
+
+    return membership_ledger
+
+
+membership_ledger = ledger_asset()
 
 
 def _latency_metadata(url: str, channels: tuple[str, ...], cycle_id: str) -> dict[str, Any]:

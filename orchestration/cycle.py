@@ -9,9 +9,11 @@ transitions (its cycle row says `failed`): a half-built warehouse must not
 look like persons leaving segments.
 
 With GDP_WAREHOUSE=spark (`gdp refresh --warehouse spark`) the cycle also builds the Spark
-warehouse (orchestration/spark_warehouse.py): raw is copied into Spark first, and after
-Postgres' build and the ledger, Spark builds the ported models. The Postgres path is the same
-either way.
+warehouse (orchestration/spark_warehouse.py): raw is copied into Spark first; Postgres' build
+leaves out the segments (Spark's are the ones that count); after it Spark builds the ported
+models, its `segment_member` is synced into Postgres (only the changed rows), Postgres builds
+what reads it, and then the ledger records the cycle. A failed step on either side records no
+transitions. Without the setting the Postgres path is unchanged.
 
 One cycle at a time per database: a cycle holds a session-level advisory lock
 for its whole run (released by Postgres when the process dies, so a killed
@@ -33,7 +35,7 @@ from gdp.dbt import DbtRun, run_dbt
 from gdp.settings import REPO_ROOT, Settings, get_settings
 from ledger.membership import LedgerResult, new_cycle_id, record_cycle
 from orchestration.cycle_plan import CyclePlan, plan_cycle, record_success
-from orchestration.spark_warehouse import SparkStep, build_on_spark, copy_raw_into_spark
+from orchestration.spark_warehouse import SparkStep, build_on_spark, copy_raw_into_spark, sync_segments
 from orchestration.watermarks import raw_high_water_marks, record_cycle_marks
 
 # pg_advisory_lock key of "a pipeline cycle is running" (gdp/migrate.py uses 7_412_001).
@@ -92,7 +94,7 @@ class CycleResult:
             lines.append(self.dbt.output[-3000:])
         if self.ledger is not None:
             lines.append(self.ledger.summary())
-        elif self.cycle_id and not self.dbt.ok:
+        elif self.cycle_id and not self.ok:
             lines.append(f"ledger: cycle {self.cycle_id} not recorded because the dbt build failed")
         if self.spark is not None:
             lines.append(self.spark.summary())
@@ -140,19 +142,24 @@ def _run_cycle(url: str, full_refresh: bool, stream: bool, target_path: Path | N
     # Taken before the build: a row landing during it is the next cycle's (and the sensor's).
     marks = raw_high_water_marks(url)
     spark = SparkStep(copy_raw_into_spark(url, settings)) if settings.warehouse == "spark" else None
-    plan = plan_cycle(url, target, settings.dbt_schema, full_refresh=full_refresh, extra_vars=extra_vars)
+    plan = plan_cycle(url, target, settings.dbt_schema, full_refresh=full_refresh, extra_vars=extra_vars,
+                      spark_owned=spark is not None)
     result = CycleResult(run_dbt(plan.args, url, target_path=target, stream=stream, settings=settings, env=plan.env),
                          plan=plan, spark=spark)
+    if spark is not None and result.dbt.ok:
+        spark.linked, spark.dbt = build_on_spark(url, settings, full_refresh=full_refresh, stream=stream,
+                                                 target_path=target / "spark", extra_vars=extra_vars)
+        if spark.dbt.ok:
+            # exactly once per cycle, before the ledger reads segment_member
+            spark.sync, spark.after_sync = sync_segments(url, settings, stream=stream, target_path=target,
+                                                         extra_vars=extra_vars)
     if result.dbt.ok:
         record_success(plan, url, target, settings.dbt_schema)
     if record:
         result.cycle_id = cycle_id or new_cycle_id()
-        if result.dbt.ok:
+        if result.ok:
             result.ledger = record_cycle(url, result.cycle_id, dbt_schema=settings.dbt_schema, settings=settings)
             record_cycle_marks(url, result.cycle_id, marks)
         else:
             _mark_failed(url, result.cycle_id)
-    if spark is not None and result.dbt.ok:
-        spark.linked, spark.dbt = build_on_spark(url, settings, full_refresh=full_refresh, stream=stream,
-                                                 target_path=target / "spark")
     return result

@@ -31,7 +31,7 @@ import psycopg
 import yaml
 from psycopg import sql
 
-from gdp.dbt import cycle_build_args, run_dbt
+from gdp.dbt import SPARK_OWNED_EXCLUDES, SPARK_OWNED_SEGMENT_PATHS, cycle_build_args, run_dbt
 from gdp.settings import REPO_ROOT
 
 # Models whose rows change with the clock alone carry this tag (person_features, time-based segments).
@@ -148,11 +148,12 @@ def stable_views(manifest: dict[str, Any]) -> list[str]:
     )
 
 
-def _missing_relations(url: str, manifest: dict[str, Any]) -> list[str]:
+def _missing_relations(url: str, manifest: dict[str, Any], ignored_paths: tuple[str, ...] = ()) -> list[str]:
     wanted = {
         (node["schema"], node.get("alias") or node["name"])
         for node in manifest.get("nodes", {}).values()
         if node["resource_type"] in ("model", "seed") and node["config"].get("materialized") != "ephemeral"
+        and not node.get("original_file_path", "").startswith(ignored_paths)
     }
     schemas = sorted({schema for schema, _ in wanted})
     with psycopg.connect(url, autocommit=True) as conn:
@@ -162,9 +163,32 @@ def _missing_relations(url: str, manifest: dict[str, Any]) -> list[str]:
     return sorted(f"{schema}.{name}" for schema, name in wanted - present)
 
 
+def without_spark_owned(args: list[str]) -> list[str]:
+    """A cycle's argv with the models the Spark warehouse owns left out (the segments and what
+    reads segment_member: gdp/dbt.py SPARK_OWNED_EXCLUDES). A YAML selector takes no --exclude,
+    so `--selector cycle` becomes its CLI form (CYCLE_EXCLUDES)."""
+    args = list(args)
+    if "--selector" in args:
+        at = args.index("--selector")
+        args[at:at + 2] = ["--select", "fqn:*", "--exclude", *CYCLE_EXCLUDES, *SPARK_OWNED_EXCLUDES]
+    else:
+        at = args.index("--exclude") + 1
+        args[at:at] = SPARK_OWNED_EXCLUDES
+    return args
+
+
 def plan_cycle(url: str, target: Path, dbt_schema: str, *, full_refresh: bool = False,
-               extra_vars: dict[str, Any] | None = None) -> CyclePlan:
-    """The dbt argv of this cycle and the probe to record once it succeeded."""
+               extra_vars: dict[str, Any] | None = None, spark_owned: bool = False) -> CyclePlan:
+    """The dbt argv of this cycle and the probe to record once it succeeded. `spark_owned`
+    (the Spark warehouse builds the segments): those are left out of Postgres' build."""
+    plan = _plan_cycle(url, target, dbt_schema, full_refresh, extra_vars, spark_owned)
+    if spark_owned:
+        plan.args = without_spark_owned(plan.args)
+    return plan
+
+
+def _plan_cycle(url: str, target: Path, dbt_schema: str, full_refresh: bool,
+                extra_vars: dict[str, Any] | None, spark_owned: bool) -> CyclePlan:
     state = state_dir(target, url, dbt_schema)
     manifest_file = state / "manifest.json"
     previous_manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else None
@@ -176,7 +200,7 @@ def plan_cycle(url: str, target: Path, dbt_schema: str, *, full_refresh: bool = 
         return CyclePlan(full, probe, reason="--full-refresh")
     if previous_manifest is None:
         return CyclePlan(full, probe, reason="first cycle on this database")
-    missing = _missing_relations(url, previous_manifest)
+    missing = _missing_relations(url, previous_manifest, SPARK_OWNED_SEGMENT_PATHS if spark_owned else ())
     if missing:
         return CyclePlan(full, probe, reason=f"relations missing since the last cycle: {', '.join(missing[:5])}")
     moved = moved_sources(probe, previous)

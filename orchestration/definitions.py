@@ -13,14 +13,14 @@ from typing import Any
 from dagster import Definitions
 
 from gdp.settings import get_settings
-from orchestration.assets import ACTIVATION_ASSETS, membership_ledger
+from orchestration.assets import ACTIVATION_ASSETS, ledger_asset, membership_ledger
 from orchestration.checks import all_checks
 from orchestration.dbt_assets import gdp_dbt_assets, source_specs
 from orchestration.jobs import clock_cycle_job, refresh_and_activate_job
 from orchestration.resources import default_resources
 from orchestration.schedules import every_five_minutes
 from orchestration.sensors import raw_landing_sensor
-from orchestration.spark_assets import SPARK_ASSETS, SPARK_RAW_COPY_KEY
+from orchestration.spark_assets import SPARK_ASSETS, SPARK_RAW_COPY_KEY, SPARK_SEGMENT_SYNC_KEY
 
 
 def build_definitions(resources: dict[str, Any] | None = None) -> Definitions:
@@ -29,10 +29,12 @@ def build_definitions(resources: dict[str, Any] | None = None) -> Definitions:
     upstream of every dbt source."""
     if get_settings().warehouse == "spark":
         warehouse = [*source_specs(upstream=[SPARK_RAW_COPY_KEY]), *SPARK_ASSETS]
+        ledger = ledger_asset((SPARK_SEGMENT_SYNC_KEY,))
     else:
         warehouse = source_specs()
+        ledger = membership_ledger
     return Definitions(
-        assets=[*warehouse, gdp_dbt_assets, membership_ledger, *ACTIVATION_ASSETS],
+        assets=[*warehouse, gdp_dbt_assets, ledger, *ACTIVATION_ASSETS],
         asset_checks=all_checks(),
         jobs=[refresh_and_activate_job, clock_cycle_job],
         sensors=[raw_landing_sensor],

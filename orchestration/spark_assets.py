@@ -10,13 +10,16 @@ they run in the run's own process, on one SparkSession.
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, asset
 
 from gdp.raw_copy import POSTGRES_MODELS
+from gdp.segment_sync import sync_segment_member
 from gdp.settings import get_settings
+from gdp.spark import spark_session
 from orchestration.project import dbt_target_dir
 from orchestration.resources import PostgresResource
 from orchestration.spark_warehouse import build_on_spark, copy_raw_into_spark
 
 SPARK_RAW_COPY_KEY = AssetKey(["spark", "raw_copy"])
 SPARK_WAREHOUSE_KEY = AssetKey(["spark", "warehouse"])
+SPARK_SEGMENT_SYNC_KEY = AssetKey(["spark", "segment_member_sync"])
 
 
 @asset(
@@ -41,7 +44,8 @@ def spark_raw_copy(context: AssetExecutionContext, postgres: PostgresResource) -
     group_name="spark",
     kinds={"dbt", "spark"},
     description="dbt build --selector spark --target spark: the ported models (staging, the event "
-    "intermediates, event, touches, capture rows, the identity graph and identity_link) on Spark.",
+    "intermediates, event, touches, capture rows, the identity graph and identity_link, the person "
+    "marts, the segments) on Spark.",
 )
 def spark_warehouse(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
     settings = get_settings()
@@ -56,4 +60,21 @@ def spark_warehouse(context: AssetExecutionContext, postgres: PostgresResource) 
     return MaterializeResult(metadata=metadata)
 
 
-SPARK_ASSETS = [spark_raw_copy, spark_warehouse]
+@asset(
+    key=SPARK_SEGMENT_SYNC_KEY,
+    deps=[SPARK_WAREHOUSE_KEY, AssetKey(["segment_member"])],
+    group_name="spark",
+    kinds={"spark", "postgres"},
+    description="Spark's segment_member into Postgres' (only the changed rows, gdp/segment_sync.py), "
+    "after the Spark build and Postgres' own segment_member, before the ledger reads it.",
+)
+def spark_segment_member_sync(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
+    settings = get_settings()
+    sync = sync_segment_member(postgres.url(), spark_session(settings.spark_path()), settings.dbt_schema)
+    return MaterializeResult(metadata={
+        "spark_rows": sync.spark_rows, "inserted": sync.inserted, "updated": sync.updated,
+        "deleted": sync.deleted, "elapsed_s": round(sync.elapsed_s, 1),
+    })
+
+
+SPARK_ASSETS = [spark_raw_copy, spark_warehouse, spark_segment_member_sync]

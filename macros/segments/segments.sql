@@ -77,39 +77,37 @@
     {%- set nodes = segment_nodes() -%}
     {%- if nodes | length == 0 %}
     select
-        null::text as segment, null::text as funnel, null::text as description, null::text as owner,
-        null::integer as priority, null::numeric as holdout_share, null::jsonb as activations,
-        null::text as version_hash, null::text as relation_name, null::text as model_path
+        {{ typed_null('text') }} as segment, {{ typed_null('text') }} as funnel, {{ typed_null('text') }} as description,
+        {{ typed_null('text') }} as owner, {{ typed_null('integer') }} as priority, {{ typed_null('numeric') }} as holdout_share,
+        {{ typed_null('json') }} as activations, {{ typed_null('text') }} as version_hash, {{ typed_null('text') }} as relation_name,
+        {{ typed_null('text') }} as model_path
     where false
     {%- else %}
-    select * from (
-        values
-        {%- for node in nodes %}
-        {%- set m = segment_meta(node) %}
-        (
-            {{ segment_sql_string(node.name) }},
-            {{ segment_sql_string(m.funnel) }},
-            {{ segment_sql_string(m.description) }},
-            {{ segment_sql_string(m.owner) }},
-            {{ m.priority }},
-            {{ m.holdout_share }}::numeric,
-            {{ segment_sql_string(tojson(m.activations)) }}::jsonb,
-            {{ segment_sql_string(local_md5(node.raw_code)) }},
-            {{ segment_sql_string(node.schema ~ '.' ~ (node.alias or node.name)) }},
-            {{ segment_sql_string(node.original_file_path) }}
-        ){% if not loop.last %},{% endif %}
-        {%- endfor %}
-    ) as definitions (
-        segment, funnel, description, owner, priority, holdout_share, activations,
-        version_hash, relation_name, model_path
-    )
+    {%- for node in nodes %}
+    {%- set m = segment_meta(node) %}
+    select
+        {{ text_literal(node.name) }} as segment,
+        {{ text_literal(m.funnel) }} as funnel,
+        {{ text_literal(m.description) }} as description,
+        {{ text_literal(m.owner) }} as owner,
+        {{ m.priority }} as priority,
+        {{ cast_as(m.holdout_share, 'numeric') }} as holdout_share,
+        {{ to_json_value(text_literal(tojson(m.activations))) }} as activations,
+        {{ text_literal(local_md5(node.raw_code)) }} as version_hash,
+        {{ text_literal(node.schema ~ '.' ~ (node.alias or node.name)) }} as relation_name,
+        {{ text_literal(node.original_file_path) }} as model_path
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
     {%- endif %}
 {% endmacro %}
 
 
-{#- Post-hook of every segment model: replace this segment's rows in `segment_member`.
-    Runs inside the model's transaction, after the new table is in place, so
-    membership switches atomically and a failed build keeps last cycle's rows. -#}
+{#- Post-hook of every segment model: replace this segment's rows in `segment_member`
+    (segment_member_write, macros/cross_db/persons.sql). On Postgres it runs inside the
+    model's transaction, after the new table is in place, so membership switches atomically
+    and a failed build keeps last cycle's rows; on Spark it overwrites the segment's partition. -#}
 {% macro segment_member_sync() %}
     {%- set member = ref('segment_member') -%}
     {%- if execute -%}
@@ -120,14 +118,7 @@
             {%- endif -%}
         {%- endfor -%}
     {%- endif %}
-    delete from {{ member }} where segment = {{ segment_sql_string(model.name) }};
-    insert into {{ member }} (segment, person_id, qualified_at, context)
-    select
-        {{ segment_sql_string(model.name) }},
-        s.person_id::text,
-        s.qualified_at::timestamptz,
-        to_jsonb(s) - 'person_id' - 'qualified_at'
-    from {{ this }} as s
+    {{ segment_member_write(member, model.name, this, adapter.get_columns_in_relation(this) if execute else []) }}
 {% endmacro %}
 
 
@@ -136,7 +127,5 @@
 {% macro segment_member_purge() %}
     {%- set names = [] -%}
     {%- for node in segment_nodes() -%}{%- do names.append(segment_sql_string(node.name)) -%}{%- endfor %}
-    create unique index if not exists segment_member_pk on {{ this }} (segment, person_id);
-    delete from {{ this }}
-    {%- if names %} where segment not in ({{ names | join(', ') }}){% endif %}
+    {{ segment_member_cleanup(this, names) }}
 {% endmacro %}

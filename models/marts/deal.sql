@@ -2,6 +2,7 @@
     each stage was first reached, owner and objections. Activation's annotations
     (owner assigned when a reply is routed to a human, objection tags) join in:
     a human's explicit owner on a deal move wins over the routing default. -#}
+{{ config(contract={'enforced': target.type != 'spark'}) }}
 with
 
 deal_events as (
@@ -18,9 +19,8 @@ identity_link as (
 annotations as (
     select
         email,
-        (array_agg(value order by annotated_at desc, annotation_id desc) filter (where kind = 'assigned'))[1]
-            as assigned_owner,
-        array_agg(distinct value) filter (where kind = 'objection') as objections
+        {{ first_by('value', 'annotated_at desc, annotation_id desc', "kind = 'assigned'") }} as assigned_owner,
+        {{ array_agg_distinct("case when kind = 'objection' then value end") }} as objections
     from {{ ref('stg_activation__deal_annotations') }}
     where email is not null
     group by 1
@@ -38,11 +38,11 @@ booked_calls as (
 per_deal as (
     select
         deal_id,
-        (array_agg(email order by occurred_at desc, landing_id desc))[1] as email,
-        (array_agg(stage order by occurred_at desc, landing_id desc))[1] as current_stage,
-        (array_agg(owner order by occurred_at desc, landing_id desc) filter (where owner is not null))[1] as owner,
-        (array_agg(amount_cents order by occurred_at desc, landing_id desc) filter (where amount_cents is not null))[1] as amount_cents,
-        coalesce(jsonb_agg(distinct objection) filter (where objection is not null), '[]'::jsonb) as objection_tags,
+        {{ first_by('email', 'occurred_at desc, landing_id desc') }} as email,
+        {{ first_by('stage', 'occurred_at desc, landing_id desc') }} as current_stage,
+        {{ first_by('owner', 'occurred_at desc, landing_id desc', 'owner is not null') }} as owner,
+        {{ first_by('amount_cents', 'occurred_at desc, landing_id desc', 'amount_cents is not null') }} as amount_cents,
+        {{ array_agg_distinct('objection') }} as objection_tags,
         {%- for stage in ['lead', 'contacted', 'replied_positive', 'replied_negative', 'booked', 'no_show', 'proposal_sent', 'won', 'lost'] %}
             min(occurred_at) filter (where stage = '{{ stage }}') as {{ stage }}_at,
         {%- endfor %}
@@ -51,6 +51,15 @@ per_deal as (
         count(*) as move_count
     from deal_events
     group by deal_id
+),
+
+tags as (
+    -- objection tags from deal moves and from activation's tag_objection, merged once
+    select
+        per_deal.deal_id,
+        {{ array_merge_distinct('per_deal.objection_tags', 'annotations.objections') }} as tags
+    from per_deal
+    left join annotations on per_deal.email = annotations.email
 ),
 
 final as (
@@ -63,8 +72,8 @@ final as (
         per_deal.current_stage = 'won' as is_won,
         per_deal.current_stage = 'lost' as is_lost,
         coalesce(per_deal.owner, annotations.assigned_owner) as owner,
-        tags.objection_tags,
-        tags.objections,
+        {{ array_to_json('tags.tags') }} as objection_tags,
+        {{ array_join_nonempty('tags.tags', "', '") }} as objections,
         per_deal.amount_cents,
         per_deal.lead_at,
         per_deal.contacted_at,
@@ -83,17 +92,7 @@ final as (
     left join identity_link on identity_link.identity_key = {{ identity_key('email', 'per_deal.email') }}
     left join booked_calls on identity_link.person_id = booked_calls.person_id
     left join annotations on per_deal.email = annotations.email
-    cross join lateral (
-        -- objection tags from deal moves and from activation's tag_objection, merged once
-        select
-            coalesce(jsonb_agg(distinct tag order by tag), '[]'::jsonb) as objection_tags,
-            string_agg(distinct tag, ', ' order by tag) as objections
-        from (
-            select jsonb_array_elements_text(per_deal.objection_tags) as tag
-            union
-            select unnest(annotations.objections) as tag
-        ) as merged
-    ) as tags
+    inner join tags on per_deal.deal_id = tags.deal_id
 )
 
 select * from final

@@ -1,6 +1,7 @@
 {#- One row per email: every send activation logged (dry-runs included) and every
     message Resend reported, joined on the Resend email id, with its tags and what
     happened to it. -#}
+{{ config(contract={'enforced': target.type != 'spark'}) }}
 with
 
 email_sends as (
@@ -21,11 +22,11 @@ identity_link as (
 webhook_messages as (
     select
         email_id,
-        (array_agg(person_id order by occurred_at) filter (where person_id is not null))[1] as person_id,
-        (array_agg(to_email order by occurred_at) filter (where to_email is not null))[1] as to_email,
-        (array_agg(campaign_id order by occurred_at) filter (where campaign_id is not null))[1] as campaign_id,
-        (array_agg(funnel order by occurred_at) filter (where funnel is not null))[1] as funnel,
-        (array_agg(tags order by occurred_at) filter (where tags is not null and tags <> '{}'::jsonb))[1] as tags,
+        {{ first_by('person_id', 'occurred_at', "person_id is not null") }} as person_id,
+        {{ first_by('to_email', 'occurred_at', "to_email is not null") }} as to_email,
+        {{ first_by('campaign_id', 'occurred_at', "campaign_id is not null") }} as campaign_id,
+        {{ first_by('funnel', 'occurred_at', "funnel is not null") }} as funnel,
+        {{ first_by('tags', 'occurred_at', 'tags is not null and tags <> ' ~ json_empty_object()) }} as tags,
         min(occurred_at) as first_event_at,
         min(occurred_at) filter (where event_type = 'email_sent') as sent_at,
         min(occurred_at) filter (where event_type = 'email_delivered') as delivered_at,
@@ -34,7 +35,7 @@ webhook_messages as (
         min(occurred_at) filter (where event_type = 'email_clicked') as first_clicked_at,
         count(*) filter (where event_type = 'email_clicked') as click_count,
         min(occurred_at) filter (where event_type = 'email_bounced') as bounced_at,
-        (array_agg(bounce_type order by occurred_at) filter (where event_type = 'email_bounced'))[1] as bounce_type,
+        {{ first_by('bounce_type', 'occurred_at', "event_type = 'email_bounced'") }} as bounce_type,
         min(occurred_at) filter (where event_type = 'email_complained') as complained_at,
         min(occurred_at) filter (where event_type in ('email_failed', 'email_suppressed')) as failed_at
     from email_events
@@ -62,7 +63,7 @@ joined as (
         coalesce(sends.funnel, webhook_messages.funnel) as funnel,
         sends.segment,
         sends.template,
-        coalesce(sends.tags, webhook_messages.tags, '{}'::jsonb) as tags,
+        coalesce(sends.tags, webhook_messages.tags, {{ json_empty_object() }}) as tags,
         sends.status as send_status,
         coalesce(sends.status = 'dry_run', false) as is_dry_run,
         sends.outbox_key,

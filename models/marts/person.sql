@@ -1,5 +1,9 @@
-{{ config(indexes=[{'columns': ['person_id'], 'unique': true}, {'columns': ['email']}]) }}
-{#- One row per canonical person (identity_link's non-alias rows). -#}
+{{ config(
+    indexes=[{'columns': ['person_id'], 'unique': true}, {'columns': ['email']}],
+    contract={'enforced': target.type != 'spark'},
+) }}
+{#- One row per canonical person (identity_link's non-alias rows). The contract's types are
+    Postgres names; on Spark the parity test (tests/spark/test_persons.py) checks the rows. -#}
 with
 
 identity_link as (
@@ -33,19 +37,12 @@ identifiers as (
         person_id,
         min(first_seen_at) as first_identified_at,
         max(last_seen_at) as last_identified_at,
-        (array_agg(identifier_value order by last_seen_at desc nulls last, identifier_value asc) filter (
-            where identifier_type = 'email' and is_verified
-        ))[
-            1
-        ] as email,
-        (array_agg(identifier_value order by first_seen_at, identifier_value) filter (where identifier_type = 'app_user_id'))[1]
-            as app_user_id,
-        (
-            array_agg(identifier_value order by last_seen_at desc nulls last, identifier_value asc) filter (
-                where identifier_type = 'stripe_customer'
-            )
-        )[1] as stripe_customer_id,
-        (array_agg(proved_by_raw_table order by first_seen_at, identity_key))[1] as first_identifier_source,
+        {{ first_by('identifier_value', 'last_seen_at desc nulls last, identifier_value asc', "identifier_type = 'email' and is_verified") }}
+            as email,
+        {{ first_by('identifier_value', 'first_seen_at, identifier_value', "identifier_type = 'app_user_id'") }} as app_user_id,
+        {{ first_by('identifier_value', 'last_seen_at desc nulls last, identifier_value asc', "identifier_type = 'stripe_customer'") }}
+            as stripe_customer_id,
+        {{ first_by('proved_by_raw_table', 'first_seen_at, identity_key') }} as first_identifier_source,
         count(*) as identifier_count,
         bool_or(is_quarantined) as is_quarantined
     from identity_link
@@ -79,13 +76,17 @@ names as (
     where name is not null
 ),
 
-person_names as (
-    select distinct on (identity_link.person_id)
+person_name_candidates as (
+    select
         identity_link.person_id,
-        names.name
+        names.name,
+        names.priority
     from identity_link
     inner join names on identity_link.identity_key = names.identity_key
-    order by identity_link.person_id, names.priority, names.name
+),
+
+person_names as (
+    {{ latest_row_per_key('person_name_candidates', 'person_id', 'priority asc nulls last, name asc nulls last') }}
 ),
 
 {# Phone and address, each from the most trusted source that has it: the Stripe
@@ -146,7 +147,7 @@ contact_values as (
     select
         person_id,
         'country' as field,
-        case when upper(country) ~ '^[A-Z]{2}$' then upper(country) end as value,
+        case when {{ regexp_matches('upper(country)', '^[A-Z]{2}$') }} then upper(country) end as value,
         priority,
         seen_at
     from person_candidates
@@ -180,14 +181,14 @@ contact_values as (
     where postal_code is not null
 ),
 
-chosen_contact as (
-    select distinct on (person_id, field)
-        person_id,
-        field,
-        value
-    from contact_values
+known_contact_values as (
+    select * from contact_values
     where value is not null
-    order by person_id asc, field asc, priority asc, seen_at desc
+),
+
+chosen_contact as (
+    {#- Postgres' default null order, spelled out: Spark's differs (nulls first ascending) -#}
+    {{ latest_row_per_key('known_contact_values', 'person_id, field', 'priority asc nulls last, seen_at desc nulls first') }}
 ),
 
 person_contact as (

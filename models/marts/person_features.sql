@@ -1,4 +1,8 @@
-{{ config(tags=['clock'], indexes=[{'columns': ['person_id'], 'unique': true}]) }}
+{{ config(
+    tags=['clock'],
+    indexes=[{'columns': ['person_id'], 'unique': true}],
+    contract={'enforced': target.type != 'spark'},
+) }}
 {#- One row per person with what segments ask about. Windows (1/7/30 days) are
     measured back from as_of_at (var `as_of_at`, else now()). What comes from `event` is
     kept per person incrementally (int_persons__event_rollup, int_persons__event_windows:
@@ -66,15 +70,20 @@ subscription_rollup as (
         person_id,
         bool_or(is_paying) as is_paying,
         sum(mrr_cents) as mrr_cents,
-        (array_agg(plan order by is_paying desc, mrr_cents desc, updated_at desc))[1] as plan,
-        (array_agg(status order by is_paying desc, mrr_cents desc, updated_at desc))[1] as subscription_status,
+        {{ first_by('plan', 'is_paying desc, mrr_cents desc, updated_at desc') }} as plan,
+        {{ first_by('status', 'is_paying desc, mrr_cents desc, updated_at desc') }} as subscription_status,
         min(started_at) as first_subscribed_at
     from subscriptions
     group by person_id
 ),
 
+latest_deals as (
+    {#- Postgres' default null order, spelled out: Spark's differs (nulls last descending) -#}
+    {{ latest_row_per_key('deals', 'person_id', 'updated_at desc nulls first, deal_id asc nulls last') }}
+),
+
 deal_rollup as (
-    select distinct on (person_id)
+    select
         person_id,
         deal_id,
         current_stage as outbound_stage,
@@ -82,8 +91,7 @@ deal_rollup as (
         objection_tags,
         objections,
         updated_at as deal_updated_at
-    from deals
-    order by person_id asc, updated_at desc, deal_id asc
+    from latest_deals
 ),
 
 final as (
@@ -128,7 +136,7 @@ final as (
         deal_rollup.deal_id,
         deal_rollup.outbound_stage,
         deal_rollup.deal_owner,
-        coalesce(deal_rollup.objection_tags, '[]'::jsonb) as objection_tags,
+        coalesce(deal_rollup.objection_tags, {{ json_empty_array() }}) as objection_tags,
         deal_rollup.objections,
         event_rollup.last_replied_positive_at,
         event_rollup.last_replied_negative_at,

@@ -3,6 +3,7 @@
     `created` has one-second resolution, so within a second a deletion beats an
     update beats a creation, then landing order (landing_id: the later delivery is the
     newer state; event ids are random, not ordered), then the event id. -#}
+{{ config(contract={'enforced': target.type != 'spark'}) }}
 with
 
 subscription_snapshots as (

@@ -1,3 +1,4 @@
+{{ config(contract={'enforced': target.type != 'spark'}) }}
 {#- Who may be contacted by email, and why not. Activation reads it before every send
     and fails closed for persons missing here. The frequency caps (vars
     email_cap_per_day, email_cap_per_week) travel with each row so activation enforces
@@ -38,8 +39,8 @@ final as (
         is_bounced,
         is_complained,
         is_unsubscribed,
-        {{ var('email_cap_per_day') }}::integer as email_cap_per_day,
-        {{ var('email_cap_per_week') }}::integer as email_cap_per_week
+        {{ cast_as(var('email_cap_per_day'), 'integer') }} as email_cap_per_day,
+        {{ cast_as(var('email_cap_per_week'), 'integer') }} as email_cap_per_week
     from reasons
     where person_id not in (select forgotten.person_id from forgotten)
 )

@@ -1,3 +1,4 @@
+{{ config(contract={'enforced': target.type != 'spark'}) }}
 {#- The segment definitions, generated from the dbt graph (each model with `meta: segment:`),
     so this table cannot drift from the SQL files. version_hash = md5 of the model's SQL as dbt reads it (file trimmed):
     the ledger stamps it on every transition, so a definition change shows what it caused. -#}

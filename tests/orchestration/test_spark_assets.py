@@ -8,7 +8,7 @@ from dagster import AssetKey, Definitions
 
 from gdp.settings import get_settings
 from orchestration.definitions import build_definitions
-from orchestration.spark_assets import SPARK_RAW_COPY_KEY, SPARK_WAREHOUSE_KEY
+from orchestration.spark_assets import SPARK_RAW_COPY_KEY, SPARK_SEGMENT_SYNC_KEY, SPARK_WAREHOUSE_KEY
 
 
 def _graph(monkeypatch, warehouse: str | None):
@@ -31,8 +31,11 @@ def test_spark_warehouse_puts_the_raw_copy_before_every_source(monkeypatch):
     assert AssetKey(["raw", "resend_event"]) in sources and AssetKey(["activation", "outbox"]) in sources
     for key in sources:
         assert graph.get(key).parent_keys == {SPARK_RAW_COPY_KEY}, key.to_user_string()
-    # Spark builds identity_link itself: nothing of Postgres' build is copied in first.
+    # Spark builds identity_link and the privacy rollups itself: nothing of Postgres' build is copied in first.
     assert graph.get(SPARK_WAREHOUSE_KEY).parent_keys == {SPARK_RAW_COPY_KEY}
+    # Spark's segment_member reaches Postgres' before the ledger reads it.
+    assert graph.get(SPARK_SEGMENT_SYNC_KEY).parent_keys == {SPARK_WAREHOUSE_KEY, AssetKey("segment_member")}
+    assert SPARK_SEGMENT_SYNC_KEY in graph.get(AssetKey("membership_ledger")).parent_keys
     assert graph.get(SPARK_RAW_COPY_KEY).group_name == graph.get(SPARK_WAREHOUSE_KEY).group_name == "spark"
     # Postgres' lineage is the same one: raw → staging → event → segments.
     assert AssetKey(["raw", "resend_event"]) in graph.get(AssetKey("stg_resend__events")).parent_keys

@@ -238,6 +238,25 @@ CASES: dict[str, tuple[str, list[tuple], set[int]]] = {
         [(True, False, 3, 3, "b", 1, "x4", 3, "t", "ab")],
         set(),
     ),
+    # macros/cross_db/persons.sql (the person marts, deal, the segments)
+    "json_empty_array": (
+        "select {{ json_empty_array() }}",
+        [([],)],
+        {0},
+    ),
+    "array_merge_distinct_and_join": (
+        LETTERS + "select merged.k, {{ array_to_json('merged.tags') }}, {{ array_join_nonempty('merged.tags', \"', '\") }}"
+        " from (select k, {{ array_merge_distinct(array_agg_distinct('v'), array_agg_distinct(\"case when n = 1 then 'c' end\")) }}"
+        " as tags from t group by k) as merged order by merged.k",
+        [("a", ["a", "b", "c"], "a, b, c"), ("b", ["b"], "b")],
+        {1},
+    ),
+    "array_merge_distinct_of_nothing": (
+        LETTERS + "select {{ array_join_nonempty(array_merge_distinct(array_agg_distinct('v'), 'null'), \"', '\") }},"
+        " {{ array_to_json(array_merge_distinct(array_agg_distinct('v'), 'null')) }} from t where 1 = 0",
+        [(None, [])],
+        {1},
+    ),
     "lateral_joins_are_portable": (
         LETTERS + "select keys.k, counted.c, firsts.n from (select distinct k from t) as keys"
         " cross join lateral (select count(*) as c from t as u where u.k = keys.k) as counted"

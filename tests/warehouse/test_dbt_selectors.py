@@ -49,8 +49,10 @@ def test_spark_selector_is_the_ported_models_and_none_postgres_still_owns(tmp_pa
     spark = listed(tmp_path, "--selector", SPARK_SELECTOR)
     models = {n["name"] for n in spark if n["resource_type"] == "model"}
     assert {"event", "int_events__unioned", "int_attribution__touches", "int_capture__raw_rows",
-            "stg_deals__leads", "stg_activation__outbox"} <= models
-    assert not models & {"person", "person_features", "segment_member", "capture_completeness", "int_capture__counts"}
+            "stg_deals__leads", "stg_activation__outbox", "int_persons__event_rollup", "int_persons__event_windows",
+            "person", "person_features", "deal", "subscription", "email_message", "email_event",
+            "segment", "segment_member", "contact_eligibility", "won", "paid_low_usage_7d"} <= models
+    assert not models & {"capture_completeness", "int_capture__counts"}
     # Spark builds the identity graph, identity_link and the privacy intermediates itself.
     assert {"identity_link", "int_identity__edges", "int_identity__resolved", "int_identity__quarantine",
             "int_privacy__identity_hashes", "int_privacy__forgotten_persons"} <= models

@@ -1,5 +1,5 @@
 {{ config(
-    materialized='incremental',
+    materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='person_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
@@ -9,22 +9,28 @@
     the clock (first touch, flags, latest moments). Incremental: a build recomputes only the
     changed persons (macros/changed_persons.sql: new events, moved identifiers), so a cycle
     reads their events, not the history. A changed person left with no event gets a row of
-    nulls, which reads as no row. -#}
+    nulls, which reads as no row. On Spark (parquet: no delete) it is a table rebuilt each
+    cycle, the full build's rows (changed_persons takes every person with an event). -#}
 with
 
 changed as (
     {{ changed_persons() }}
 ),
 
-events as (
-    select events.*
-    from {{ ref('event') }} as events
-    inner join changed on events.person_id = changed.person_id
+conversion_types as (
+    select distinct event_type from {{ ref('event_vocabulary') }}
+    where is_conversion
 ),
 
-conversion_types as (
-    select event_type from {{ ref('event_vocabulary') }}
-    where is_conversion
+events as (
+    {#- the conversion flag joined here, not `in (select ...)` inside bool_or: Spark takes
+        subqueries in filters and joins only -#}
+    select
+        events.*,
+        conversion_types.event_type is not null as is_conversion
+    from {{ ref('event') }} as events
+    inner join changed on events.person_id = changed.person_id
+    left join conversion_types on events.event_type = conversion_types.event_type
 ),
 
 final as (
@@ -39,7 +45,7 @@ final as (
             as first_touch_campaign_id,
         {{ first_by('events.funnel', ['events.occurred_at', 'events.event_id'], 'events.funnel is not null') }} as first_funnel,
         bool_or(events.event_type = 'signed_up') as has_signed_up,
-        bool_or(events.event_type in (select conversion_types.event_type from conversion_types)) as has_converted,
+        bool_or(events.is_conversion) as has_converted,
         bool_or(events.source in ('lead', 'deal')) as has_sales_touch,
         min(events.occurred_at) filter (where events.event_type = 'signed_up') as signup_at,
         min(events.occurred_at) filter (where events.event_type = 'activated') as activated_at,

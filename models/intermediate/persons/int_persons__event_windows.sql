@@ -3,7 +3,7 @@
     (['pricing_viewed', 'offer_page_viewed'], 7), (['pricing_viewed', 'offer_page_viewed', 'link_clicked'], 30),
 ] -%}
 {{ config(
-    materialized='incremental',
+    materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='person_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
@@ -16,7 +16,7 @@
     build's as_of (computed_as_of_at), found on event's (event_type, occurred_at) index, so
     a cycle with nothing new and the clock moved reads the window edges, not every person.
     An event counts from its occurred_at on with no upper bound, so the clock moving forward
-    only ever takes events out. -#}
+    only ever takes events out. On Spark (parquet: no delete) a table rebuilt each cycle. -#}
 with
 
 changed as (
