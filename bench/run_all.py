@@ -33,6 +33,8 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "latency": ("bench.bench_latency", ["--persons", "100000", "--qualifiers", "20"],
                 ["--persons", "10000", "--qualifiers", "5"]),
     "spark": ("bench.bench_spark", ["--rows", "200000"], ["--rows", "20000"]),
+    "spark_cycle": ("bench.bench_spark_cycle", ["--persons", "2000", "--events", "40000"],
+                    ["--persons", "200", "--events", "4000"]),
     "soak": ("bench.bench_soak", ["--duration", "600"], ["--duration", "30"]),
     "activation_held": ("bench.bench_activation", ["--held", "116570", "--persons", "5000"],
                         ["--held", "20000", "--persons", "2000"]),

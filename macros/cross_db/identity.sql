@@ -30,22 +30,9 @@ date_format(to_utc_timestamp({{ expr }}, current_timezone()), 'yyyy-MM-dd HH:mm:
 to_jsonb((array_agg({{ value }} order by {{ order_by if order_by is string else order_by | join(', ') }}))[1:{{ n }}])
 {%- endmacro %}
 
-{#- Spark: sort the group's (value, keys) structs with a comparator that follows Postgres' ordering. -#}
+{#- Spark: the first n of the sorted (value, keys) structs (rows.sql spark_sorted_structs). -#}
 {% macro spark__json_agg_top(value, order_by, n) -%}
-{%- set keys = order_keys(order_by) -%}
-to_json(transform(slice(array_sort(
-    collect_list(named_struct('v', {{ value }}{% for key in keys %}, 'k{{ loop.index0 }}', {{ key.expr }}{% endfor %})),
-    (l, r) -> case
-        {%- for key in keys %}
-        {%- set k = 'k' ~ loop.index0 %}
-        when l.{{ k }} is null and r.{{ k }} is not null then {{ -1 if key.nulls_first else 1 }}
-        when l.{{ k }} is not null and r.{{ k }} is null then {{ 1 if key.nulls_first else -1 }}
-        when l.{{ k }} < r.{{ k }} then {{ 1 if key.descending else -1 }}
-        when l.{{ k }} > r.{{ k }} then {{ -1 if key.descending else 1 }}
-        {%- endfor %}
-        else 0
-    end
-), 1, {{ n }}), x -> x.v))
+to_json(transform(slice({{ spark_sorted_structs(value, order_by) }}, 1, {{ n }}), x -> x.v))
 {%- endmacro %}
 
 

@@ -50,10 +50,16 @@ select * from {{ relation }} qualify row_number() over (partition by {{ partitio
 (array_agg({{ value }} order by {{ order_by if order_by is string else order_by | join(', ') }}){% if where %} filter (where {{ where }}){% endif %})[1]
 {%- endmacro %}
 
-{#- Spark: sort the group's (value, keys) structs with a comparator that follows Postgres' ordering. -#}
 {% macro spark__first_by(value, order_by, where=none) -%}
+element_at({{ spark_sorted_structs(value, order_by, where) }}, 1).v
+{%- endmacro %}
+
+{#- Spark: the group's (v = value, k0.. = order keys) structs as one array, sorted by a comparator
+    that follows Postgres' ordering (desc, nulls first/last); rows failing `where` are left out.
+    first_by and json_agg_top read `.v` of its first element(s). -#}
+{% macro spark_sorted_structs(value, order_by, where=none) -%}
 {%- set keys = order_keys(order_by) -%}
-element_at(array_sort(
+array_sort(
     collect_list({% if where %}case when {{ where }} then {% endif %}named_struct('v', {{ value }}{% for key in keys %}, 'k{{ loop.index0 }}', {{ key.expr }}{% endfor %}){% if where %} end{% endif %}),
     (l, r) -> case
         {%- for key in keys %}
@@ -65,5 +71,5 @@ element_at(array_sort(
         {%- endfor %}
         else 0
     end
-), 1).v
+)
 {%- endmacro %}

@@ -4,6 +4,7 @@ engine's rows of a model in one comparable form (JSON parsed, instants as UTC te
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -29,6 +30,18 @@ def land_world(url: str, settings, *, persons: int, days: int, seed: int = 7) ->
         sender.client.close()
         app.extensions["gdp_pool"].close()
     assert sum(stats.accepted.values()) > 0
+
+
+def event_counts(url: str, spark) -> tuple[Counter, int, Counter, int]:
+    """`event` rows per event_type and rows linked to a person: Postgres' then Spark's."""
+    with psycopg.connect(url) as conn:
+        on_postgres = Counter(dict(conn.execute(
+            "select event_type, count(*) from analytics.event group by event_type").fetchall()))
+        linked_pg = conn.execute("select count(*) from analytics.event where person_id is not null").fetchone()[0]
+    on_spark = Counter({r[0]: r[1] for r in spark.sql(
+        "select event_type, count(*) from analytics.event group by event_type").collect()})
+    linked_spark = spark.sql("select count(*) from analytics.event where person_id is not null").collect()[0][0]
+    return on_postgres, linked_pg, on_spark, linked_spark
 
 
 def plain(value):

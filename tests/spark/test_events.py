@@ -18,7 +18,7 @@ import pytest
 
 from orchestration.cycle import run_cycle
 from tests.dbt_helpers import private_database
-from tests.spark.parity import json_columns_of, land_world, postgres_rows, spark_rows
+from tests.spark.parity import event_counts, json_columns_of, land_world, postgres_rows, spark_rows
 
 # The ported models past staging, compared row by row (staging: test_staging.py).
 COMPARED = ["event", "int_events__unioned", "int_attribution__touches", "int_capture__raw_rows"]
@@ -45,13 +45,7 @@ def built_on_both(world_url, settings, spark, spark_dir, empty_spark_raw, tmp_pa
 
 
 def test_event_counts_per_type_are_the_same_on_both_engines(built_on_both, spark):
-    with psycopg.connect(built_on_both) as conn:
-        on_postgres = Counter(dict(conn.execute(
-            "select event_type, count(*) from analytics.event group by event_type").fetchall()))
-        linked_pg = conn.execute("select count(*) from analytics.event where person_id is not null").fetchone()[0]
-    on_spark = Counter({r[0]: r[1] for r in spark.sql(
-        "select event_type, count(*) from analytics.event group by event_type").collect()})
-    linked_spark = spark.sql("select count(*) from analytics.event where person_id is not null").collect()[0][0]
+    on_postgres, linked_pg, on_spark, linked_spark = event_counts(built_on_both, spark)
     assert on_spark == on_postgres
     # The world reaches every funnel: email, web, billing, bookings, sales.
     assert len(on_postgres) >= 8 and sum(on_postgres.values()) > 200

@@ -17,7 +17,7 @@ from gdp.db import dbt_env
 from gdp.raw_copy import copy_raw, copy_snapshots
 from tests.dbt_helpers import ingest_client, private_database
 from tests.spark.conftest import dbt_in_process
-from tests.spark.parity import json_columns_of, postgres_rows, spark_rows
+from tests.spark.parity import event_counts, json_columns_of, postgres_rows, spark_rows
 from tests.warehouse.test_identity_incremental import cycle_1, cycle_2, cycle_3, cycle_4
 
 # The same selection on both engines, with the small size cap the incremental test uses (the
@@ -101,12 +101,6 @@ def test_the_world_merges_chains_refuses_and_quarantines_on_spark(built_on_both,
 
 
 def test_event_counts_per_type_are_the_same_on_both_engines(built_on_both, spark):
-    with psycopg.connect(built_on_both) as conn:
-        on_postgres = Counter(dict(conn.execute(
-            "select event_type, count(*) from analytics.event group by event_type").fetchall()))
-        linked_pg = conn.execute("select count(*) from analytics.event where person_id is not null").fetchone()[0]
-    on_spark = Counter({r[0]: r[1] for r in spark.sql(
-        "select event_type, count(*) from analytics.event group by event_type").collect()})
-    linked_spark = spark.sql("select count(*) from analytics.event where person_id is not null").collect()[0][0]
+    on_postgres, linked_pg, on_spark, linked_spark = event_counts(built_on_both, spark)
     assert on_spark == on_postgres and len(on_postgres) >= 3
     assert linked_spark == linked_pg > 0
