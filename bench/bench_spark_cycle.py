@@ -44,7 +44,7 @@ def generate(url: str, persons: int, events: int) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         execute_script(conn, GENERATE, sizes)
         conn.execute("analyze")
-        return conn.execute("select sum(n_live_tup) from pg_stat_user_tables where schemaname = 'raw'").fetchone()[0]
+        return int(conn.execute("select coalesce(sum(n_live_tup), 0) from pg_stat_user_tables where schemaname = 'raw'").fetchone()[0])
 
 
 def timed_cycle(url: str, settings: Settings, target: Path) -> dict:
