@@ -36,6 +36,11 @@ SPARK_SELECTOR = "spark"
 SPARK_TARGET = "spark"
 
 
+def vars_args(extra_vars: Mapping[str, Any] | None) -> list[str]:
+    """`--vars` for a build's dbt vars (tests move the clock with `as_of_at`); none when empty."""
+    return ["--vars", json.dumps(dict(extra_vars), sort_keys=True)] if extra_vars else []
+
+
 def cycle_build_args(
     full_refresh: bool = False,
     extra_vars: Mapping[str, Any] | None = None,
@@ -55,9 +60,7 @@ def cycle_build_args(
         args += ["--exclude-resource-type", "unit_test"]
     if full_refresh:
         args.append("--full-refresh")
-    if extra_vars:
-        args += ["--vars", json.dumps(dict(extra_vars), sort_keys=True)]
-    return args
+    return [*args, *vars_args(extra_vars)]
 
 
 def spark_build_args(full_refresh: bool = False, extra_vars: Mapping[str, Any] | None = None) -> list[str]:
@@ -67,9 +70,7 @@ def spark_build_args(full_refresh: bool = False, extra_vars: Mapping[str, Any] |
     args = ["build", "--selector", SPARK_SELECTOR, "--target", SPARK_TARGET, "--indirect-selection", "cautious"]
     if full_refresh:
         args.append("--full-refresh")
-    if extra_vars:
-        args += ["--vars", json.dumps(dict(extra_vars), sort_keys=True)]
-    return args
+    return [*args, *vars_args(extra_vars)]
 
 
 # With the Spark warehouse the segments are Spark's (docs/spark.md): Postgres' cycle build leaves
@@ -83,9 +84,7 @@ def after_sync_build_args(extra_vars: Mapping[str, Any] | None = None) -> list[s
     """Postgres' build after the segment_member sync: segment_member (its purge, index and tests;
     never a full refresh, which would empty the synced rows) and the marts that read it."""
     args = ["build", "--select", "segment_member+", "--exclude", "tag:nightly", "--exclude-resource-type", "unit_test"]
-    if extra_vars:
-        args += ["--vars", json.dumps(dict(extra_vars), sort_keys=True)]
-    return args
+    return [*args, *vars_args(extra_vars)]
 
 
 # Session settings of dbt's connections (libpq reads PGOPTIONS at connect): the person-level

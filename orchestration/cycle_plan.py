@@ -31,7 +31,7 @@ import psycopg
 import yaml
 from psycopg import sql
 
-from gdp.dbt import SPARK_OWNED_EXCLUDES, SPARK_OWNED_SEGMENT_PATHS, cycle_build_args, run_dbt
+from gdp.dbt import SPARK_OWNED_EXCLUDES, SPARK_OWNED_SEGMENT_PATHS, cycle_build_args, run_dbt, vars_args
 from gdp.settings import REPO_ROOT
 
 # Models whose rows change with the clock alone carry this tag (person_features, time-based segments).
@@ -212,9 +212,8 @@ def _plan_cycle(url: str, target: Path, dbt_schema: str, full_refresh: bool,
         "--exclude", *CYCLE_EXCLUDES, *kept, "resource_type:seed,state:unmodified",
         "--exclude-resource-type", "unit_test",
         "--state", str(state),
+        *vars_args(extra_vars),
     ]
-    if extra_vars:
-        args += ["--vars", json.dumps(dict(extra_vars), sort_keys=True)]
     return CyclePlan(args, probe, moved, env={"GDP_CYCLE_SINCE": cycle_since(previous_manifest, previous)})
 
 
