@@ -51,7 +51,7 @@ select * from {{ relation }} qualify row_number() over (partition by {{ partitio
 {%- endmacro %}
 
 {% macro spark__first_by(value, order_by, where=none) -%}
-element_at({{ spark_sorted_structs(value, order_by, where) }}, 1).v
+try_element_at({{ spark_sorted_structs(value, order_by, where) }}, 1).v
 {%- endmacro %}
 
 {#- Spark: the group's (v = value, k0.. = order keys) structs as one array, sorted by a comparator

@@ -200,6 +200,17 @@ CASES: dict[str, tuple[str, list[tuple], set[int]]] = {
         [("a", "r", "q", "p", "q", "q", "p", None), ("b", "l", "m", None, None, None, None, None)],
         set(),
     ),
+    "first_by_over_each_rows_own_array": (
+        # A lateral aggregate per row, as stg_stripe__subscriptions reads each snapshot's items: a row
+        # without the array gives nulls (Spark once failed there: element_at of no element).
+        "select s.k, items.last_name, items.names"
+        " from (select 1 as k, {{ doc }} as d union all select 2, {{ to_json_value(\"'{}'\") }}) as s"
+        " left join lateral (select {{ first_by(json_get_text('item', 'name'), 'ordinal desc') }} as last_name, count(*) as names"
+        " from {{ json_array_elements_ordered(json_get('s.d', ['data', 'object', 'tags'])) }} as elements (item, ordinal)) as items"
+        " on true order by s.k",
+        [(1, "b", 3), (2, None, 0)],
+        set(),
+    ),
     "array_aggregates": (
         LETTERS + "select {{ array_agg_distinct('v') }}, {{ string_agg_distinct('v', \"', '\") }}, {{ json_agg_distinct('v') }},"
         " {{ array_head(array_agg_distinct('v'), 1) }} from t where k = 'a' or v is null",

@@ -25,32 +25,6 @@ unpacked as (
     from source
 ),
 
-items as (
-    {#- Per snapshot: the first item's price, and MRR summed over every item. -#}
-    select
-        unpacked.stripe_event_id,
-        {{ first_by('coalesce(' ~ json_get_text('item', ['price', 'id']) ~ ', ' ~ json_get_text('item', ['plan', 'id']) ~ ')', 'ordinal') }} as price_id,
-        {{ first_by('coalesce(' ~ stripe_ref('item', ['price', 'product']) ~ ', ' ~ stripe_ref('item', ['plan', 'product']) ~ ')', 'ordinal') }} as product_id,
-        {{ first_by('coalesce(' ~ json_get_text('item', ['price', 'nickname']) ~ ', ' ~ json_get_text('item', ['plan', 'nickname']) ~ ', '
-            ~ json_get_text('item', ['price', 'lookup_key']) ~ ')', 'ordinal') }} as plan_name,
-        {{ first_by('coalesce(' ~ json_get_text('item', ['price', 'recurring', 'interval']) ~ ', ' ~ json_get_text('item', ['plan', 'interval']) ~ ')', 'ordinal') }}
-            as plan_interval,
-        {{ first_by(unit_amount, 'ordinal') }} as unit_amount_cents,
-        sum({{ quantity }}) as quantity,
-        sum(
-            {{ monthly_cents(
-                'coalesce(' ~ unit_amount ~ ', 0) * ' ~ quantity,
-                'coalesce(' ~ json_get_text('item', ['price', 'recurring', 'interval']) ~ ', ' ~ json_get_text('item', ['plan', 'interval']) ~ ')',
-                'coalesce(' ~ json_get_text('item', ['price', 'recurring', 'interval_count']) ~ ', ' ~ json_get_text('item', ['plan', 'interval_count']) ~ ')'
-            ) }}
-        ) as list_mrr_cents,
-        max({{ from_unix(json_get_text('item', 'current_period_start')) }}) as item_period_start_at,
-        max({{ from_unix(json_get_text('item', 'current_period_end')) }}) as item_period_end_at
-    from unpacked
-    cross join lateral {{ json_array_elements_ordered(json_get('unpacked.subscription', ['items', 'data'])) }} as elements (item, ordinal)
-    group by unpacked.stripe_event_id
-),
-
 final as (
     select
         unpacked.stripe_event_id,
@@ -78,7 +52,29 @@ final as (
         {{ from_unix(json_get_text('unpacked.subscription', 'created')) }} as subscription_created_at,
         nullif(btrim({{ json_get_text('unpacked.subscription', ['metadata', 'person_id']) }}), '') as metadata_person_id
     from unpacked
-    left join items on unpacked.stripe_event_id = items.stripe_event_id
+    left join lateral (
+        {#- Per snapshot, from its own items (a lateral aggregate, so the cost stays one pass over
+        the snapshots): the first item's price, and MRR summed over every item. -#}
+        select
+            {{ first_by('coalesce(' ~ json_get_text('item', ['price', 'id']) ~ ', ' ~ json_get_text('item', ['plan', 'id']) ~ ')', 'ordinal') }} as price_id,
+            {{ first_by('coalesce(' ~ stripe_ref('item', ['price', 'product']) ~ ', ' ~ stripe_ref('item', ['plan', 'product']) ~ ')', 'ordinal') }} as product_id,
+            {{ first_by('coalesce(' ~ json_get_text('item', ['price', 'nickname']) ~ ', ' ~ json_get_text('item', ['plan', 'nickname']) ~ ', '
+                ~ json_get_text('item', ['price', 'lookup_key']) ~ ')', 'ordinal') }} as plan_name,
+            {{ first_by('coalesce(' ~ json_get_text('item', ['price', 'recurring', 'interval']) ~ ', ' ~ json_get_text('item', ['plan', 'interval']) ~ ')', 'ordinal') }}
+                as plan_interval,
+            {{ first_by(unit_amount, 'ordinal') }} as unit_amount_cents,
+            sum({{ quantity }}) as quantity,
+            sum(
+                {{ monthly_cents(
+                    'coalesce(' ~ unit_amount ~ ', 0) * ' ~ quantity,
+                    'coalesce(' ~ json_get_text('item', ['price', 'recurring', 'interval']) ~ ', ' ~ json_get_text('item', ['plan', 'interval']) ~ ')',
+                    'coalesce(' ~ json_get_text('item', ['price', 'recurring', 'interval_count']) ~ ', ' ~ json_get_text('item', ['plan', 'interval_count']) ~ ')'
+                ) }}
+            ) as list_mrr_cents,
+            max({{ from_unix(json_get_text('item', 'current_period_start')) }}) as item_period_start_at,
+            max({{ from_unix(json_get_text('item', 'current_period_end')) }}) as item_period_end_at
+        from {{ json_array_elements_ordered(json_get('unpacked.subscription', ['items', 'data'])) }} as elements (item, ordinal)
+    ) as items on true
 )
 
 select * from final
