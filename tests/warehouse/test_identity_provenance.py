@@ -192,13 +192,44 @@ def test_anonymous_ids_go_to_the_first_claimant_only(world):
 
 def test_explain_on_the_attacker_shows_the_refused_edges(world, monkeypatch):
     out = explain_output(world["url"], monkeypatch, "attacker@example.net")
+    print(f"$ gdp person explain attacker@example.net\n{out}")
     assert "email attacker@example.net" in out
     assert "refused" in out
     assert f"person_id:p_attacker <-> app_user_id:{VICTIM_UID}" in out
     assert "two identified persons" in out
     assert "client_asserted" in out and "verified" in out
     victim = explain_output(world["url"], monkeypatch, "victim@example.org")
+    print(f"$ gdp person explain victim@example.org\n{victim}")
     assert "email victim@example.org" in victim and "attacker@example.net" not in victim.split("refused")[0]
+
+
+def test_explain_on_the_attacker_lists_every_attack_as_refused_and_none_of_the_victims_ids(world, monkeypatch):
+    """Acceptance of issue 13: each edge findings 1-2 tried is listed under 'refused' with its reason,
+    the attacker's own identifiers hold nothing of the victim's, and the victim's email is unchanged."""
+    out = explain_output(world["url"], monkeypatch, "attacker@example.net")
+    identifiers, refused = out.split("joined by")[0], out.split("refused (")[1].split("events:")[0]
+    for attack_edge in (f"person_id:p_attacker <-> app_user_id:{VICTIM_UID}",   # finding 1, auth user id
+                        "person_id:p_attacker <-> posthog_distinct_id:p_victim",  # finding 1, distinct id
+                        "posthog_distinct_id:p_victim <-> email:attacker@example.net"):  # finding 2, $set.email
+        line = next((line for line in refused.splitlines() if attack_edge in line), None)
+        assert line is not None, f"{attack_edge} not refused in:\n{out}"
+        assert "[client_asserted]" in line and "reason: " in line
+    for victims in ("p_victim", VICTIM_UID, "anon-victim", "victim@example.org"):
+        assert victims not in identifiers
+    victim = explain_output(world["url"], monkeypatch, "victim@example.org")
+    assert "  email victim@example.org  " in victim
+    assert "email:attacker@example.net" not in victim.split("joined by")[0]
+
+
+def test_meta_em_of_the_victim_is_still_the_victims_address(world):
+    """Finding 1's consequence: Meta `em` follows the contact email, so it must stay the victim's."""
+    url = world["url"]
+    # LIGHT leaves out models/segments+ (contact_eligibility is there): build Meta's user view on this graph.
+    build(url, world["tmp"] / "dbt", "--exclude-resource-type", "unit_test",
+          "--select", "contact_eligibility", "activation_recipient", "activation_meta_user")
+    victim = person_of(url, "person_id:p_victim")
+    assert rows(url, "select em from analytics.activation_meta_user where person_id = %s", (victim,)) == [
+        {"em": "victim@example.org"}]
 
 
 def test_legitimate_flows_still_merge(world):
@@ -231,3 +262,32 @@ def test_a_full_rebuild_decides_the_same(world):
     build(url, world["tmp"] / "dbt", "--full-refresh", *LIGHT)
     assert rows(url, query_links) == links
     assert rows(url, query_refused) == refused
+
+
+def test_forgetting_the_attacker_leaves_the_victim_whole(world, monkeypatch):
+    """Finding 1's last step: `gdp person forget <attacker's address>` deleted the victim's rows once the
+    two were merged. Runs last: it forgets the attacker in this module's world."""
+    from click.testing import CliRunner
+
+    from gdp.cli import main
+    from gdp.settings import get_settings
+
+    url = world["url"]
+    victims_raw = "select count(*) as n from raw.{} where payload::text like '%%victim@example.org%%'"
+    before = {t: rows(url, victims_raw.format(t))[0]["n"] for t in ("resend_event", "identify_call")}
+    assert all(before.values()), before
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["person", "forget", "--yes", "attacker@example.net"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert {t: rows(url, victims_raw.format(t))[0]["n"] for t in before} == before
+    build(url, world["tmp"] / "dbt", *LIGHT)
+    victim = person_of(url, "person_id:p_victim")
+    assert person_of(url, f"app_user_id:{VICTIM_UID}") == victim
+    assert person_of(url, "posthog_distinct_id:anon-victim") == victim
+    assert rows(url, "select email from analytics.person where person_id = %s", (victim,)) == [
+        {"email": "victim@example.org"}]
+    assert not rows(url, "select 1 from analytics.identity_link where identity_key = 'email:attacker@example.net'")
