@@ -56,13 +56,13 @@ def test_a_second_refresh_exits_with_a_sentence_or_waits_for_the_first(server_ur
         first = _refresh(url)
         try:
             _until(lambda: any(_lock_holders(url).values()))
-            started = time.monotonic()
             second = _refresh(url)
             output, _ = second.communicate(timeout=60)
             assert second.returncode == 1, output
             assert "another pipeline cycle is running" in output and "--wait" in output
-            assert "Traceback" not in output and time.monotonic() - started < 30
-            assert first.poll() is None, "the first refresh was disturbed"
+            assert "Traceback" not in output
+            # It answered while the first still runs: it did not wait for it, nor disturb it.
+            assert first.poll() is None, "the second refresh waited for the first, or disturbed it"
 
             waiting = _refresh(url, "--wait")
             try:

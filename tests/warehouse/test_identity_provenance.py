@@ -264,6 +264,18 @@ def test_a_full_rebuild_decides_the_same(world):
     assert rows(url, query_refused) == refused
 
 
+def test_a_client_stamp_from_the_future_does_not_move_the_victims_last_seen(world):
+    """PostHog's timestamp is the sender's claim: the attacker's event dated five minutes ahead
+    counts as seen when it arrived, not later than anything we received."""
+    url = world["url"]
+    victim = person_of(url, "person_id:p_victim")
+    [latest] = rows(url, "select max(received_at) as received_at from raw.posthog_event")
+    [person] = rows(url, "select last_seen_at, last_active_at from analytics.person_features where person_id = %s", (victim,))
+    assert person["last_seen_at"] <= latest["received_at"] and person["last_active_at"] <= latest["received_at"]
+    [events] = rows(url, "select count(*) as n from analytics.event where source = 'posthog' and occurred_at > received_at")
+    assert events["n"] == 0
+
+
 def test_forgetting_the_attacker_leaves_the_victim_whole(world, monkeypatch):
     """Finding 1's last step: `gdp person forget <attacker's address>` deleted the victim's rows once the
     two were merged. Runs last: it forgets the attacker in this module's world."""
