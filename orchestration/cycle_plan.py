@@ -13,6 +13,9 @@ and from the last successful cycle's manifest (dbt `state:modified`). It builds:
 and never re-creates a seed, or a view over sources and views, whose definition did not
 change (such a view shows new raw rows without being re-created). The first cycle on a database, a `--full-refresh`, or a
 database missing a relation of the last manifest builds the whole `cycle` selection.
+A view kept out that way is still dropped when dbt re-creates a changed view it reads (the old
+relation goes with CASCADE): the cycle rebuilds whatever the build left missing right after it
+(`dropped_by_the_build`).
 
 State (the last manifest and the probe taken before that cycle started) lives per database
 and dbt schema under the dbt target folder; it is written only after a successful build.
@@ -48,6 +51,8 @@ class CyclePlan:
     moved: list[str] = field(default_factory=list)
     reason: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    # Views rebuilt after the build because re-creating a changed view they read dropped them.
+    rebuilt: list[str] = field(default_factory=list)
 
     @property
     def incremental(self) -> bool:
@@ -148,9 +153,10 @@ def stable_views(manifest: dict[str, Any]) -> list[str]:
     )
 
 
-def _missing_relations(url: str, manifest: dict[str, Any], ignored_paths: tuple[str, ...] = ()) -> list[str]:
+def _missing_nodes(url: str, manifest: dict[str, Any], ignored_paths: tuple[str, ...] = ()) -> dict[str, str]:
+    """Models and seeds of `manifest` with no relation in the database: "schema.relation" -> node name."""
     wanted = {
-        (node["schema"], node.get("alias") or node["name"])
+        (node["schema"], node.get("alias") or node["name"]): node["name"]
         for node in manifest.get("nodes", {}).values()
         if node["resource_type"] in ("model", "seed") and node["config"].get("materialized") != "ephemeral"
         and not node.get("original_file_path", "").startswith(ignored_paths)
@@ -160,7 +166,24 @@ def _missing_relations(url: str, manifest: dict[str, Any], ignored_paths: tuple[
         present = set(conn.execute(
             "select table_schema, table_name from information_schema.tables where table_schema = any(%s)", (schemas,)
         ).fetchall())
-    return sorted(f"{schema}.{name}" for schema, name in wanted - present)
+    return {f"{schema}.{relation}": name for (schema, relation), name in sorted(wanted.items()) if (schema, relation) not in present}
+
+
+def _missing_relations(url: str, manifest: dict[str, Any], ignored_paths: tuple[str, ...] = ()) -> list[str]:
+    return sorted(_missing_nodes(url, manifest, ignored_paths))
+
+
+def dropped_by_the_build(url: str, target: Path, spark_owned: bool = False) -> list[str]:
+    """Models missing right after an incremental build (its manifest in `target`): dbt re-creates
+    a changed view by dropping the old one with CASCADE, which drops the unchanged views reading
+    it, and the plan kept those out as stable. The cycle rebuilds them at once."""
+    manifest = json.loads((target / "manifest.json").read_text())
+    ignored = SPARK_OWNED_SEGMENT_PATHS if spark_owned else ()
+    return sorted(set(_missing_nodes(url, manifest, ignored).values()))
+
+
+def rebuild_args(names: list[str], extra_vars: dict[str, Any] | None = None) -> list[str]:
+    return ["build", "--select", *names, "--exclude-resource-type", "unit_test", *vars_args(extra_vars)]
 
 
 def without_spark_owned(args: list[str]) -> list[str]:

@@ -175,8 +175,12 @@ def _segment_charts(rows: list[dict]) -> list[dict]:
     return charts
 
 
-OUTCOME_COLORS = {"sent": "#2a9d5b", "dry-run": "#4f7cff", "deferred": "#f4a259", "suppressed": "#8d99ae",
-                  "held-out": "#b07bd6", "held for approval": "#e9c46a", "failed": "#d1495b", "pending": "#cccccc"}
+OUTCOME_COLORS = {"sent": "#2a9d5b", "dry-run": "#4f7cff", "deferred": "#f4a259", "expired": "#c0392b",
+                  "suppressed": "#8d99ae", "held-out": "#b07bd6", "held for approval": "#e9c46a", "failed": "#d1495b",
+                  "pending": "#cccccc", "enrolled": "#a8dadc", "tagged": "#d8e2dc"}
+# The per-segment summary's columns: what reached a provider or a person, and what did not and why.
+# Enrolments and deal tags (outcomes "enrolled", "tagged") stay in the detail table: they send nothing.
+SUMMARY_OUTCOMES = ("sent", "dry-run", "deferred", "expired", "suppressed", "held-out")
 
 
 def _sends_chart(rows: list[dict]) -> dict:
@@ -283,8 +287,10 @@ def _segments(conn, a: str) -> Section:
 
 def _sends(conn, a: str) -> Section:
     s = Section("sends", "What activation did",
-                note="Per segment, channel and template: sent, dry-run (rendered, not sent), deferred (frequency cap), "
-                     "suppressed (not contactable), held-out (control group), with the reason (report_send).")
+                note="Per segment, channel and template: sent (reached a provider or a person), dry-run (rendered, "
+                     "not sent), deferred (frequency cap, waits for its next window), expired (its window passed), "
+                     "suppressed (not contactable), held-out (control group), with the reason (report_send); "
+                     "sequence enrolments and deal tags are listed in the detail, never counted as sends.")
     if note := _missing(conn, f"{a}.report_send"):
         s.note = note
         return s
@@ -296,9 +302,8 @@ def _sends(conn, a: str) -> Section:
     for r in rows:
         counts = per_segment.setdefault(r["segment"], {})
         counts[r["outcome"]] = counts.get(r["outcome"], 0) + r["actions"]
-    s.tables.append(Table(["segment", "sent", "dry-run", "deferred", "suppressed", "held out"],
-                          [(seg, *(c.get(o, 0) for o in ("sent", "dry-run", "deferred", "suppressed", "held-out")))
-                           for seg, c in sorted(per_segment.items())]))
+    s.tables.append(Table(["segment", "sent", "dry-run", "deferred", "expired", "suppressed", "held out"],
+                          [(seg, *(c.get(o, 0) for o in SUMMARY_OUTCOMES)) for seg, c in sorted(per_segment.items())]))
     s.tables.append(Table(["segment", "channel", "template", "outcome", "reason", "actions"],
                           [tuple(r.values()) for r in rows]))
     return s

@@ -18,7 +18,7 @@ from bench.bench_warehouse import GENERATE, execute_script
 from gdp.dbt import CYCLE_SELECTOR, dbt_command, dbt_environment
 from gdp.settings import REPO_ROOT
 from orchestration.cycle import run_cycle
-from orchestration.cycle_plan import CYCLE_EXCLUDES, stable_views
+from orchestration.cycle_plan import CYCLE_EXCLUDES, stable_views, state_dir
 from orchestration.project import PARSE_PLACEHOLDER_URL
 from tests.dbt_helpers import private_database, rows
 
@@ -172,3 +172,30 @@ def test_incremental_cycles_equal_a_full_rebuild(server_url, tmp_path):
         rebuilt = snapshot(url, tables)
         differing = [table for table in tables if incremental[table] != rebuilt[table]]
         assert not differing, {t: (len(incremental[t]), len(rebuilt[t])) for t in differing}
+
+
+@pytest.mark.slow
+def test_a_view_re_created_for_changed_code_keeps_the_views_that_read_it(server_url, tmp_path):
+    """dbt re-creates a changed view by dropping the old one with CASCADE; the unchanged views
+    reading it (kept out of the build as stable) come back in the same cycle, not the next."""
+    target = tmp_path / "target"
+    with private_database(server_url) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            execute_script(conn, GENERATE, SIZES)
+        first = run_cycle(url, target_path=target, extra_vars={"as_of_at": CLOCK[0]})
+        assert first.ok, first.summary()
+        # The last cycle's manifest says stg_activation__outbox had other code: state:modified picks it.
+        state = state_dir(target, url, "analytics") / "manifest.json"
+        manifest = json.loads(state.read_text())
+        node = manifest["nodes"]["model.gdp.stg_activation__outbox"]
+        node["raw_code"] += "\n-- the previous version"
+        node["checksum"]["checksum"] = "0" * 64
+        state.write_text(json.dumps(manifest))
+        assert "report_send" in stable_views(manifest)
+
+        changed = run_cycle(url, target_path=target, extra_vars={"as_of_at": CLOCK[0]})
+        assert changed.ok, changed.summary()
+        assert changed.plan.incremental
+        assert rows(url, "select to_regclass('analytics.report_send') is not null as present")[0]["present"], \
+            "report_send dropped with the old stg_activation__outbox and not rebuilt"
+        assert "report_send" in changed.summary()

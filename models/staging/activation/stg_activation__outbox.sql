@@ -40,6 +40,9 @@ final as (
         {{ json_get_text('action', ['template']) }} as template,
         status,
         case
+            {# enrolling in a sequence and tagging a deal reach no provider: not sends #}
+            when status = 'sent' and channel = 'outbound' then 'enrolled'
+            when status = 'sent' and channel = 'tag_objection' then 'tagged'
             when status = 'sent' then 'sent'
             when status in ('dry_run', 'preview') then 'dry-run'
             when status in ('deferred', 'skipped_cap') then 'deferred'
