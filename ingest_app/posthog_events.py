@@ -66,11 +66,15 @@ def normalize_event(item: Any) -> dict[str, Any]:
 
 
 def event_row(event: dict[str, Any], via: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The raw row. `occurred_at` is the sender's claim (anyone with the public project key sets
+    it), so it is never later than now: a stamp from the future cannot move a person's last sighting."""
+    occurred_at = parse_timestamp(event.get("timestamp"))
+    now = datetime.now(timezone.utc)
     return {
         "uuid": event["uuid"],
         "event_name": event["event"],
         "distinct_id": event.get("distinct_id"),
-        "occurred_at": parse_timestamp(event.get("timestamp")),
+        "occurred_at": min(occurred_at, now) if occurred_at else None,
         "via": via,
         "headers": headers or {},
         "payload": event,

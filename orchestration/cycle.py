@@ -34,7 +34,7 @@ import psycopg
 from gdp.dbt import DbtRun, run_dbt
 from gdp.settings import REPO_ROOT, Settings, get_settings
 from ledger.membership import LedgerResult, new_cycle_id, record_cycle
-from orchestration.cycle_plan import CyclePlan, dropped_by_the_build, plan_cycle, rebuild_args, record_success
+from orchestration.cycle_plan import CyclePlan, plan_cycle, record_success
 from orchestration.spark_warehouse import SparkStep, build_on_spark, copy_raw_into_spark, sync_segments
 from orchestration.watermarks import raw_high_water_marks, record_cycle_marks
 
@@ -89,8 +89,6 @@ class CycleResult:
             moved = ", ".join(source.split(".", 2)[2] for source in self.plan.moved) or "none"
             lines.append(f"plan: {self.plan.reason}" if self.plan.reason else f"plan: sources moved: {moved}; plus the clock and changed code")
         lines.append(f"dbt build: {counts} in {self.dbt.elapsed_s:.1f}s")
-        if self.plan is not None and self.plan.rebuilt:
-            lines.append(f"  rebuilt, dropped with a re-created view they read: {', '.join(self.plan.rebuilt)}")
         lines += [f"  FAILED {failure}" for failure in self.dbt.failures]
         if not self.dbt.ok and not self.dbt.failures:
             lines.append(self.dbt.output[-3000:])
@@ -146,15 +144,8 @@ def _run_cycle(url: str, full_refresh: bool, stream: bool, target_path: Path | N
     spark = SparkStep(copy_raw_into_spark(url, settings)) if settings.warehouse == "spark" else None
     plan = plan_cycle(url, target, settings.dbt_schema, full_refresh=full_refresh, extra_vars=extra_vars,
                       spark_owned=spark is not None)
-    build = run_dbt(plan.args, url, target_path=target, stream=stream, settings=settings, env=plan.env)
-    if build.ok and plan.incremental:
-        plan.rebuilt = dropped_by_the_build(url, target, spark_owned=spark is not None)
-        if plan.rebuilt:
-            again = run_dbt(rebuild_args(plan.rebuilt, extra_vars), url, target_path=target, stream=stream,
-                            settings=settings, env=plan.env)
-            build = DbtRun(again.returncode, build.statuses + again.statuses, build.failures + again.failures,
-                           build.elapsed_s + again.elapsed_s, build.output + again.output)
-    result = CycleResult(build, plan=plan, spark=spark)
+    result = CycleResult(run_dbt(plan.args, url, target_path=target, stream=stream, settings=settings, env=plan.env),
+                         plan=plan, spark=spark)
     if spark is not None and result.dbt.ok:
         spark.linked, spark.dbt = build_on_spark(url, settings, full_refresh=full_refresh, stream=stream,
                                                  target_path=target / "spark", extra_vars=extra_vars)

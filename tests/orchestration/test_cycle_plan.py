@@ -176,26 +176,29 @@ def test_incremental_cycles_equal_a_full_rebuild(server_url, tmp_path):
 
 @pytest.mark.slow
 def test_a_view_re_created_for_changed_code_keeps_the_views_that_read_it(server_url, tmp_path):
-    """dbt re-creates a changed view by dropping the old one with CASCADE; the unchanged views
-    reading it (kept out of the build as stable) come back in the same cycle, not the next."""
+    """dbt re-creates a changed view by dropping the old one with CASCADE. The unchanged views
+    reading it (otherwise kept out of the build as stable) are re-created in the same build: a
+    leaf view (report_send over stg_activation__outbox) stays, and a table built from a chain of
+    them (event over int_events__unioned over int_events__posthog over stg_posthog__events) builds."""
     target = tmp_path / "target"
     with private_database(server_url) as url:
         with psycopg.connect(url, autocommit=True) as conn:
             execute_script(conn, GENERATE, SIZES)
         first = run_cycle(url, target_path=target, extra_vars={"as_of_at": CLOCK[0]})
         assert first.ok, first.summary()
-        # The last cycle's manifest says stg_activation__outbox had other code: state:modified picks it.
+        # The last cycle's manifest says these two views had other code: state:modified picks them.
         state = state_dir(target, url, "analytics") / "manifest.json"
         manifest = json.loads(state.read_text())
-        node = manifest["nodes"]["model.gdp.stg_activation__outbox"]
-        node["raw_code"] += "\n-- the previous version"
-        node["checksum"]["checksum"] = "0" * 64
+        for changed_view in ("stg_activation__outbox", "stg_posthog__events"):
+            node = manifest["nodes"][f"model.gdp.{changed_view}"]
+            node["raw_code"] += "\n-- the previous version"
+            node["checksum"]["checksum"] = "0" * 64
         state.write_text(json.dumps(manifest))
-        assert "report_send" in stable_views(manifest)
+        assert {"report_send", "int_events__posthog", "int_events__unioned"} <= set(stable_views(manifest))
 
         changed = run_cycle(url, target_path=target, extra_vars={"as_of_at": CLOCK[0]})
         assert changed.ok, changed.summary()
         assert changed.plan.incremental
-        assert rows(url, "select to_regclass('analytics.report_send') is not null as present")[0]["present"], \
-            "report_send dropped with the old stg_activation__outbox and not rebuilt"
-        assert "report_send" in changed.summary()
+        for view in ("report_send", "int_events__posthog", "int_events__unioned"):
+            assert rows(url, f"select to_regclass('analytics.{view}') is not null as present")[0]["present"], \
+                f"{view} dropped with the view it reads and not re-created"

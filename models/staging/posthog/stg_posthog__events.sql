@@ -15,9 +15,7 @@ unpacked as (
         received_at,
         event_name,
         coalesce(distinct_id, {{ json_get_text('payload', 'distinct_id') }}) as distinct_id,
-        {#- The timestamp is the sender's claim (anyone with the public project key sets it): never
-            later than its arrival, so a stamp from the future cannot move anyone's last sighting. -#}
-        least(coalesce(occurred_at, {{ try_cast_as(json_get_text('payload', 'timestamp'), 'timestamp') }}, received_at), received_at) as occurred_at,
+        coalesce(occurred_at, {{ try_cast_as(json_get_text('payload', 'timestamp'), 'timestamp') }}, received_at) as occurred_at,
         via,
         coalesce({{ json_get('payload', 'properties') }}, {{ json_empty_object() }}) as properties,
         coalesce({{ json_get_text('payload', ['properties', '$current_url']) }}, {{ json_get_text('payload', 'url') }}) as current_url,
