@@ -188,3 +188,12 @@ def test_resend_tags_in_both_shapes_resolve_the_person(warehouse):
     assert by_svix["msg_bounced"]["bounce_type"] == "Permanent"
     assert by_svix["msg_clicked"]["clicked_link"] == "https://example.com/pricing"
     assert len(email_events) == 5  # the redelivery of msg_sent added nothing
+
+
+def test_identity_link_has_planner_statistics_as_soon_as_it_is_built(warehouse, tmp_path):
+    """`event` joins each cycle's new rows to identity_link in the same build that re-created it;
+    without column statistics the planner scanned the whole table per new event (256 s instead of
+    0.8 s for 10k rows at 20k persons). pg_stats has a table's columns once it is analyzed."""
+    assert run_dbt(["run", "--select", "identity_link"], warehouse, target_path=tmp_path / "dbt").ok
+    analyzed = rows(warehouse, "select attname from pg_stats where schemaname = 'analytics' and tablename = 'identity_link'")
+    assert "identity_key" in {row["attname"] for row in analyzed}
