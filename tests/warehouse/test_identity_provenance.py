@@ -114,7 +114,8 @@ def person_of(url, key):
     return found[0]["person_id"]
 
 
-def explain_output(url, monkeypatch, who):
+def gdp_cli(url, monkeypatch, *args):
+    """Output of one `gdp` command against this world's database (it must succeed)."""
     from click.testing import CliRunner
 
     from gdp.cli import main
@@ -123,11 +124,15 @@ def explain_output(url, monkeypatch, who):
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     try:
-        result = CliRunner().invoke(main, ["person", "explain", who])
+        result = CliRunner().invoke(main, list(args))
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def explain_output(url, monkeypatch, who):
+    return gdp_cli(url, monkeypatch, "person", "explain", who)
 
 
 @pytest.fixture(scope="module")
@@ -279,22 +284,11 @@ def test_a_client_stamp_from_the_future_does_not_move_the_victims_last_seen(worl
 def test_forgetting_the_attacker_leaves_the_victim_whole(world, monkeypatch):
     """Finding 1's last step: `gdp person forget <attacker's address>` deleted the victim's rows once the
     two were merged. Runs last: it forgets the attacker in this module's world."""
-    from click.testing import CliRunner
-
-    from gdp.cli import main
-    from gdp.settings import get_settings
-
     url = world["url"]
     victims_raw = "select count(*) as n from raw.{} where payload::text like '%%victim@example.org%%'"
     before = {t: rows(url, victims_raw.format(t))[0]["n"] for t in ("resend_event", "identify_call")}
     assert all(before.values()), before
-    monkeypatch.setenv("DATABASE_URL", url)
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(main, ["person", "forget", "--yes", "attacker@example.net"])
-    finally:
-        get_settings.cache_clear()
-    assert result.exit_code == 0, result.output
+    gdp_cli(url, monkeypatch, "person", "forget", "--yes", "attacker@example.net")
     assert {t: rows(url, victims_raw.format(t))[0]["n"] for t in before} == before
     build(url, world["tmp"] / "dbt", *LIGHT)
     victim = person_of(url, "person_id:p_victim")
