@@ -186,7 +186,9 @@ def test_a_view_re_created_for_changed_code_keeps_the_views_that_read_it(server_
             execute_script(conn, GENERATE, SIZES)
         first = run_cycle(url, target_path=target, extra_vars={"as_of_at": CLOCK[0]})
         assert first.ok, first.summary()
-        # The last cycle's manifest says these two views had other code: state:modified picks them.
+        # The last cycle's manifest says these two views had other code (and its fingerprint is
+        # of another project): state:modified picks them.
+        (state_dir(target, url, "analytics") / "fingerprint").write_text("the previous version")
         state = state_dir(target, url, "analytics") / "manifest.json"
         manifest = json.loads(state.read_text())
         for changed_view in ("stg_activation__outbox", "stg_posthog__events"):
