@@ -92,3 +92,26 @@ end
 {% macro default__identity_analyze() -%}analyze {{ this }}{%- endmacro %}
 
 {% macro spark__identity_analyze() -%}select 1{%- endmacro %}
+
+
+{#- What `event` re-resolves on an incremental run (models/marts/event.sql): a condition on its
+    identity key column. A late identification or a merge changes the person of identifiers
+    int_identity__resolved rewrote; the cycle passes in GDP_IDENTITY_SINCE the newest `written_at`
+    of int_identity__resolved when the last successful cycle ended (orchestration/cycle_plan.py),
+    so event re-reads only its rows whose identity key is one of those identifiers or the derived
+    alias of one (identity_link's `derived_alias` rows), through its index on identity_key.
+    Without it (first cycle, --full-refresh, a plain `dbt build`) nothing is added: every row of
+    event is compared with identity_link. -#}
+{% macro identity_rewritten_since_last_cycle(identity_key_column) -%}
+{%- set since = env_var('GDP_IDENTITY_SINCE', '') -%}
+{%- if since -%}
+{%- set written_after = 'resolved.written_at > ' ~ cast_as(text_literal(since), 'timestamp') %}
+and {{ identity_key_column }} in (
+    select resolved.identity_key from {{ ref('int_identity__resolved') }} as resolved where {{ written_after }}
+    union all
+    select 'person_id:' || {{ derived_person_id('resolved.identity_key') }}
+    from {{ ref('int_identity__resolved') }} as resolved
+    where {{ written_after }} and resolved.identifier_type <> 'person_id'
+)
+{%- endif -%}
+{%- endmacro %}

@@ -22,8 +22,11 @@ the build's vars); the build then names those nodes. The build itself carries no
 selector: dbt evaluates one per node per criterion, and the plan's exclusions made that about
 4 s of a 0-row cycle's selection at this project's size.
 
-State (the last manifest, the probe taken before that cycle started and the project's
-fingerprint) lives per database and dbt schema under the dbt target folder; it is written only
+`event` re-resolves only the identifiers identity rewrote since the last successful cycle
+(GDP_IDENTITY_SINCE: int_identity__resolved's newest `written_at` when that cycle ended).
+
+State (the last manifest, the probe taken before that cycle started, the project's
+fingerprint and the identity mark) lives per database and dbt schema under the dbt target folder; it is written only
 after a successful build.
 """
 
@@ -165,6 +168,8 @@ PROJECT_FILES = ("dbt_project.yml", "selectors.yml", "packages.yml", "dependenci
 PROJECT_PATHS = ("model-paths", "macro-paths", "seed-paths", "snapshot-paths", "test-paths", "analysis-paths")
 # What `state:modified+` can name that a build selects (unit tests never run in a cycle).
 CHANGED_RESOURCE_TYPES = ("model", "seed", "snapshot", "test")
+# The state file of the identity mark (GDP_IDENTITY_SINCE, macros/identity_graph.sql).
+IDENTITY_MARK = "identity_mark"
 
 
 def project_fingerprint(extra_vars: dict[str, Any] | None) -> str:
@@ -273,8 +278,10 @@ def _plan_cycle(url: str, target: Path, dbt_schema: str, full_refresh: bool,
         "--exclude-resource-type", "unit_test",
         *vars_args(extra_vars),
     ]
-    return CyclePlan(args, probe, moved, env={"GDP_CYCLE_SINCE": cycle_since(previous_manifest, previous)},
-                     fingerprint=fingerprint)
+    env = {"GDP_CYCLE_SINCE": cycle_since(previous_manifest, previous)}
+    if (state / IDENTITY_MARK).exists():
+        env["GDP_IDENTITY_SINCE"] = (state / IDENTITY_MARK).read_text()
+    return CyclePlan(args, probe, moved, env=env, fingerprint=fingerprint)
 
 
 def cycle_since(manifest: dict[str, Any], previous: dict[str, list]) -> str:
@@ -308,3 +315,20 @@ def record_success(plan: CyclePlan, url: str, target: Path, dbt_schema: str) -> 
     shutil.copyfile(target / "manifest.json", state / "manifest.json")
     (state / "probe.json").write_text(json.dumps(plan.probe, sort_keys=True))
     (state / "fingerprint").write_text(plan.fingerprint)
+    mark = identity_mark(url, dbt_schema)
+    if mark is None:
+        (state / IDENTITY_MARK).unlink(missing_ok=True)
+    else:
+        (state / IDENTITY_MARK).write_text(mark)
+
+
+def identity_mark(url: str, dbt_schema: str) -> str | None:
+    """The newest `written_at` of int_identity__resolved after a successful build: every identifier
+    it rewrote up to then, `event` has re-resolved (GDP_IDENTITY_SINCE of the next cycle)."""
+    table = f"{dbt_schema}.int_identity__resolved"
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("select to_regclass(%s) is null", (table,)).fetchone()[0]:
+            return None
+        row = conn.execute(sql.SQL("select max(written_at)::text from {}").format(
+            sql.Identifier(dbt_schema, "int_identity__resolved"))).fetchone()
+    return row[0]

@@ -26,10 +26,13 @@
     2. late identification: rows already here whose identity_key now resolves to a
        different person in identity_link (an anonymous visitor identified, two
        persons merged). Each event keeps the identifier it named (identity_key), so
-       re-resolving is one hash join of event with identity_link, no raw re-read.
+       re-resolving needs no raw re-read; in a cycle only the rows of identifiers
+       identity rewrote since the last one are compared (macros/identity_graph.sql
+       identity_rewritten_since_last_cycle), else all of them.
   auth.users has no arrival column; its few rows are always rechecked by the anti-join.
   Editing the mapping seeds changes only future rows: run `gdp refresh --full-refresh`.
 -#}
+-- depends_on: {{ ref('int_identity__resolved') }} (read by identity_rewritten_since_last_cycle)
 with
 
 unioned as (
@@ -100,7 +103,7 @@ resolved_new as (
             existing.received_at
         from {{ this }} as existing
         left join {{ ref('identity_link') }} as identity_link on existing.identity_key = identity_link.identity_key
-        where existing.person_id is distinct from identity_link.person_id
+        where existing.person_id is distinct from identity_link.person_id {{ identity_rewritten_since_last_cycle('existing.identity_key') }}
     ),
 {% endif %}
 

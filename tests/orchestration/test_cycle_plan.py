@@ -146,6 +146,9 @@ def test_incremental_cycles_equal_a_full_rebuild(server_url, tmp_path):
             assert cycle.ok, cycle.summary()
             assert {"source.gdp.posthog.posthog_event", "source.gdp.resend.resend_event"} <= set(cycle.plan.moved)
             assert "event" in ran(target) and "stg_posthog__events" not in ran(target)
+            # event re-resolved only what identity rewrote since the last cycle (the comparison
+            # with the full rebuild below proves nothing was missed)
+            assert cycle.plan.env.get("GDP_IDENTITY_SINCE"), cycle.plan.env
 
             # Only the persons this cycle changed were re-read from event, not all of them.
             fresh = rows(url, "select count(*) filter (where events_seen_before = (select max(events_seen_before)"
