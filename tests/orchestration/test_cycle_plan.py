@@ -87,15 +87,11 @@ def contract_tables(target) -> list[str]:
     ) + ["segment_member"]
 
 
-# Known gap of the identity graph (models/intermediate/identity/, owned by the identity work):
-# its incremental edges fold each batch's first PostHog sighting into last_seen_at with max(),
-# while a full build keeps only the first sighting ever, so these "last seen" columns differ
-# between the two paths. `written_at` says which run wrote an edge (the incremental identity's
-# bookkeeping, macros/identity_graph.sql). Every other column of these tables is compared.
-IDENTITY_LAST_SEEN = {
-    "int_identity__edges": {"last_seen_at", "last_received_at", "written_at"},
-    "identity_link": {"last_seen_at"},
-    "person": {"last_identified_at"},
+# The incremental identity's bookkeeping (macros/identity_graph.sql): which run wrote an edge
+# (`written_at`) and the newest arrival of the batch that wrote it (`last_received_at`, the source
+# watermark). They say when, not what; every other column of every contract table is compared.
+BOOKKEEPING = {
+    "int_identity__edges": {"last_received_at", "written_at"},
 }
 
 
@@ -108,7 +104,7 @@ def snapshot(url: str, tables: list[str]) -> dict[str, list]:
                     "select column_name from information_schema.columns where table_schema = 'analytics'"
                     " and table_name = %s order by ordinal_position", (table,)
                 ).fetchall()
-                if name not in IDENTITY_LAST_SEEN.get(table, set())
+                if name not in BOOKKEEPING.get(table, set())
             ]
             listing = ", ".join(f'"{name}"' for name in columns)
             shots[table] = sorted(map(repr, conn.execute(f"select {listing} from analytics.{table}").fetchall()))  # noqa: S608 - catalog names

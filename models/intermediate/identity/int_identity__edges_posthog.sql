@@ -2,7 +2,9 @@
 {#- PostHog (client-asserted: anyone with the public project key can send these):
     identify(personId) makes the distinct id the person id, linked to the anonymous id before it;
     $create_alias; $set.email; the gdp_click_id a tracked link carried to the landing page
-    (click ↔ browser); and one sighting per distinct id (page views are most of PostHog). -#}
+    (click ↔ browser); and a distinct id's first and last sighting of the batch (page views are
+    most of PostHog: two rows per distinct id, not one per view; the fold's min / max over them
+    is what it would be over every view, so batches fold into what a full build gives). -#}
 with
 
 posthog as (
@@ -12,7 +14,8 @@ posthog as (
 posthog_sightings as (
     select
         {{ identity_key('posthog_distinct_id', 'distinct_id') }} as left_key,
-        min(occurred_at) as seen_at,
+        min(occurred_at) as first_seen_at,
+        max(occurred_at) as last_seen_at,
         {{ first_by('posthog_event_id', ['occurred_at', 'posthog_event_id']) }} as raw_key,
         max(arrived_at) as arrived_at
     from posthog
@@ -81,7 +84,17 @@ edges as (
         'client_asserted' as provenance,
         'posthog_event' as raw_table,
         raw_key,
-        seen_at,
+        first_seen_at as seen_at,
+        arrived_at
+    from posthog_sightings
+    union all
+    select
+        left_key,
+        null as right_key,
+        'client_asserted' as provenance,
+        'posthog_event' as raw_table,
+        raw_key,
+        last_seen_at as seen_at,
         arrived_at
     from posthog_sightings
 ),
