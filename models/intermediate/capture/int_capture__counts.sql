@@ -8,8 +8,10 @@
     reads what arrived, not the history (capture_completeness sums it).
 
     Per raw table the rows before `settled_before` (the newest arrival the last build saw
-    in the raw table, minus var event_lookback: the same late-commit allowance as `event`) were counted once
-    and are kept as they are (is_settled). Each build reads only the rows from there on,
+    in the raw table, minus var event_lookback: the same late-commit allowance as `event`;
+    the whole table once its newest arrival is older than the lookback by the wall clock, so
+    a table that stopped receiving, such as a lead import, is not counted again each cycle)
+    were counted once and are kept as they are (is_settled). Each build reads only the rows from there on,
     adds those that are now older than the new mark to the settled counts, and counts the
     rest (the window: rows a landing may still join, or `event` may not have taken in yet)
     afresh, replacing the last build's window rows. A row is `event` when `event` holds its
@@ -72,7 +74,11 @@ bounds as (
                         ),
                         {{ min_timestamp() }}
                     ),
-                    coalesce((select max({{ received }}) from {{ settled_by }}) - {{ lookback }}, {{ min_timestamp() }})
+                    coalesce((select max({{ received }}) from {{ settled_by }}) - {{ lookback }}, {{ min_timestamp() }}),
+                    least(
+                        coalesce((select max({{ received }}) from {{ settled_by }}) + interval '1 microsecond', {{ min_timestamp() }}),
+                        current_timestamp - {{ lookback }}
+                    )
                 ) as settled_to
             {%- else %}
                 {{ min_timestamp() }} as settled_to
