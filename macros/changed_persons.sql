@@ -81,3 +81,20 @@ coalesce((select max(marks.received_at) from {{ ref('event') }} as marks), {{ mi
 coalesce((select max(marks.changed_at) from {{ ref('int_privacy__identity_hashes') }} as marks), {{ min_timestamp() }}) as identity_seen_at,
 (select count(*) from {{ ref('event') }} as marks where marks.raw_table = 'auth.users') as auth_events_seen
 {%- endmacro %}
+
+
+{#- int_persons__profile's own marks (beside changed_persons_marks): the newest identity
+    rewrite, Stripe arrival, lead arrival and app-account update when the row was written.
+    Read from the sources' indexed columns, so a mark costs a lookup. -#}
+{% macro profile_marks() -%}
+coalesce((select max(marks.written_at) from {{ ref('int_identity__resolved') }} as marks), {{ min_timestamp() }}) as identity_written_before,
+coalesce((select max(marks.received_at) from {{ source('stripe', 'stripe_event') }} as marks), {{ min_timestamp() }}) as customers_seen_before,
+coalesce((select max(marks.received_at) from {{ source('deals', 'lead') }} as marks), {{ min_timestamp() }}) as leads_seen_before,
+coalesce((select max(marks.updated_at) from {{ ref('stg_auth__users') }} as marks), {{ min_timestamp() }}) as users_updated_before
+{%- endmacro %}
+
+
+{#- One of profile_marks as the last build left it (the oldest possible when there is none). -#}
+{% macro profile_mark(column) -%}
+coalesce((select max(previous.{{ column }}) from {{ this }} as previous), {{ min_timestamp() }})
+{%- endmacro %}

@@ -77,6 +77,22 @@ def arrivals(url: str, step: int) -> None:
             "   'tags', jsonb_build_object('person_id', 'p_bench_5', 'campaign_id', 'c1'))))",
             {"id": f"msg_c{step}", "email": f"em_c{step}", "at": CLOCK[step]},
         )
+        # Contact data that changes without an event: a Stripe customer's new phone and address,
+        # an app account's new name (auth.users is updated in place).
+        conn.execute(
+            "insert into raw.stripe_event (stripe_event_id, event_type, payload) values (%(id)s, 'customer.updated',"
+            " jsonb_build_object('id', %(id)s::text, 'type', 'customer.updated', 'created', extract(epoch from %(at)s::timestamptz)::bigint,"
+            "   'data', jsonb_build_object('object', jsonb_build_object('object', 'customer', 'id', 'cus_1',"
+            "     'email', 'user7@bench.example', 'phone', %(phone)s::text, 'name', %(name)s::text,"
+            "     'address', jsonb_build_object('country', 'de', 'city', %(city)s::text)))))",
+            {"id": f"evt_c{step}_customer", "at": CLOCK[step], "phone": f"+49 30 555 01{step}", "name": f"Seven v{step}",
+             "city": f"Berlin {step}"},
+        )
+        conn.execute(
+            "update auth.users set raw_user_meta_data = jsonb_build_object('full_name', %s::text, 'phone', %s::text)"
+            " where email = 'user3@bench.example'",
+            (f"Three v{step}", f"+1 555 030{step}"),
+        )
 
 
 def contract_tables(target) -> list[str]:
@@ -151,6 +167,13 @@ def test_incremental_cycles_equal_a_full_rebuild(server_url, tmp_path):
                               " from analytics.int_persons__event_rollup)) as fresh, count(*) as every"
                               " from analytics.int_persons__event_rollup")[0]
             assert 0 < fresh["fresh"] < fresh["every"], fresh
+            # person: the same, only the changed persons' rows are rewritten.
+            fresh = rows(url, "select count(*) filter (where identity_written_before = (select max(identity_written_before)"
+                              " from analytics.int_persons__profile)) as fresh, count(*) as every"
+                              " from analytics.int_persons__profile")[0]
+            assert 0 < fresh["fresh"] < fresh["every"], fresh
+            assert rows(url, "select name, phone from analytics.person where email = 'user3@bench.example'")[0] == {
+                "name": f"Three v{step}", "phone": f"+1 555 030{step}"}
 
         # The clock alone moves a week: person and the event rollup stay, the window counts of the
         # persons with an event leaving a window are recomputed (found on the time index), no others.

@@ -15,6 +15,7 @@ COLUMNS = {
     "created_at": "timestamp with time zone",
     "last_sign_in_at": "timestamp with time zone",
     "raw_user_meta_data": "jsonb",
+    "updated_at": "timestamp with time zone",
 }
 
 
@@ -38,6 +39,11 @@ def test_standin_has_the_columns_dbt_reads(conn):
         (user_id,),
     ).fetchone()
     assert row == ("ada@example.org", True, None, "pro")
+    # An account change moves updated_at, as Supabase Auth does: dbt recomputes that person.
+    conn.execute("update auth.users set updated_at = '2020-01-01' where id = %s", (user_id,))
+    conn.execute("update auth.users set raw_user_meta_data = '{\"phone\": \"+1 555\"}' where id = %s", (user_id,))
+    moved = conn.execute("select updated_at > '2020-01-02' from auth.users where id = %s", (user_id,)).fetchone()[0]
+    assert moved
     conn.execute("delete from auth.users where id = %s", (user_id,))
 
 
@@ -48,10 +54,11 @@ def test_an_existing_auth_users_table_is_left_alone(server_url):
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("create schema auth")
-            conn.execute("create table auth.users (id uuid primary key, email text, phone text, created_at timestamptz)")
+            conn.execute("create table auth.users (id uuid primary key, email text, phone text, created_at timestamptz,"
+                         " updated_at timestamptz)")
         apply_migrations(url)
         with psycopg.connect(url) as conn:
             columns = auth_users_columns(conn)
-        assert set(columns) == {"id", "email", "phone", "created_at"}
+        assert set(columns) == {"id", "email", "phone", "created_at", "updated_at"}
     finally:
         gdb.drop_database(server_url, name)

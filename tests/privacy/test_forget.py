@@ -156,7 +156,7 @@ def test_forget_removes_the_person_everywhere_and_drops_later_deliveries(world, 
     assert report.deleted["raw.resend_event"] == 1 and report.deleted["raw.stripe_event"] == 1
     assert report.deleted["raw.click"] == 1 and report.deleted["raw.meta_capi_event"] == 1
     assert report.deleted["activation.audience_member"] == 1 and report.deleted["activation.outbox"] >= 1
-    assert report.deleted["analytics.person"] == 1 and report.deleted["analytics.identity_link"] >= 3
+    assert report.deleted["analytics.int_persons__profile"] == 1 and report.deleted["analytics.identity_link"] >= 3
     assert report.tombstones >= 4 and report.identifiers["email"] == 1
     with psycopg.connect(url) as conn:
         tombstones = [r[0] for r in conn.execute("select identifier_hash from raw.forgotten_identifier")]
