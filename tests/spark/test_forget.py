@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 import psycopg
 import pytest
 
+from gdp import raw_copy
 from gdp.dbt import SPARK_TARGET, spark_build_args
 from gdp.raw_copy import FORGOTTEN_LANDINGS, copy_raw, copy_snapshots
 from privacy.forget import forget
@@ -25,11 +26,13 @@ from tests.dbt_helpers import build, ingest_client, private_database
 from tests.privacy.test_forget import _send_person
 from tests.spark.conftest import dbt_in_process
 
-ADA, BOB = "ada.forget@example.org", "bob.kept@example.net"
+ADA, BOB, CY = "ada.forget@example.org", "bob.kept@example.net", "cy.crash@example.com"
+EMAILS = {"ada": ADA, "bob": BOB, "cy": CY}
 EARLIER = {  # received_date -> whose Resend rows land that day
     "2026-11-20": ("bob",),
     "2026-11-21": ("ada", "bob"),
     "2026-11-22": ("ada",),
+    "2026-11-23": ("cy", "bob"),  # Cy is forgotten later, by a copy that crashes
 }
 
 
@@ -37,7 +40,7 @@ def _land_earlier(url: str) -> None:
     with psycopg.connect(url) as conn:
         for day, whose in EARLIER.items():
             for who in whose:
-                email = ADA if who == "ada" else BOB
+                email = EMAILS[who]
                 payload = {"type": "email.sent", "data": {"email_id": f"em_{who}_{day}", "to": [email]}}
                 conn.execute(
                     "insert into raw.resend_event (svix_id, event_type, received_at, payload) values (%s, 'email.sent', %s, %s)",
@@ -147,13 +150,53 @@ def test_a_copy_after_the_forget_changes_nothing(forgotten, spark):
     assert naming(spark, "raw", [ADA, forgotten["ada"]["distinct_id"]]) == {}
 
 
+def test_a_run_that_crashed_before_recording_reapplies_harmlessly(forgotten, spark):
+    """Spark's log lost (as if the copy crashed after rewriting): the next copy finds the landings
+    gone, rewrites nothing and records them again."""
+    files = files_by_partition(spark, "resend_event")
+    logged = spark.table(f"raw.{FORGOTTEN_LANDINGS}").count()
+    spark.sql(f"drop table raw.{FORGOTTEN_LANDINGS}")
+    again = copy_raw(forgotten["url"], spark)
+    assert next(r.copied for r in again if r.table == f"raw.{FORGOTTEN_LANDINGS}") == logged
+    assert spark.table(f"raw.{FORGOTTEN_LANDINGS}").count() == logged
+    assert files_by_partition(spark, "resend_event") == files
+    assert all(r.copied == 0 for r in copy_raw(forgotten["url"], spark))
+
+
+def test_a_crash_while_overwriting_a_partition_is_restored_from_the_stage(forgotten, spark, settings, monkeypatch):
+    """Cy shares 2026-11-23 with Bob. The first rewrite of it dies after emptying the partition
+    (as a crash inside Spark's overwrite would leave it); the next copy puts Bob's row back
+    from the complete stage, and Cy is gone."""
+    url = forgotten["url"]
+    assert counts_by_partition(spark, "resend_event")["2026-11-23"] == 2
+    forget(url, CY, settings=settings)
+
+    def crash(spark_, schema, table, dates):
+        for day in dates:
+            spark_.sql(f"alter table `{schema}`.`{table}` drop partition (received_date = '{day}')")
+        raise RuntimeError("crashed while overwriting")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(raw_copy, "_rewrite_from_stage", crash)
+        with pytest.raises(RuntimeError, match="crashed"):
+            copy_raw(url, spark)
+    assert "2026-11-23" not in counts_by_partition(spark, "resend_event")  # Bob's row is only in the stage now
+    copy_raw(url, spark)
+    assert counts_by_partition(spark, "resend_event")["2026-11-23"] == 1
+    assert {r[0] for r in spark.sql("select svix_id from raw.resend_event where received_date = date'2026-11-23'").collect()} \
+        == {"msg_bob_2026-11-23"}
+    assert naming(spark, "raw", [CY]) == {}
+    assert all(r.copied == 0 for r in copy_raw(url, spark))
+
+
 def test_spark_s_next_build_names_the_person_nowhere(forgotten, spark, spark_dbt_env, tmp_path_factory):
     """Spark's models are tables rebuilt from raw each cycle, segment_member a partition per segment."""
     url, ada = forgotten["url"], forgotten["ada"]
     copy_snapshots(url, spark)
-    args = [a for a in spark_build_args() if a not in ("--target", SPARK_TARGET)]
+    args = spark_build_args()
+    del args[args.index("--target"):args.index("--target") + 2]  # dbt_in_process names the target
     dbt_in_process([*args, "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"], SPARK_TARGET,
                    spark_dbt_env, tmp_path_factory.mktemp("forget_spark"))
-    assert naming(spark, "analytics", [ADA, ada["distinct_id"], ada["person_id"]]) == {}
+    assert naming(spark, "analytics", [ADA, ada["distinct_id"], ada["person_id"], CY]) == {}
     linked = {r[0] for r in spark.sql("select identifier_value from analytics.identity_link").collect()}
     assert BOB in linked and forgotten["bob"]["distinct_id"] in linked
