@@ -17,6 +17,14 @@ send log, the outbox, deal annotations and ledger, the forget tombstones) are sm
 (a sign-in, a forget), so they are copied wholesale each run (`copy_snapshots`), which also
 carries deletions over. In production the same step writes to object storage (a Databricks
 external location), or the platform's own replication replaces it: docs/spark.md.
+
+Forgetting (`apply_forgotten`, before the landings): `gdp person forget` deletes a person's
+landings in Postgres and records each one in `raw.forgotten_landing` (table, landing id,
+received_at, no personal data). The copy rewrites the affected `received_date` partitions
+without them and then appends the records it applied to Spark's own `raw.forgotten_landing`,
+whose highest `record_id` is its watermark. Spark cannot overwrite a partition it reads from,
+so the kept rows are first written to a staging folder; a run that finds a complete one
+(a crash mid-rewrite) restores its partitions from it first, and a rerun reapplies harmlessly.
 """
 
 from __future__ import annotations
@@ -31,6 +39,9 @@ from psycopg import sql
 log = logging.getLogger(__name__)
 
 PARTITION_COLUMN = "received_date"
+# Landings `gdp person forget` deleted (supabase/migrations/*_forgotten_landing.sql); also the
+# name of Spark's log of the ones it has applied.
+FORGOTTEN_LANDINGS = "forgotten_landing"
 DEFAULT_LOOKBACK = timedelta(minutes=10)
 DEFAULT_BATCH_ROWS = 50_000
 
@@ -207,18 +218,136 @@ def _write(frame, target: str, exists: bool) -> None:
 
 
 def copy_raw(url: str, spark, *, schema: str = "raw", lookback: timedelta = DEFAULT_LOOKBACK) -> list[TableCopy]:
-    """Copy every landed table of `schema` that has rows Spark lacks; returns one result per table."""
+    """Apply what `gdp forget` deleted, then copy every landed table of `schema` that has rows
+    Spark lacks; returns one result per table (and one for the forget records applied, if any)."""
     spark.sql(f"create database if not exists `{schema}`")
     results = []
     with psycopg.connect(url) as conn:
         tables = landed_tables(conn, schema)
         existing = [t for t in tables if spark.catalog.tableExists(f"{schema}.{t}")]
+        forgotten = apply_forgotten(conn, spark, schema, existing)
+        if forgotten is not None:
+            results.append(forgotten)
         marks = watermarks(spark, schema, existing, lookback)
         for table, columns in tables.items():
             result = copy_table(conn, spark, schema, table, columns, exists=table in existing, watermark=marks.get(table))
             log.info("raw copy %s.%s: %d new rows (landing_id up to %s)", schema, table, result.copied, result.landing_id_max)
             results.append(result)
     return results
+
+
+# --- forgotten landings -----------------------------------------------------------------
+
+
+def _stage_path(spark, schema: str, table: str) -> str:
+    """Where the kept rows of a table's affected partitions wait while those are rewritten
+    (`table` empty: the folder of all of them)."""
+    return f"{spark.conf.get('spark.sql.warehouse.dir').rstrip('/')}/_forget_stage/" + (f"{schema}.{table}" if table else "")
+
+
+def _hadoop_fs(spark, path: str, child: str | None = None):
+    """The Hadoop file system and path (local here, object storage in production)."""
+    jvm = spark.sparkContext._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    if child is not None:
+        hpath = jvm.org.apache.hadoop.fs.Path(hpath, child)
+    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath
+
+
+def _rewrite_from_stage(spark, schema: str, table: str, dates: list) -> None:
+    """Overwrite each of `dates` with the staged rows of that day (none: the partition empties)."""
+    target = spark.table(f"`{schema}`.`{table}`")
+    staged = spark.read.schema(target.schema).parquet(_stage_path(spark, schema, table))
+    staged.createOrReplaceTempView("gdp_forget_stage")
+    columns = ", ".join(f"`{c}`" for c in target.columns if c != PARTITION_COLUMN)
+    for day in sorted(dates):
+        spark.sql(
+            f"insert overwrite table `{schema}`.`{table}` partition ({PARTITION_COLUMN} = '{day}')"
+            f" select {columns} from gdp_forget_stage where {PARTITION_COLUMN} = date'{day}'"
+        )
+    spark.catalog.dropTempView("gdp_forget_stage")
+
+
+def _recover_stage(spark, schema: str, table: str) -> None:
+    """A complete staging folder (Hadoop's `_SUCCESS`) is left by a run that crashed while
+    rewriting: its partitions are put back from it before anything else reads the table."""
+    fs, path = _hadoop_fs(spark, _stage_path(spark, schema, table))
+    if not fs.exists(path):
+        return
+    if fs.exists(_hadoop_fs(spark, _stage_path(spark, schema, table), "_SUCCESS")[1]):
+        days = [r[0] for r in spark.read.schema(spark.table(f"`{schema}`.`{table}`").schema)
+                .parquet(path.toString()).select(PARTITION_COLUMN).distinct().collect()]
+        log.warning("raw copy %s.%s: restoring %d partition(s) a crashed forget rewrite left staged", schema, table, len(days))
+        _rewrite_from_stage(spark, schema, table, days)
+    fs.delete(path, True)
+
+
+def _remove_landings(spark, schema: str, table: str, landings: list[tuple[int, datetime]]) -> int:
+    """Rewrite the partitions of `table` that hold any of these (landing id, received_at) without them."""
+    ids = ", ".join(str(int(landing_id)) for landing_id, _ in landings)
+    days = ", ".join(sorted({f"cast(timestamp_micros({_micros(at)}) as date)" for _, at in landings}))
+    # The same day expression as _write (the session's time zone), so the partitions prune.
+    found = spark.sql(
+        f"select {PARTITION_COLUMN} as day, count(*) as n from `{schema}`.`{table}`"
+        f" where {PARTITION_COLUMN} in ({days}) and landing_id in ({ids}) group by 1"
+    ).collect()
+    if not found:
+        return 0
+    affected = [r["day"] for r in found]
+    listed = ", ".join(f"date'{d}'" for d in affected)
+    kept = spark.sql(
+        f"select * from `{schema}`.`{table}` where {PARTITION_COLUMN} in ({listed}) and landing_id not in ({ids})"
+    )
+    kept.write.mode("overwrite").parquet(_stage_path(spark, schema, table))
+    _rewrite_from_stage(spark, schema, table, affected)
+    fs, path = _hadoop_fs(spark, _stage_path(spark, schema, table))
+    fs.delete(path, True)
+    removed = sum(r["n"] for r in found)
+    log.info("raw copy %s.%s: forgot %d row(s), rewrote %d partition(s)", schema, table, removed, len(affected))
+    return removed
+
+
+def _micros(at: datetime) -> int:
+    return (at - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+
+
+def apply_forgotten(conn: psycopg.Connection, spark, schema: str, existing: list[str]) -> TableCopy | None:
+    """Delete from Spark's copies (`existing` tables) the landings forget deleted since the last
+    run; None when there is nothing to apply. Nothing forgotten ever costs one Postgres query."""
+    log_table = f"`{schema}`.`{FORGOTTEN_LANDINGS}`"
+    newest = conn.execute(
+        sql.SQL("select max(record_id) from {}").format(sql.Identifier(schema, FORGOTTEN_LANDINGS))
+    ).fetchone()[0]
+    conn.commit()
+    if newest is None:
+        return None
+    stages, root = _hadoop_fs(spark, _stage_path(spark, schema, ""))
+    if stages.exists(root):
+        for table in existing:
+            _recover_stage(spark, schema, table)
+    applied = 0
+    if spark.catalog.tableExists(f"{schema}.{FORGOTTEN_LANDINGS}"):
+        applied = spark.sql(f"select coalesce(max(record_id), 0) from {log_table}").first()[0]
+    if applied >= newest:
+        return None
+    columns = table_columns(conn, schema)[FORGOTTEN_LANDINGS]
+    records = conn.execute(
+        sql.SQL("select {cols} from {t} where record_id > %s order by record_id").format(
+            cols=sql.SQL(", ").join(c.select for c in columns), t=sql.Identifier(schema, FORGOTTEN_LANDINGS)),
+        (applied,),
+    ).fetchall()
+    conn.commit()
+    by_table: dict[str, list[tuple[int, datetime]]] = {}
+    for record in (dict(zip([c.name for c in columns], row)) for row in records):
+        by_table.setdefault(record["source_table"], []).append(
+            (record["deleted_landing_id"], record["deleted_received_at"]))
+    removed = sum(_remove_landings(spark, schema, table, landings)
+                  for table, landings in sorted(by_table.items()) if table in existing)
+    # Last: a crash before this line leaves the watermark behind, and the next run reapplies.
+    schema_ddl = ", ".join(f"`{c.name}` {c.spark_type}" for c in columns)
+    spark.createDataFrame(records, schema=schema_ddl).write.format("parquet").mode("append").saveAsTable(log_table)
+    log.info("raw copy %s: applied %d forgotten landing(s), %d row(s) removed", log_table, len(records), removed)
+    return TableCopy(f"{schema}.{FORGOTTEN_LANDINGS}", len(records), None)
 
 
 def copy_snapshot(conn: psycopg.Connection, spark, schema: str, table: str, columns: list[Column]) -> TableCopy:

@@ -27,7 +27,8 @@ SPARK_SEGMENT_SYNC_KEY = AssetKey(["spark", "segment_member_sync"])
     group_name="spark",
     kinds={"postgres", "spark"},
     description="Postgres' landings (raw.*, by landing id watermark) and state tables (whole) into the Spark "
-    "warehouse's parquet tables, the first step of a Spark cycle (gdp/raw_copy.py).",
+    "warehouse's parquet tables, the first step of a Spark cycle (gdp/raw_copy.py); the landings gdp forget "
+    "deleted are deleted from Spark's copies first (raw.forgotten_landing).",
 )
 def spark_raw_copy(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
     copy = copy_raw_into_spark(postgres.url(), get_settings())

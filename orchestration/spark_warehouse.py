@@ -4,7 +4,8 @@ Postgres keeps the operational side and builds everything not yet ported (identi
 person marts, segments: what the ledger and activation read); Spark builds the ported
 models (dbt selector `spark`) from its own copy of raw. The share has two steps, one home for
 `gdp refresh` and for Dagster's assets:
-1. `copy_raw_into_spark`, first in the cycle: the landings by watermark, the state tables whole;
+1. `copy_raw_into_spark`, first in the cycle: the landings forget deleted removed from Spark's copies,
+   then the landings by watermark, the state tables whole;
 2. `build_on_spark`, after Postgres' build: the models Postgres still builds that Spark's read
    (POSTGRES_MODELS, none since Spark builds identity) are copied whole, then
    `dbt build --selector spark --target spark`;

@@ -17,7 +17,11 @@ What it does, in this order, so that a failure leaves the person fully present
    `activation` (outbox, email_send, audience_member, sequence state, ledger
    transitions and their processed marks, ...) and every table dbt built in the
    analytics schema (views follow raw by themselves; incremental tables would keep
-   their rows, so they are deleted directly). Then a tombstone per identifier:
+   their rows, so they are deleted directly). Each landing deleted from raw is
+   recorded in raw.forgotten_landing (table, landing id, received_at, request id:
+   no personal data), from which the Spark raw copy deletes it in the parquet copies
+   on its next run (gdp/raw_copy.py `apply_forgotten`; Spark's dbt models are then
+   rebuilt from those). Then a tombstone per identifier:
    raw.forgotten_identifier(identifier_hash = sha256(normalized identifier)).
    The segment-preview scratch schema (`<dbt_schema>_preview`, ledger/preview.py)
    is scrubbed the same way.
@@ -51,10 +55,11 @@ from psycopg import sql
 
 from activation.http import ProviderError, RetryingClient
 from gdp.http import parse_retry_after
+from gdp.raw_copy import FORGOTTEN_LANDINGS, landed_tables
 from gdp.settings import Settings, get_settings
 from ingest_app.landing import EMAIL_RE, identifier_hash
 
-SKIP_RAW_TABLES = {"forgotten_identifier", "posthog_pull_cursor"}
+SKIP_RAW_TABLES = {"forgotten_identifier", FORGOTTEN_LANDINGS, "posthog_pull_cursor"}
 
 
 class ForgetError(RuntimeError):
@@ -176,6 +181,17 @@ def _email_regex(emails: list[str]) -> str:
 def _delete_matching(conn, schema: str, table: str, params: dict) -> int:
     statement = sql.SQL("delete from {t} as r where {pred}").format(t=sql.Identifier(schema, table), pred=_names_person("r"))
     return conn.execute(statement, params).rowcount
+
+
+def _delete_landings(conn, table: str, params: dict, request_id: str) -> int:
+    """Delete from a landing and record each deleted landing (id and arrival only) in
+    raw.forgotten_landing, so the Spark copy (gdp/raw_copy.py) deletes it too."""
+    statement = sql.SQL(
+        """with gone as (delete from {t} as r where {pred} returning r.landing_id, r.received_at)
+           insert into {log} (source_table, deleted_landing_id, deleted_received_at, request_id)
+           select %(table)s, landing_id, received_at, %(request_id)s from gone"""
+    ).format(t=sql.Identifier("raw", table), pred=_names_person("r"), log=sql.Identifier("raw", FORGOTTEN_LANDINGS))
+    return conn.execute(statement, {**params, "table": table, "request_id": request_id}).rowcount
 
 
 def _remove_from_meta(conn, person_ids: list[str], settings: Settings, report: ForgetReport, client=None) -> None:
@@ -324,8 +340,11 @@ def forget(database_url: str, identifier: str, *, settings: Settings | None = No
                 n = conn.execute("delete from activation.transition_processed where transition_id = any(%s)",
                                  (transitions,)).rowcount
                 report.deleted["activation.transition_processed"] = n
+            landings = landed_tables(conn, "raw")
             for table in _tables(conn, "raw"):
-                if table not in SKIP_RAW_TABLES:
+                if table in landings:
+                    report.deleted[f"raw.{table}"] = _delete_landings(conn, table, params, report.request_id)
+                elif table not in SKIP_RAW_TABLES:
                     report.deleted[f"raw.{table}"] = _delete_matching(conn, "raw", table, params)
             for table in _tables(conn, "activation"):
                 if table != "transition_processed":
