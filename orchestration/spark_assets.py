@@ -91,6 +91,8 @@ def spark_dbt_specs(manifest: Mapping[str, Any] | None = None) -> dict[str, Asse
                 for dep in spec.deps]
         if any(dep.asset_key in sources for dep in spec.deps):
             deps.append(AssetDep(SPARK_RAW_COPY_KEY))
+        # dagster-dbt's own keys would mark these as its assets (of the Postgres manifest), and the
+        # table name and materialization type are Postgres'; the Spark relation replaces them.
         relation = f"{props['schema']}.{props.get('alias') or props['name']}"
         metadata = {k: v for k, v in spec.metadata.items()
                     if not k.startswith(("dagster_dbt/", "dagster-dbt/", "dagster/table_name", "dagster/storage_kind"))}
