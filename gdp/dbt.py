@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,18 @@ def dbt_command(args: list[str]) -> list[str]:
     return [str(dbt), *args, "--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT)]
 
 
+@dataclass(frozen=True)
+class NodeResult:
+    """One node's line of run_results.json (a model, seed, snapshot or test), for callers that
+    report per node (Dagster's Spark assets: one materialization per model)."""
+
+    unique_id: str
+    status: str
+    execution_time: float
+    message: str
+    rows_affected: int | None = None
+
+
 @dataclass
 class DbtRun:
     returncode: int
@@ -121,6 +133,7 @@ class DbtRun:
     failures: list[str]
     elapsed_s: float
     output: str
+    results: list[NodeResult] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -178,12 +191,17 @@ def run_dbt(
     returncode = 0 if outcome.success else (2 if outcome.exception is not None else 1)
     statuses: Counter = Counter()
     failures: list[str] = []
+    nodes: list[NodeResult] = []
     elapsed = time.perf_counter() - started
     if results_file.exists():
         results = json.loads(results_file.read_text())
         elapsed = results.get("elapsed_time", elapsed)
         for result in results.get("results", []):
+            message = (result.get("message") or "").strip()
+            rows = (result.get("adapter_response") or {}).get("rows_affected")
+            nodes.append(NodeResult(result["unique_id"], result["status"], float(result.get("execution_time") or 0.0),
+                                    message, rows if isinstance(rows, int) else None))
             statuses[result["status"]] += 1
             if result["status"] in ("error", "fail"):
-                failures.append(f"{result['unique_id']}: {(result.get('message') or '').strip()}")
-    return DbtRun(returncode, statuses, failures, elapsed, "".join(lines))
+                failures.append(f"{result['unique_id']}: {message}")
+    return DbtRun(returncode, statuses, failures, elapsed, "".join(lines), nodes)
