@@ -10,7 +10,7 @@ final as (
         email,
         created_at as signed_up_at,
         last_sign_in_at,
-        {#- Supabase Auth keeps it current (the local stand-in by a trigger): persons whose account changed -#}
+        {#- Supabase Auth keeps it current (the local stand-in by a trigger): persons whose account changed #}
         updated_at,
         coalesce({{ json_get_text('raw_user_meta_data', 'full_name') }}, {{ json_get_text('raw_user_meta_data', 'name') }}) as user_name,
         nullif(btrim({{ json_get_text('raw_user_meta_data', 'person_id') }}), '') as metadata_person_id,
