@@ -90,11 +90,21 @@ coalesce((select max(marks.changed_at) from {{ ref('int_privacy__identity_hashes
 coalesce((select max(marks.written_at) from {{ ref('int_identity__resolved') }} as marks), {{ min_timestamp() }}) as identity_written_before,
 coalesce((select max(marks.received_at) from {{ source('stripe', 'stripe_event') }} as marks), {{ min_timestamp() }}) as customers_seen_before,
 coalesce((select max(marks.received_at) from {{ source('deals', 'lead') }} as marks), {{ min_timestamp() }}) as leads_seen_before,
-coalesce((select max(marks.updated_at) from {{ ref('stg_auth__users') }} as marks), {{ min_timestamp() }}) as users_updated_before
+coalesce((select max(marks.updated_at) from {{ ref('stg_auth__users') }} as marks), {{ min_timestamp() }}) as users_updated_before,
+current_timestamp as marks_taken_at
 {%- endmacro %}
 
 
 {#- One of profile_marks as the last build left it (the oldest possible when there is none). -#}
 {% macro profile_mark(column) -%}
 coalesce((select max(previous.{{ column }}) from {{ this }} as previous), {{ min_timestamp() }})
+{%- endmacro %}
+
+
+{#- Where a build reads a source from by one of profile_marks: after the mark, and from the last
+    build's time minus var event_lookback when that is earlier (a row stamped before the mark
+    may commit up to the lookback later), so a source that went quiet is not re-read. -#}
+{% macro profile_since(column) -%}
+{%- set lookback = "interval '" ~ var('event_lookback') ~ "'" -%}
+least({{ profile_mark(column) }}, {{ profile_mark('marks_taken_at') }} - {{ lookback }})
 {%- endmacro %}

@@ -10,11 +10,10 @@
     macros/changed_persons.sql finds (new events, moved identifiers, the previous person of
     a merge), identifiers identity rewrote in place (a new sighting, verification,
     quarantine), Stripe customer snapshots and lead rows received and app accounts updated
-    since the last build (each from its own mark, minus var event_lookback for late
-    commits), and the forgotten persons. A changed person that is no person any more (merged
-    away, forgotten) keeps a row with is_person false, which `person` leaves out. On Spark
-    (parquet: no delete) a table rebuilt each cycle, every person. -#}
-{%- set lookback = "interval '" ~ var('event_lookback') ~ "'" %}
+    since the last build (each after its own mark, profile_since), and the forgotten
+    persons. A changed person that is no person any more (merged away, forgotten) keeps a
+    row with is_person false, which `person` leaves out. On Spark (parquet: no delete) a
+    table rebuilt each cycle, every person. -#}
 with
 
 changed_ids as (
@@ -27,15 +26,15 @@ changed_ids as (
         union
         select link.person_id from {{ ref('stg_stripe__customers') }} as customers
         inner join {{ ref('identity_link') }} as link on link.identity_key = {{ identity_key('stripe_customer', 'customers.customer_id') }}
-        where customers.received_at > {{ profile_mark('customers_seen_before') }} - {{ lookback }}
+        where customers.received_at > {{ profile_since('customers_seen_before') }}
         union
         select link.person_id from {{ ref('stg_deals__leads') }} as leads
         inner join {{ ref('identity_link') }} as link on link.identity_key = {{ identity_key('email', 'leads.email') }}
-        where leads.received_at > {{ profile_mark('leads_seen_before') }} - {{ lookback }}
+        where leads.received_at > {{ profile_since('leads_seen_before') }}
         union
         select link.person_id from {{ ref('stg_auth__users') }} as users
         inner join {{ ref('identity_link') }} as link on link.identity_key = {{ identity_key('app_user_id', 'users.app_user_id') }}
-        where users.updated_at > {{ profile_mark('users_updated_before') }} - {{ lookback }}
+        where users.updated_at > {{ profile_since('users_updated_before') }}
         union
         select forgotten.person_id from {{ ref('int_privacy__forgotten_persons') }} as forgotten
     {%- else %}
