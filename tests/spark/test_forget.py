@@ -48,10 +48,16 @@ def _land_earlier(url: str) -> None:
                 )
 
 
+def stored_tables(spark, database: str) -> list:
+    """The tables of `database`, without the session's temporary views (listTables lists those
+    too, under any database: an earlier dbt run in this session leaves its `__dbt_tmp` views)."""
+    return [t for t in spark.catalog.listTables(database) if not t.isTemporary]
+
+
 def naming(spark, database: str, needles: list[str]) -> dict[str, int]:
     """Rows of every Spark table of `database` whose string columns contain a needle (any case)."""
     found = {}
-    for table in spark.catalog.listTables(database):
+    for table in stored_tables(spark, database):
         frame = spark.table(f"`{database}`.`{table.name}`")
         text = [f"coalesce(lower(cast(`{f.name}` as string)), '')" for f in frame.schema.fields
                 if f.dataType.simpleString() == "string"]
@@ -90,7 +96,7 @@ def forgotten(server_url, settings, spark, empty_spark_raw, tmp_path_factory):
             "ada": naming(spark, "raw", [ADA, ada["distinct_id"]]),
             "resend_files": files_by_partition(spark, "resend_event"),
             "resend_counts": counts_by_partition(spark, "resend_event"),
-            "tables": {t.name: spark.table(f"raw.{t.name}").count() for t in spark.catalog.listTables("raw")},
+            "tables": {t.name: spark.table(f"raw.{t.name}").count() for t in stored_tables(spark, "raw")},
         }
         # identity_link, so forget also finds the rows that name Ada only by a distinct id.
         build(url, tmp_path_factory.mktemp("forget_pg"), "--select", "+identity_link",
