@@ -306,13 +306,13 @@ def _parsed_manifest(url: str, target: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def record_success(plan: CyclePlan, url: str, target: Path, dbt_schema: str) -> None:
-    """After a successful build: its manifest is the next cycle's state, and the probe taken
-    before it (rows landing during the build count as new next time) its watermark. A cycle
-    whose probe failed records none: the next one treats every source as moved."""
+def record_success(plan: CyclePlan, url: str, target: Path, dbt_schema: str, *, manifest: Path | None = None) -> None:
+    """After a successful build: its manifest (`manifest`, else the target's) is the next cycle's
+    state, and the probe taken before it (rows landing during the build count as new next time)
+    its watermark. A cycle whose probe failed records none: the next one treats every source as moved."""
     state = state_dir(target, url, dbt_schema)
     state.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(target / "manifest.json", state / "manifest.json")
+    shutil.copyfile(manifest or target / "manifest.json", state / "manifest.json")
     (state / "probe.json").write_text(json.dumps(plan.probe, sort_keys=True))
     (state / "fingerprint").write_text(plan.fingerprint)
     mark = identity_mark(url, dbt_schema)

@@ -15,10 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from gdp.dbt import CYCLE_SELECTOR, cycle_build_args, dbt_environment
+from gdp.settings import get_settings
+from orchestration.cycle_plan import plan_cycle, record_success
 from orchestration.project import dbt_target_dir, gdp_dbt_project, prepare_manifest
 from orchestration.resources import PostgresResource
 
@@ -128,17 +130,18 @@ def build_dbt_args(full_refresh: bool = False, extra_vars: Mapping[str, Any] | N
 
 
 @contextmanager
-def dbt_env_for(url: str) -> Iterator[dict[str, str]]:
+def dbt_env_for(url: str, extra: Mapping[str, str] | None = None) -> Iterator[dict[str, str]]:
     """Point dbt at `url` for the duration of one invocation.
 
     DbtCliResource passes the process environment to dbt, and profiles.yml reads
     GDP_PG* from it; DBT_TARGET_PATH puts each invocation's artifacts under
     Dagster's own target folder (and lets dagster-dbt reuse its partial parse).
     Each run executes in its own process, so the change never leaks across runs;
-    the previous values are restored for in-process execution (tests).
+    the previous values are restored for in-process execution (tests). `extra`: the cycle
+    plan's variables (GDP_CYCLE_SINCE, GDP_IDENTITY_SINCE).
     """
     env = dbt_environment(url, target_path=dbt_target_dir())
-    wanted = {key: env[key] for key in DBT_ENV_KEYS}
+    wanted = {**{key: env[key] for key in DBT_ENV_KEYS}, **(extra or {})}
     saved = {key: os.environ.get(key) for key in wanted}
     os.environ.update(wanted)
     try:
@@ -160,6 +163,12 @@ TRANSLATOR = GdpDbtTranslator(DagsterDbtTranslatorSettings(enable_source_tests_a
     manifest=MANIFEST_PATH, project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR, name="gdp_dbt", selector=CYCLE_SELECTOR
 )
 def gdp_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource, postgres: PostgresResource):
+    """A whole run (the sensor's `refresh_and_activate`) builds what the cycle plan says new rows,
+    the clock and changed code reach, as `gdp refresh` does; a subset run (the clock job, a
+    selection in the UI) builds the selected assets and their checks."""
+    if is_whole_run(context) and get_settings().warehouse != "spark":
+        yield from planned_build(context, config, dbt, postgres.url())
+        return
     with dbt_env_for(postgres.url()):
         args = build_dbt_args(config.full_refresh)
         invocation = dbt.cli(args, context=context)
@@ -167,6 +176,106 @@ def gdp_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig, dbt: 
     # Artifacts of a green run are not needed again; a failed run keeps them for inspection.
     if invocation.is_successful():
         shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+def is_whole_run(context: AssetExecutionContext) -> bool:
+    """Every dbt asset and check of the cycle is selected (not a subset run: the clock job's
+    assets definition is already cut down to its selection, so compare with the whole node's)."""
+    assets_def = context.assets_def
+    return (assets_def.keys_by_output_name == assets_def.node_keys_by_output_name
+            and assets_def.check_specs_by_output_name == assets_def.node_check_specs_by_output_name)
+
+
+def cycle_state_target() -> Path:
+    """Where the Dagster runs keep their cycle plan state (orchestration/cycle_plan.py), per profile."""
+    return dbt_target_dir() / "cycle"
+
+
+def planned_build(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource, url: str) -> Iterator[Any]:
+    """dbt build of what the cycle plan selects, its events as this run's outputs and checks.
+
+    The plan's state is recorded only after a green build, as `gdp refresh` does. Models the
+    plan leaves out are current (nothing they read moved) and are not reported, except the
+    ones the ledger and activation read (`gate_keys`): Dagster skips a step whose upstream
+    output is missing, so those are reported as current, not rebuilt.
+    """
+    schema = get_settings().dbt_schema
+    state_target = cycle_state_target()
+    plan = plan_cycle(url, state_target, schema, full_refresh=config.full_refresh)
+    moved = ", ".join(source.split(".", 2)[2] for source in plan.moved) or "none"
+    context.log.info(f"cycle plan: {plan.reason}" if plan.reason else f"cycle plan: sources moved: {moved}; plus the clock and changed code")
+    with dbt_env_for(url, plan.env):
+        invocation = dbt.cli(dagster_dbt_argv(plan.args), manifest=MANIFEST_PATH, dagster_dbt_translator=TRANSLATOR)
+    # dagster-dbt turns dbt's events into this op's outputs and check results when it knows
+    # the context; passing it to cli() would also replace the plan's selection with the run's.
+    invocation.context = context
+    yield from with_unchanged_gates(segment_member_after_segments(invocation.stream()), context)
+    if invocation.is_successful():
+        record_success(plan, url, state_target, schema, manifest=invocation.target_path / "manifest.json")
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+def gate_keys() -> set[AssetKey]:
+    """The dbt assets other steps of a run read: the segments layer and the activation marts."""
+    return {*model_keys_in_layer("segments"), *model_keys_under("marts/activation")}
+
+
+def with_unchanged_gates(events: Iterable[Any], context: AssetExecutionContext) -> Iterator[Any]:
+    """`events`, with an output for each selected gate asset dbt did not build, placed before
+    the first reported asset that depends on it (Dagster wants outputs in topological order;
+    dbt finishes a selected parent before its child starts, so an ancestor not reported by
+    then is not being built), and the rest at the end."""
+    assets_def = context.assets_def
+    deps = assets_def.asset_deps
+    pending = gate_keys() & set(context.selected_asset_keys)
+
+    def unchanged(key: AssetKey, seen: set[AssetKey]) -> Iterator[Output]:
+        """Outputs for `key` and its pending ancestors, ancestors first."""
+        if key in seen:
+            return
+        seen.add(key)
+        for parent in sorted(deps.get(key, ()), key=lambda k: k.to_user_string()):
+            yield from unchanged(parent, seen)
+        if key in pending:
+            pending.discard(key)
+            # segment_member's own table stays; the segments' post-hooks rewrote their rows in it
+            reason = ("rows written by the segments' post-hooks" if key == SEGMENT_MEMBER_KEY
+                      else "nothing it reads moved since the last cycle")
+            yield Output(None, output_name=assets_def.get_output_name_for_asset_key(key),
+                         metadata={"rebuilt": False, "reason": reason})
+
+    for event in events:
+        if isinstance(event, Output):
+            key = assets_def.keys_by_output_name.get(event.output_name)
+            if key is None:
+                yield event
+                continue
+            pending.discard(key)
+            seen = {key}
+            for parent in sorted(deps.get(key, ()), key=lambda k: k.to_user_string()):
+                yield from unchanged(parent, seen)
+        yield event
+    for key in sorted(pending, key=lambda k: k.to_user_string()):
+        yield from unchanged(key, set())
+
+
+def dagster_dbt_argv(args: Sequence[str]) -> list[str]:
+    """The plan's argv with each `--select`/`--exclude` list as one space-separated value:
+    dagster-dbt reads one value per flag and would hand the rest to dbt as positionals."""
+    out: list[str] = []
+    values: list[str] | None = None
+    for arg in args:
+        if arg in ("--select", "--exclude"):
+            out.append(arg)
+            values = []
+            out.append("")
+        elif values is not None and not arg.startswith("--"):
+            values.append(arg)
+            out[-1] = " ".join(values)
+        else:
+            values = None
+            out.append(arg)
+    return out
 
 
 def segment_member_after_segments(events: Iterable[Any]) -> Iterator[Any]:

@@ -8,6 +8,7 @@ One dbt build per test module run keeps it to seconds, not minutes: the second r
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from datetime import datetime, timezone
 
@@ -17,6 +18,8 @@ from dagster import AssetKey, DagsterInstance
 
 from gdp.settings import get_settings
 from orchestration.assets import LEDGER_KEY
+from orchestration.cycle_plan import state_dir
+from orchestration.dbt_assets import cycle_state_target
 from orchestration.definitions import build_definitions
 from orchestration.jobs import REFRESH_AND_ACTIVATE
 from orchestration.resources import FakeNotifierResource, MetaResource, PostgresResource, ResendResource
@@ -137,6 +140,43 @@ def test_job_runs_raw_to_event_to_segment_to_outbox_and_sends_once(world):
     assert len([d for d in fake.delivered if email in (d["email"].get("to") or [])]) == 1
 
 
+def test_later_runs_build_what_moved_and_still_reach_the_ledger_and_activation(world):
+    """The sensor's run after the first builds what the cycle plan selects, as `gdp refresh`
+    does: a new click rebuilds `event` and the segments, not what no moved source reaches;
+    segments the plan leaves out are reported current (rebuilt: false), so the ledger and
+    the activations still run and the new member gets one email. Once the run after it has
+    taken in its sends, a run with nothing new rebuilds no `event` and sends nothing more."""
+    url, client, fake, defs, instance = world["url"], world["client"], world["fake"], world["defs"], world["instance"]
+    person, email = "p_e2e_planned", "planned@e2e.example"
+    land_newsletter_click(client, person, email)
+    job = defs.resolve_job_def(REFRESH_AND_ACTIVATE)
+
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert result.success
+    materialized = {e.asset_key.to_user_string(): e.materialization for e in result.get_asset_materialization_events()}
+    assert {"event", SEGMENT, "membership_ledger", *ACTIVATIONS} <= set(materialized)
+    first = {e.asset_key for e in world["first"].get_asset_materialization_events()}
+    assert len(materialized) < len(first)
+    assert "stg_stripe__events" not in materialized  # a view over a source that did not move
+    # `segment` (the definitions) did not change: reported current so the ledger runs
+    assert materialized["segment"].metadata["rebuilt"].value is False
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute(
+            "select transition from activation.membership_transition where segment = %s and person_id = %s",
+            (SEGMENT, person),
+        ).fetchall() == [("entered",)]
+    assert len([d for d in fake.delivered if email in (d["email"].get("to") or [])]) == 1
+
+    # The sends are rows of a source: the next run takes them in; the one after has nothing new.
+    assert job.execute_in_process(instance=instance, raise_on_error=False).success
+    quiet = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert quiet.success
+    materialized = {e.asset_key.to_user_string() for e in quiet.get_asset_materialization_events()}
+    assert "event" not in materialized
+    assert {"person_features", "membership_ledger", *ACTIVATIONS} <= materialized
+    assert len([d for d in fake.delivered if email in (d["email"].get("to") or [])]) == 1
+
+
 def test_blast_radius_hold_stops_the_runs_activation(world, monkeypatch):
     url, fake, defs = world["url"], world["fake"], world["defs"]
     person, email = "p_e2e_held", "held@e2e.example"
@@ -175,6 +215,10 @@ def test_a_lost_raw_row_fails_the_dbt_guard_and_nothing_is_sent(world):
     the dbt test assert_every_raw_row_captured (a check on `event`) fails the build, so the
     ledger and the activations of that run do not run, as in `gdp refresh`."""
     url, defs = world["url"], world["defs"]
+    # Per cycle, a commit later than the lookback is the nightly full-history check's to catch
+    # (the plan reads what arrived since the last cycle); a run without cycle state builds the
+    # whole selection, whose guard this is.
+    shutil.rmtree(state_dir(cycle_state_target(), url, get_settings().dbt_schema), ignore_errors=True)
     svix_id = f"msg_lost_{uuid.uuid4().hex}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
