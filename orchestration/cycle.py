@@ -144,8 +144,8 @@ def _run_cycle(url: str, full_refresh: bool, stream: bool, target_path: Path | N
     spark = SparkStep(copy_raw_into_spark(url, settings)) if settings.warehouse == "spark" else None
     plan = plan_cycle(url, target, settings.dbt_schema, full_refresh=full_refresh, extra_vars=extra_vars,
                       spark_owned=spark is not None)
-    result = CycleResult(run_dbt(plan.args, url, target_path=target, stream=stream, settings=settings, env=plan.env),
-                         plan=plan, spark=spark)
+    result = CycleResult(run_dbt(plan.args, url, target_path=target, stream=stream, settings=settings, env=plan.env,
+                                 write_manifest=not plan.keeps_manifest), plan=plan, spark=spark)
     if spark is not None and result.dbt.ok:
         spark.linked, spark.dbt = build_on_spark(url, settings, full_refresh=full_refresh, stream=stream,
                                                  target_path=target / "spark", extra_vars=extra_vars)

@@ -62,6 +62,8 @@ class CyclePlan:
     reason: str = ""
     env: dict[str, str] = field(default_factory=dict)
     fingerprint: str = ""
+    # The project is the last cycle's: its manifest stays the state, so the build writes none.
+    keeps_manifest: bool = False
 
     @property
     def incremental(self) -> bool:
@@ -262,6 +264,7 @@ def _plan_cycle(url: str, target: Path, dbt_schema: str, full_refresh: bool,
     if missing:
         return CyclePlan(full, probe, reason=f"relations missing since the last cycle: {', '.join(missing[:5])}",
                          fingerprint=fingerprint)
+    keeps_manifest = (state / "fingerprint").exists() and (state / "fingerprint").read_text() == fingerprint
     changed = changed_code_reaches(url, target, state, fingerprint)
     if changed is None:
         return CyclePlan(full, probe, reason="dbt could not compare the project with the last cycle's",
@@ -281,7 +284,7 @@ def _plan_cycle(url: str, target: Path, dbt_schema: str, full_refresh: bool,
     env = {"GDP_CYCLE_SINCE": cycle_since(previous_manifest, previous)}
     if (state / IDENTITY_MARK).exists():
         env["GDP_IDENTITY_SINCE"] = (state / IDENTITY_MARK).read_text()
-    return CyclePlan(args, probe, moved, env=env, fingerprint=fingerprint)
+    return CyclePlan(args, probe, moved, env=env, fingerprint=fingerprint, keeps_manifest=keeps_manifest)
 
 
 def cycle_since(manifest: dict[str, Any], previous: dict[str, list]) -> str:
@@ -306,13 +309,15 @@ def _parsed_manifest(url: str, target: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def record_success(plan: CyclePlan, url: str, target: Path, dbt_schema: str, *, manifest: Path | None = None) -> None:
-    """After a successful build: its manifest (`manifest`, else the target's) is the next cycle's
-    state, and the probe taken before it (rows landing during the build count as new next time)
-    its watermark. A cycle whose probe failed records none: the next one treats every source as moved."""
+def record_success(plan: CyclePlan, url: str, target: Path, dbt_schema: str) -> None:
+    """After a successful build: its manifest is the next cycle's state (a plan that kept the last
+    one's has none to copy), and the probe taken before it (rows landing during the build count
+    as new next time) its watermark. A cycle whose probe failed records none: the next one
+    treats every source as moved."""
     state = state_dir(target, url, dbt_schema)
     state.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(manifest or target / "manifest.json", state / "manifest.json")
+    if not plan.keeps_manifest:
+        shutil.copyfile(target / "manifest.json", state / "manifest.json")
     (state / "probe.json").write_text(json.dumps(plan.probe, sort_keys=True))
     (state / "fingerprint").write_text(plan.fingerprint)
     mark = identity_mark(url, dbt_schema)

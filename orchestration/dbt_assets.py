@@ -15,10 +15,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config, Output
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Config,
+    Failure,
+    MetadataValue,
+    Output,
+)
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
-from gdp.dbt import CYCLE_SELECTOR, cycle_build_args, dbt_environment
+from gdp.dbt import CYCLE_SELECTOR, DbtRun, cycle_build_args, dbt_environment, run_dbt
 from gdp.settings import get_settings
 from orchestration.cycle_plan import plan_cycle, record_success
 from orchestration.project import dbt_target_dir, gdp_dbt_project, prepare_manifest
@@ -130,18 +141,17 @@ def build_dbt_args(full_refresh: bool = False, extra_vars: Mapping[str, Any] | N
 
 
 @contextmanager
-def dbt_env_for(url: str, extra: Mapping[str, str] | None = None) -> Iterator[dict[str, str]]:
+def dbt_env_for(url: str) -> Iterator[dict[str, str]]:
     """Point dbt at `url` for the duration of one invocation.
 
     DbtCliResource passes the process environment to dbt, and profiles.yml reads
     GDP_PG* from it; DBT_TARGET_PATH puts each invocation's artifacts under
     Dagster's own target folder (and lets dagster-dbt reuse its partial parse).
     Each run executes in its own process, so the change never leaks across runs;
-    the previous values are restored for in-process execution (tests). `extra`: the cycle
-    plan's variables (GDP_CYCLE_SINCE, GDP_IDENTITY_SINCE).
+    the previous values are restored for in-process execution (tests).
     """
     env = dbt_environment(url, target_path=dbt_target_dir())
-    wanted = {**{key: env[key] for key in DBT_ENV_KEYS}, **(extra or {})}
+    wanted = {key: env[key] for key in DBT_ENV_KEYS}
     saved = {key: os.environ.get(key) for key in wanted}
     os.environ.update(wanted)
     try:
@@ -167,7 +177,7 @@ def gdp_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig, dbt: 
     the clock and changed code reach, as `gdp refresh` does; a subset run (the clock job, a
     selection in the UI) builds the selected assets and their checks."""
     if is_whole_run(context) and get_settings().warehouse != "spark":
-        yield from planned_build(context, config, dbt, postgres.url())
+        yield from planned_build(context, config, postgres.url())
         return
     with dbt_env_for(postgres.url()):
         args = build_dbt_args(config.full_refresh)
@@ -191,28 +201,60 @@ def cycle_state_target() -> Path:
     return dbt_target_dir() / "cycle"
 
 
-def planned_build(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource, url: str) -> Iterator[Any]:
-    """dbt build of what the cycle plan selects, its events as this run's outputs and checks.
+def planned_build(context: AssetExecutionContext, config: DbtBuildConfig, url: str) -> Iterator[Any]:
+    """dbt build of what the cycle plan selects, in this process (`gdp.dbt.run_dbt`: no dbt
+    start-up, partial parse kept under `cycle_state_target()`), its results as this run's
+    outputs and checks.
 
     The plan's state is recorded only after a green build, as `gdp refresh` does. Models the
     plan leaves out are current (nothing they read moved) and are not reported, except the
     ones the ledger and activation read (`gate_keys`): Dagster skips a step whose upstream
-    output is missing, so those are reported as current, not rebuilt.
+    output is missing, so those are reported as current, not rebuilt. A failed build reports
+    what it built and its failing checks, then fails the step.
     """
     schema = get_settings().dbt_schema
-    state_target = cycle_state_target()
-    plan = plan_cycle(url, state_target, schema, full_refresh=config.full_refresh)
+    target = cycle_state_target()
+    plan = plan_cycle(url, target, schema, full_refresh=config.full_refresh)
     moved = ", ".join(source.split(".", 2)[2] for source in plan.moved) or "none"
     context.log.info(f"cycle plan: {plan.reason}" if plan.reason else f"cycle plan: sources moved: {moved}; plus the clock and changed code")
-    with dbt_env_for(url, plan.env):
-        invocation = dbt.cli(dagster_dbt_argv(plan.args), manifest=MANIFEST_PATH, dagster_dbt_translator=TRANSLATOR)
-    # dagster-dbt turns dbt's events into this op's outputs and check results when it knows
-    # the context; passing it to cli() would also replace the plan's selection with the run's.
-    invocation.context = context
-    yield from with_unchanged_gates(segment_member_after_segments(invocation.stream()), context)
-    if invocation.is_successful():
-        record_success(plan, url, state_target, schema, manifest=invocation.target_path / "manifest.json")
-        shutil.rmtree(invocation.target_path, ignore_errors=True)
+    run = run_dbt(plan.args, url, target_path=target, stream=True, env=plan.env, write_manifest=not plan.keeps_manifest)
+    context.log.info(f"dbt build: {dict(run.statuses)} in {run.elapsed_s:.1f}s")
+    events = segment_member_after_segments(run_events(run, context))
+    if not run.ok:
+        yield from events
+        raise Failure(f"the dbt build failed: {len(run.failures)} node(s) failed",
+                      metadata={"failures": MetadataValue.json(run.failures or [run.output[-3000:]]),
+                                "statuses": MetadataValue.json(dict(run.statuses))})
+    yield from with_unchanged_gates(events, context)
+    record_success(plan, url, target, schema)
+
+
+def run_events(run: DbtRun, context: AssetExecutionContext) -> Iterator[Output | AssetCheckResult]:
+    """The build's results in the order dbt finished them (a parent before its children): an
+    output per built model or seed of this run, a check result per test of a selected check."""
+    manifest = _manifest()
+    assets_def = context.assets_def
+    selected = set(context.selected_asset_keys)
+    checks = set(context.selected_asset_check_keys)
+    for result in run.results:
+        node = manifest["nodes"].get(result.unique_id)
+        if node is None:
+            continue
+        metadata = {"dbt_status": result.status, "execution_time_s": round(result.execution_time, 2)}
+        if node["resource_type"] == "test":
+            key = get_asset_check_key_for_test(manifest, TRANSLATOR, result.unique_id, project=DBT_PROJECT)
+            if key in checks and result.status in ("pass", "warn", "fail", "error"):
+                yield AssetCheckResult(
+                    asset_key=key.asset_key, check_name=key.name, passed=result.status == "pass",
+                    severity=AssetCheckSeverity.WARN if result.status == "warn" else AssetCheckSeverity.ERROR,
+                    metadata={**metadata, "message": result.message},
+                )
+        elif result.status == "success":
+            key = TRANSLATOR.get_asset_key(node)
+            if key in selected:
+                if result.rows_affected is not None:
+                    metadata["rows_affected"] = result.rows_affected
+                yield Output(None, output_name=assets_def.get_output_name_for_asset_key(key), metadata=metadata)
 
 
 def gate_keys() -> set[AssetKey]:
@@ -257,25 +299,6 @@ def with_unchanged_gates(events: Iterable[Any], context: AssetExecutionContext) 
         yield event
     for key in sorted(pending, key=lambda k: k.to_user_string()):
         yield from unchanged(key, set())
-
-
-def dagster_dbt_argv(args: Sequence[str]) -> list[str]:
-    """The plan's argv with each `--select`/`--exclude` list as one space-separated value:
-    dagster-dbt reads one value per flag and would hand the rest to dbt as positionals."""
-    out: list[str] = []
-    values: list[str] | None = None
-    for arg in args:
-        if arg in ("--select", "--exclude"):
-            out.append(arg)
-            values = []
-            out.append("")
-        elif values is not None and not arg.startswith("--"):
-            values.append(arg)
-            out[-1] = " ".join(values)
-        else:
-            values = None
-            out.append(arg)
-    return out
 
 
 def segment_member_after_segments(events: Iterable[Any]) -> Iterator[Any]:

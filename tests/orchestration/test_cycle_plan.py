@@ -142,10 +142,14 @@ def test_incremental_cycles_equal_a_full_rebuild(server_url, tmp_path):
         assert first.plan.reason == "first cycle on this database"
 
         # Nothing new and the same clock: no source-fed model, no staging view, no seed runs;
-        # the clock models do; views over rebuilt tables are still there.
+        # the clock models do; views over rebuilt tables are still there. The project is the
+        # first cycle's: dbt writes no manifest, the state keeps the first one.
+        state_manifest = state_dir(target, url, "analytics") / "manifest.json"
+        written = (state_manifest.stat().st_mtime_ns, (target / "manifest.json").stat().st_mtime_ns)
         quiet = run_cycle(url, target_path=target, extra_vars={"as_of_at": CLOCK[0]})
         assert quiet.ok, quiet.summary()
-        assert quiet.plan.incremental
+        assert quiet.plan.incremental and quiet.plan.keeps_manifest
+        assert (state_manifest.stat().st_mtime_ns, (target / "manifest.json").stat().st_mtime_ns) == written
         built = ran(target)
         assert {"event", "person", "identity_link", "stg_resend__events", "event_vocabulary"}.isdisjoint(built)
         assert {"person_features", "new_signup_no_activation_24h"} <= built
@@ -222,7 +226,9 @@ def test_a_view_re_created_for_changed_code_keeps_the_views_that_read_it(server_
 
         changed = run_cycle(url, target_path=target, extra_vars={"as_of_at": CLOCK[0]})
         assert changed.ok, changed.summary()
-        assert changed.plan.incremental
+        assert changed.plan.incremental and not changed.plan.keeps_manifest
+        # the build's own manifest replaces the stale state
+        assert "the previous version" not in json.loads(state.read_text())["nodes"]["model.gdp.stg_posthog__events"]["raw_code"]
         for view in ("report_send", "int_events__posthog", "int_events__unioned"):
             assert rows(url, f"select to_regclass('analytics.{view}') is not null as present")[0]["present"], \
                 f"{view} dropped with the view it reads and not re-created"

@@ -24,7 +24,7 @@ from dagster._core.test_utils import create_run_for_test
 
 from activation.match_quality import estimate_match_quality
 from orchestration.checks import evaluate_freshness
-from orchestration.dbt_assets import build_dbt_args, dagster_dbt_argv, layer_of
+from orchestration.dbt_assets import build_dbt_args, layer_of
 from orchestration.definitions import defs
 from orchestration.jobs import REFRESH_AND_ACTIVATE
 from orchestration.resources import PostgresResource
@@ -132,21 +132,6 @@ def test_build_dbt_args():
     assert build_dbt_args() == base
     assert build_dbt_args(full_refresh=True) == [*base, "--full-refresh"]
     assert build_dbt_args(extra_vars={"b": 2, "a": 1}) == [*base, "--vars", '{"a": 1, "b": 2}']
-
-
-def test_the_cycle_plans_argv_reaches_dbt_through_dagster_dbt_unchanged():
-    """dagster-dbt reads one value per --select/--exclude; the plan's lists go as one value each."""
-    from dagster_dbt.asset_utils import extract_runtime_selection_from_args
-
-    plan = ["build", "--select", "source:resend.resend_event+", "tag:clock+", "--exclude", "tag:nightly", "stg_x",
-            "--exclude-resource-type", "unit_test", "--vars", '{"a": 1}']
-    argv = dagster_dbt_argv(plan)
-    assert argv == ["build", "--select", "source:resend.resend_event+ tag:clock+", "--exclude", "tag:nightly stg_x",
-                    "--exclude-resource-type", "unit_test", "--vars", '{"a": 1}']
-    cleaned, selects, excludes = extract_runtime_selection_from_args(argv)
-    assert cleaned == ["build", "--exclude-resource-type", "unit_test", "--vars", '{"a": 1}']
-    assert selects == ["source:resend.resend_event+", "tag:clock+"] and excludes == ["tag:nightly", "stg_x"]
-    assert dagster_dbt_argv(["build", "--selector", "cycle"]) == ["build", "--selector", "cycle"]
 
 
 @pytest.mark.parametrize(
