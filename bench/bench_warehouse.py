@@ -15,7 +15,9 @@ channel, dry-run), after 0 and after 10k new raw rows, two ways on the same data
   - "whole selection": `dbt build --selector cycle` in a dbt subprocess each cycle (how the
     cycle ran before orchestration/cycle_plan.py);
   - "planned": `orchestration.cycle.run_cycle` (dbt in-process, only what moved sources,
-    the clock and changed code reach).
+    the clock and changed code reach);
+  - "dagster run": the sensor's `refresh_and_activate` job in this process (the same plan,
+    the ledger, every activation channel against local fake Resend and Meta servers).
 (--cycles-only skips the first two figures; the first planned cycle is then the full build.)
 Figures are printed, never asserted. The database is dropped at the end
 (--keep to inspect it).
@@ -301,8 +303,74 @@ def planned_cycle(url: str, target: Path) -> dict[str, float]:
             "total_s": time.perf_counter() - started, "nodes": len(ran)}
 
 
+class DagsterRuns:
+    """The sensor's run as the daemon executes it, here in this process: `refresh_and_activate`
+    (the planned dbt build, the ledger, every activation channel, against local fake Resend and
+    Meta servers and a local Slack-style webhook for route-to-a-human notifications), on an ephemeral instance. Its plan starts from the state the planned cycles
+    recorded (the same plan on the same database), so its first run is not a full build."""
+
+    def __init__(self, url: str, planned_target: Path) -> None:
+        import shutil
+
+        from dagster import DagsterInstance
+
+        from gdp.settings import get_settings
+        from orchestration.cycle_plan import state_dir
+        from orchestration.dbt_assets import cycle_state_target
+        from orchestration.definitions import build_definitions
+        from orchestration.jobs import REFRESH_AND_ACTIVATE
+        from orchestration.resources import MetaResource, NotifierResource, PostgresResource, ResendResource
+        from tests.fakes.base import FakeServer
+        from tests.fakes.meta_api import FakeMeta
+        from tests.fakes.resend_api import FakeResend
+
+        class SlackSink(FakeServer):
+            """Takes route-to-a-human notifications (Slack-compatible JSON POSTs) with a 200."""
+
+            def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+                return 200, {}, b"ok"
+
+        schema = get_settings().dbt_schema
+        state = state_dir(cycle_state_target(), url, schema)
+        shutil.rmtree(state, ignore_errors=True)
+        shutil.copytree(state_dir(planned_target, url, schema), state)
+        self.resend, self.meta, self.slack = FakeResend(api_key="re_bench_key").start(), FakeMeta().start(), SlackSink().start()
+        defs = build_definitions(resources={
+            "postgres": PostgresResource(database_url=url),
+            "resend": ResendResource(api_key=self.resend.api_key, api_base=self.resend.url),
+            "meta": MetaResource(access_token=self.meta.access_token, pixel_id=self.meta.pixel_id, graph_base=self.meta.url),
+            "notifier": NotifierResource(webhook_url=self.slack.url),
+        })
+        self.job = defs.resolve_job_def(REFRESH_AND_ACTIVATE)
+        self.instance = DagsterInstance.ephemeral()
+
+    def run(self) -> dict[str, float]:
+        started = time.perf_counter()
+        result = self.job.execute_in_process(instance=self.instance, raise_on_error=False)
+        total = time.perf_counter() - started
+        if not result.success:
+            sys.exit(f"the Dagster run failed: {[e.step_key for e in result.get_step_failure_events()]}")
+        begun, steps = {}, {}
+        for entry in self.instance.all_logs(result.run_id):
+            event = entry.dagster_event
+            if event is not None and event.event_type_value == "STEP_START":
+                begun[event.step_key] = entry.timestamp
+            elif event is not None and event.event_type_value == "STEP_SUCCESS":
+                steps[event.step_key] = entry.timestamp - begun.get(event.step_key, entry.timestamp)
+        activation = sum(v for k, v in steps.items() if k in ("resend_emails", "meta_capi_events", "meta_audiences",
+                                                                "outbound_sequences", "webhooks"))
+        return {"dbt_step_s": steps.get("gdp_dbt", 0.0), "ledger_s": steps.get("membership_ledger", 0.0),
+                "activation_s": activation, "total_s": total}
+
+    def close(self) -> None:
+        self.instance.dispose()
+        for server in (self.resend, self.meta, self.slack):
+            server.stop()
+
+
 def cycle_figures(url: str, n: int) -> dict[str, dict]:
-    """The cycle after 0 and after 10k new raw rows, the whole selection against the planned one."""
+    """The cycle after 0 and after 10k new raw rows: the whole selection, the planned one
+    (`gdp refresh`), and the Dagster run the sensor launches."""
     target = Path(tempfile.mkdtemp(prefix="gdp_bench_cycle_"))
     whole_target = Path(tempfile.mkdtemp(prefix="gdp_bench_whole_"))
     first = planned_cycle(url, target)
@@ -311,20 +379,36 @@ def cycle_figures(url: str, n: int) -> dict[str, dict]:
     # one more cycle takes them in, so the next figures start from a settled warehouse.
     settle = planned_cycle(url, target)
     print(f"settling cycle (takes in the first pass's sends): {settle['total_s']:.1f}s")
+    dagster = DagsterRuns(url, target)
     figures: dict[str, dict] = {}
+    try:
+        _measure_ways(url, n, target, whole_target, dagster, figures)
+    finally:
+        dagster.close()
+    return figures
+
+
+def _measure_ways(url: str, n: int, target: Path, whole_target: Path, dagster: DagsterRuns, figures: dict) -> None:
     for label, batch in (("0 new raw rows", None), ("10,000 new raw rows", "a")):
-        for way in ("whole selection", "planned"):
+        for way in ("whole selection", "planned", "dagster run"):
             if batch:
                 with psycopg.connect(url, autocommit=True) as conn:
                     execute_script(conn, new_events(f"ph_{batch}{way[0]}"), {"persons": n})
-            figure = whole_selection_cycle(url, whole_target) if way == "whole selection" else planned_cycle(url, target)
+            elif way == "dagster run":
+                # the ways before it landed (dry-run) sends: one run takes them in, then nothing is new
+                dagster.run()
+            if way == "whole selection":
+                figure = whole_selection_cycle(url, whole_target)
+            elif way == "planned":
+                figure = planned_cycle(url, target)
+            else:
+                figure = dagster.run()
             figures[f"{way}, {label}"] = {k: round(v, 2) for k, v in figure.items()}
             parts = ", ".join(f"{k} {v:.1f}" for k, v in figure.items() if k != "total_s")
             print(f"cycle after {label}, {way}: {figure['total_s']:.1f}s  ({parts})")
             if way == "planned":
                 print("  slowest nodes:")
                 print("\n".join(slowest(target, 5)))
-    return figures
 
 
 def main() -> None:
