@@ -306,8 +306,9 @@ def planned_cycle(url: str, target: Path) -> dict[str, float]:
 class DagsterRuns:
     """The sensor's run as the daemon executes it, here in this process: `refresh_and_activate`
     (the planned dbt build, the ledger, every activation channel, against local fake Resend and
-    Meta servers and a local Slack-style webhook for route-to-a-human notifications), on an ephemeral instance. Its plan starts from the state the planned cycles
-    recorded (the same plan on the same database), so its first run is not a full build."""
+    Meta servers and a local Slack-style webhook for route-to-a-human notifications), on an
+    ephemeral instance. Its plan starts from the state the planned cycles recorded (the same
+    plan on the same database), so its first run is not a full build."""
 
     def __init__(self, url: str, planned_target: Path) -> None:
         import shutil
@@ -345,6 +346,8 @@ class DagsterRuns:
         self.instance = DagsterInstance.ephemeral()
 
     def run(self) -> dict[str, float]:
+        from orchestration.assets import ACTIVATION_CHANNELS
+
         started = time.perf_counter()
         result = self.job.execute_in_process(instance=self.instance, raise_on_error=False)
         total = time.perf_counter() - started
@@ -357,8 +360,7 @@ class DagsterRuns:
                 begun[event.step_key] = entry.timestamp
             elif event is not None and event.event_type_value == "STEP_SUCCESS":
                 steps[event.step_key] = entry.timestamp - begun.get(event.step_key, entry.timestamp)
-        activation = sum(v for k, v in steps.items() if k in ("resend_emails", "meta_capi_events", "meta_audiences",
-                                                                "outbound_sequences", "webhooks"))
+        activation = sum(steps.get(name, 0.0) for name in ACTIVATION_CHANNELS)
         return {"dbt_step_s": steps.get("gdp_dbt", 0.0), "ledger_s": steps.get("membership_ledger", 0.0),
                 "activation_s": activation, "total_s": total}
 

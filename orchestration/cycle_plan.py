@@ -190,12 +190,17 @@ def project_fingerprint(extra_vars: dict[str, Any] | None) -> str:
     return digest.hexdigest()
 
 
+def is_recorded_fingerprint(state: Path, fingerprint: str) -> bool:
+    """The project is the one the last successful cycle built."""
+    recorded = state / "fingerprint"
+    return recorded.exists() and recorded.read_text() == fingerprint
+
+
 def changed_code_reaches(url: str, target: Path, state: Path, fingerprint: str) -> set[str] | None:
     """Names of the nodes whose code changed since the last cycle and of everything downstream:
     none when the project's fingerprint is the last cycle's, else `dbt ls --select
     state:modified+` (in-process, about 0.6 s). None if dbt cannot tell (the plan then builds all)."""
-    recorded = state / "fingerprint"
-    if recorded.exists() and recorded.read_text() == fingerprint:
+    if is_recorded_fingerprint(state, fingerprint):
         return set()
     listed = run_dbt(["ls", "--select", "state:modified+", "--resource-type", *CHANGED_RESOURCE_TYPES,
                       "--output", "name", "--state", str(state)], url, target_path=target)
@@ -264,7 +269,7 @@ def _plan_cycle(url: str, target: Path, dbt_schema: str, full_refresh: bool,
     if missing:
         return CyclePlan(full, probe, reason=f"relations missing since the last cycle: {', '.join(missing[:5])}",
                          fingerprint=fingerprint)
-    keeps_manifest = (state / "fingerprint").exists() and (state / "fingerprint").read_text() == fingerprint
+    keeps_manifest = is_recorded_fingerprint(state, fingerprint)
     changed = changed_code_reaches(url, target, state, fingerprint)
     if changed is None:
         return CyclePlan(full, probe, reason="dbt could not compare the project with the last cycle's",

@@ -219,20 +219,20 @@ def planned_build(context: AssetExecutionContext, config: DbtBuildConfig, url: s
     context.log.info(f"cycle plan: {plan.reason}" if plan.reason else f"cycle plan: sources moved: {moved}; plus the clock and changed code")
     run = run_dbt(plan.args, url, target_path=target, stream=True, env=plan.env, write_manifest=not plan.keeps_manifest)
     context.log.info(f"dbt build: {dict(run.statuses)} in {run.elapsed_s:.1f}s")
-    events = segment_member_after_segments(run_events(run, context))
+    manifest = _manifest()
+    events = segment_member_after_segments(run_events(run, context, manifest))
     if not run.ok:
         yield from events
         raise Failure(f"the dbt build failed: {len(run.failures)} node(s) failed",
                       metadata={"failures": MetadataValue.json(run.failures or [run.output[-3000:]]),
                                 "statuses": MetadataValue.json(dict(run.statuses))})
-    yield from with_unchanged_gates(events, context)
+    yield from with_unchanged_gates(events, context, manifest)
     record_success(plan, url, target, schema)
 
 
-def run_events(run: DbtRun, context: AssetExecutionContext) -> Iterator[Output | AssetCheckResult]:
+def run_events(run: DbtRun, context: AssetExecutionContext, manifest: Mapping[str, Any]) -> Iterator[Output | AssetCheckResult]:
     """The build's results in the order dbt finished them (a parent before its children): an
     output per built model or seed of this run, a check result per test of a selected check."""
-    manifest = _manifest()
     assets_def = context.assets_def
     selected = set(context.selected_asset_keys)
     checks = set(context.selected_asset_check_keys)
@@ -257,19 +257,19 @@ def run_events(run: DbtRun, context: AssetExecutionContext) -> Iterator[Output |
                 yield Output(None, output_name=assets_def.get_output_name_for_asset_key(key), metadata=metadata)
 
 
-def gate_keys() -> set[AssetKey]:
+def gate_keys(manifest: Mapping[str, Any]) -> set[AssetKey]:
     """The dbt assets other steps of a run read: the segments layer and the activation marts."""
-    return {*model_keys_in_layer("segments"), *model_keys_under("marts/activation")}
+    return {*model_keys_in_layer("segments", manifest), *model_keys_under("marts/activation", manifest)}
 
 
-def with_unchanged_gates(events: Iterable[Any], context: AssetExecutionContext) -> Iterator[Any]:
+def with_unchanged_gates(events: Iterable[Any], context: AssetExecutionContext, manifest: Mapping[str, Any]) -> Iterator[Any]:
     """`events`, with an output for each selected gate asset dbt did not build, placed before
     the first reported asset that depends on it (Dagster wants outputs in topological order;
     dbt finishes a selected parent before its child starts, so an ancestor not reported by
     then is not being built), and the rest at the end."""
     assets_def = context.assets_def
     deps = assets_def.asset_deps
-    pending = gate_keys() & set(context.selected_asset_keys)
+    pending = gate_keys(manifest) & set(context.selected_asset_keys)
 
     def unchanged(key: AssetKey, seen: set[AssetKey]) -> Iterator[Output]:
         """Outputs for `key` and its pending ancestors, ancestors first."""
